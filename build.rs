@@ -1,0 +1,27 @@
+//! Compiles `proto/` into Rust with the pure-Rust `protox` compiler, so that a fresh machine
+//! needs no system `protoc`. The encoded descriptor set is also written to `OUT_DIR` so the
+//! server can serve gRPC reflection from exactly the schema it was built with.
+
+use std::path::PathBuf;
+
+use prost::Message;
+
+const PROTO_ROOT: &str = "proto";
+const PROTO_FILES: &[&str] = &["proto/eventlog/v1/eventlog.proto"];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    for file in PROTO_FILES {
+        println!("cargo:rerun-if-changed={file}");
+    }
+    let descriptors = protox::compile(PROTO_FILES, [PROTO_ROOT])?;
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out_dir.join("eventlog_descriptor.bin"),
+        descriptors.encode_to_vec(),
+    )?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(descriptors)?;
+    Ok(())
+}

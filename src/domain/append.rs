@@ -1,0 +1,138 @@
+//! The rules of appending: idempotency, actor revisions, references and optimistic concurrency.
+//!
+//! `plan_append` decides, for a batch of valid entries, which are new, which are duplicates and
+//! which break a rule, against a read-only view of the log. It is pure: the store's writer calls
+//! it with a view that includes batches accepted earlier in the same group commit, then writes
+//! exactly what the plan says. Keeping the decision here means a second storage backend gets the
+//! same semantics for free.
+
+use std::collections::HashMap;
+
+use super::error::AppendRejection;
+use super::ids::{EntryId, Position};
+use super::model::{EntryBody, EntryKind};
+
+/// What the log already holds, as the planner needs to see it.
+pub trait LogView {
+    /// The error of the underlying store.
+    type Error;
+    /// The current head (0 for an empty log).
+    fn head(&self) -> Position;
+    /// The latest entry with this id (for an actor: its latest revision), with its position.
+    fn latest(&self, id: &EntryId) -> Result<Option<(Position, EntryBody)>, Self::Error>;
+}
+
+/// What happens to one entry of the batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlannedEntry {
+    /// Identical to what the log holds at this position: nothing is written.
+    Duplicate(Position),
+    /// Written at this position. `replaces` is the actor revision it supersedes, so the store
+    /// can drop that revision's names from its index.
+    New {
+        /// Where it goes.
+        position: Position,
+        /// What it says.
+        body: EntryBody,
+        /// The previous revision of the same actor, if this is an actor revision.
+        replaces: Option<EntryBody>,
+    },
+}
+
+/// The decision for a whole batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppendPlan {
+    /// One decision per entry, in request order.
+    pub entries: Vec<PlannedEntry>,
+    /// The head once the batch is written.
+    pub head: Position,
+}
+
+/// Why planning failed: a rule of the log, or the view could not be read.
+#[derive(Debug)]
+pub enum PlanError<E> {
+    /// The batch breaks a rule; nothing may be written.
+    Rejected(AppendRejection),
+    /// The store failed while reading.
+    View(E),
+}
+
+/// Decides what appending `entries` to the log seen through `view` does.
+pub fn plan_append<V: LogView>(
+    view: &V,
+    entries: Vec<EntryBody>,
+    expected_head: Option<Position>,
+) -> Result<AppendPlan, PlanError<V::Error>> {
+    let mut head = view.head();
+    if let Some(expected) = expected_head {
+        if expected != head {
+            return Err(PlanError::Rejected(AppendRejection::HeadMismatch {
+                expected,
+                actual: head,
+            }));
+        }
+    }
+    // Entries accepted earlier in this batch shadow the view, so a batch may create an actor
+    // and refer to it, or carry two revisions of one actor.
+    let mut pending: HashMap<EntryId, (Position, EntryBody)> = HashMap::new();
+    let latest = |pending: &HashMap<EntryId, (Position, EntryBody)>, id: &EntryId| match pending
+        .get(id)
+    {
+        Some(found) => Ok(Some(found.clone())),
+        None => view.latest(id).map_err(PlanError::View),
+    };
+    let mut planned = Vec::with_capacity(entries.len());
+    for (index, body) in entries.into_iter().enumerate() {
+        let existing = latest(&pending, body.id())?;
+        let replaces = match existing {
+            Some((position, old)) if old == body => {
+                planned.push(PlannedEntry::Duplicate(position));
+                continue;
+            }
+            Some((_, old @ EntryBody::Actor(_))) if body.kind() == EntryKind::Actor => Some(old),
+            Some((position, old)) => {
+                return Err(PlanError::Rejected(AppendRejection::IdTaken {
+                    index,
+                    id: body.id().clone(),
+                    existing_kind: old.kind().as_str(),
+                    position,
+                }));
+            }
+            None => None,
+        };
+        for (field, id) in body.actor_references() {
+            let found = latest(&pending, id)?.map(|(_, b)| b.kind());
+            if found != Some(EntryKind::Actor) {
+                return Err(PlanError::Rejected(AppendRejection::missing(
+                    index,
+                    field,
+                    id,
+                    EntryKind::Actor,
+                    found,
+                )));
+            }
+        }
+        for (field, id, kind) in body.entry_references() {
+            let found = latest(&pending, id)?.map(|(_, b)| b.kind());
+            if found != Some(kind) {
+                return Err(PlanError::Rejected(AppendRejection::missing(
+                    index, field, id, kind, found,
+                )));
+            }
+        }
+        head = head.next();
+        pending.insert(body.id().clone(), (head, body.clone()));
+        planned.push(PlannedEntry::New {
+            position: head,
+            body,
+            replaces,
+        });
+    }
+    Ok(AppendPlan {
+        entries: planned,
+        head,
+    })
+}
+
+#[cfg(test)]
+mod tests;

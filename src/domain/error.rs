@@ -1,0 +1,104 @@
+//! Why the domain refuses a request. Mapped to gRPC statuses in one place,
+//! `service::status`; each message says what to fix.
+
+use super::ids::{EntryId, Position};
+use super::model::EntryKind;
+
+/// A field of a request breaks a rule (bad syntax, unknown relation, too long, ...).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {reason}")]
+pub struct InvalidField {
+    /// Path of the field, e.g. `entries[3].event.date`.
+    pub field: String,
+    /// What is wrong, e.g. `month 13 does not exist (use 01-12)`.
+    pub reason: String,
+}
+
+impl InvalidField {
+    /// A field error.
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> InvalidField {
+        InvalidField {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The same error, for the field nested under `prefix` (e.g. `entries[2]`).
+    pub fn under(self, prefix: &str) -> InvalidField {
+        InvalidField {
+            field: format!("{prefix}.{}", self.field),
+            reason: self.reason,
+        }
+    }
+}
+
+/// Why a batch that is well-formed still cannot be appended to the log as it stands.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppendRejection {
+    /// `expected_head` did not match.
+    #[error("expected the log's head to be {expected} but it is {actual}; read the log again and retry")]
+    HeadMismatch {
+        /// What the client expected.
+        expected: Position,
+        /// The actual head.
+        actual: Position,
+    },
+    /// An event or claim id is taken by different content.
+    #[error("entries[{index}]: id \"{id}\" is already used by a different {existing_kind} at position {position}; ids are idempotency keys: to correct an entry, append a new one that lists the old id in `supersedes`")]
+    IdTaken {
+        /// Index of the entry in the batch.
+        index: usize,
+        /// The id.
+        id: EntryId,
+        /// What holds the id.
+        existing_kind: &'static str,
+        /// Where.
+        position: Position,
+    },
+    /// A referenced actor or entry is not in the log (or is of the wrong kind).
+    #[error("entries[{index}].{field}: \"{id}\" {problem}")]
+    MissingReference {
+        /// Index of the entry in the batch.
+        index: usize,
+        /// The referring field.
+        field: String,
+        /// The referenced id.
+        id: EntryId,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+impl AppendRejection {
+    /// The missing-reference rejection for `id`, found as `found` (or not at all) where `wanted`
+    /// was needed.
+    pub fn missing(
+        index: usize,
+        field: String,
+        id: &EntryId,
+        wanted: EntryKind,
+        found: Option<EntryKind>,
+    ) -> AppendRejection {
+        let problem = match found {
+            None => format!(
+                "is not in the log; append the {} first (earlier in this batch or in an earlier one)",
+                wanted.as_str()
+            ),
+            Some(kind) => format!("is {}, not {}", with_article(kind), with_article(wanted)),
+        };
+        AppendRejection::MissingReference {
+            index,
+            field,
+            id: id.clone(),
+            problem,
+        }
+    }
+}
+
+fn with_article(kind: EntryKind) -> &'static str {
+    match kind {
+        EntryKind::Actor => "an actor",
+        EntryKind::Event => "an event",
+        EntryKind::Claim => "a claim",
+    }
+}

@@ -1,0 +1,52 @@
+//! Size limits on what one request may carry.
+//!
+//! Limits keep one client from making the server allocate without bound and keep entries small
+//! enough to index and stream. Each limit has a name a person can find in an error message.
+
+/// Entries in one `Append`.
+pub const MAX_ENTRIES_PER_BATCH: usize = 1_000;
+/// Encoded bytes of one `Append` request (the gRPC message limit is set a little above).
+pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Characters of a name, alias, place name, source name or attribute key.
+pub const MAX_SHORT_TEXT: usize = 256;
+/// Characters of a URL or attribute value.
+pub const MAX_MEDIUM_TEXT: usize = 2_048;
+/// Characters of a description, summary or statement.
+pub const MAX_LONG_TEXT: usize = 16_384;
+/// Aliases of one actor.
+pub const MAX_ALIASES: usize = 64;
+/// Affiliations of one actor.
+pub const MAX_AFFILIATIONS: usize = 64;
+/// Participants of one event.
+pub const MAX_PARTICIPANTS: usize = 64;
+/// Sources of one event or claim.
+pub const MAX_SOURCES: usize = 32;
+/// Attributes of one event.
+pub const MAX_ATTRIBUTES: usize = 64;
+/// Superseded ids listed by one entry.
+pub const MAX_SUPERSEDES: usize = 32;
+/// Entries in one page of `ListActors` or matches of `ResolveActor`.
+pub const MAX_PAGE_SIZE: usize = 1_000;
+/// Matches `ResolveActor` returns at most.
+pub const MAX_RESOLVE_MATCHES: usize = 100;
+
+/// Checks a text field's length in characters.
+pub fn check_text(text: &str, max: usize) -> Result<(), String> {
+    let chars = text.chars().count();
+    if chars > max {
+        Err(format!("is {chars} characters long; the limit is {max}"))
+    } else if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        Err("contains control characters".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks the length of a list.
+pub fn check_count(len: usize, max: usize, what: &str) -> Result<(), String> {
+    if len > max {
+        Err(format!("has {len} {what}; the limit is {max}"))
+    } else {
+        Ok(())
+    }
+}

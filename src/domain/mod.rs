@@ -1,0 +1,24 @@
+//! The domain: actors, events, claims, EDTF dates, the relation vocabulary and the rules of
+//! appending. It knows nothing of protobuf, gRPC or sled; the service layer translates requests
+//! into these types and the store persists them.
+
+pub mod append;
+pub mod calendar;
+pub mod edtf;
+pub mod error;
+pub mod ids;
+pub mod limits;
+pub mod model;
+pub mod names;
+pub mod vocabulary;
+
+pub use append::{plan_append, AppendPlan, LogView, PlanError, PlannedEntry};
+pub use calendar::Day;
+pub use edtf::{DateSpan, Edtf, EdtfError};
+pub use error::{AppendRejection, InvalidField};
+pub use ids::{ActorId, CountryCode, EntryId, Position, RelationKey};
+pub use model::{
+    Actor, ActorKind, Affiliation, Certainty, Claim, Entry, EntryBody, EntryKind, Event, Location,
+    Participant, Role, Source,
+};
+pub use vocabulary::{RelationType, Vocabulary, VocabularyError};

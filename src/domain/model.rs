@@ -1,0 +1,328 @@
+//! The things the log holds: actors, events and claims, as validated domain values.
+//!
+//! These types know nothing of protobuf or sled: the service layer builds them from requests
+//! (checking every rule on the way in) and the store persists them. Equality is structural
+//! and used for idempotency: an entry appended again is a duplicate exactly when it is equal.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use super::edtf::Edtf;
+use super::ids::{ActorId, CountryCode, EntryId, Position, RelationKey};
+
+/// What kind of actor an actor is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// A sovereign state.
+    State,
+    /// A ministry, agency or other body of a government.
+    GovernmentBody,
+    /// A state's armed forces or one of their units.
+    Military,
+    /// A non-state armed group or militia.
+    ArmedGroup,
+    /// A private military or security company.
+    PrivateMilitaryCompany,
+    /// A political party.
+    PoliticalParty,
+    /// A person.
+    Person,
+    /// Any other organisation.
+    Organization,
+}
+
+/// How an actor takes part in an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The actor who acts.
+    Initiator,
+    /// The actor acted upon.
+    Target,
+    /// Takes part without a clear direction.
+    Participant,
+    /// Backs one of the sides.
+    Supporter,
+}
+
+/// How certain the sources are, strongest first: the derived order makes `Confirmed` the
+/// smallest, so "at least REPORTED" is `certainty <= Certainty::Reported`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Certainty {
+    /// Confirmed by the actors or independent sources.
+    Confirmed,
+    /// Reported by credible sources.
+    Reported,
+    /// Said by some party without support.
+    Alleged,
+    /// Inferred or suggested.
+    Speculated,
+    /// Contested.
+    Disputed,
+}
+
+/// Which of the three bodies an entry has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// An actor (or a new revision of one).
+    Actor,
+    /// An event.
+    Event,
+    /// A claim.
+    Claim,
+}
+
+impl EntryKind {
+    /// The kind's name as users read it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Actor => "actor",
+            EntryKind::Event => "event",
+            EntryKind::Claim => "claim",
+        }
+    }
+}
+
+/// A standing relation of an actor to another actor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Affiliation {
+    /// The other actor.
+    pub actor_id: ActorId,
+    /// Read as "<actor> <relation> <actor_id>".
+    pub relation: RelationKey,
+    /// When it holds, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid: Option<Edtf>,
+}
+
+/// An actor: a state, group, company, party or person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Actor {
+    /// Stable id; appending the same id with other content makes a new revision.
+    pub id: ActorId,
+    /// The usual name.
+    pub name: String,
+    /// Other names by which `ResolveActor` finds the actor.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// What kind of actor.
+    pub kind: ActorKind,
+    /// Country it belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<CountryCode>,
+    /// Standing relations to other actors.
+    #[serde(default)]
+    pub affiliations: Vec<Affiliation>,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// An actor's part in an event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Participant {
+    /// Which actor.
+    pub actor_id: ActorId,
+    /// How it takes part.
+    pub role: Role,
+}
+
+/// Where something happened.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Location {
+    /// Place name.
+    #[serde(default)]
+    pub name: String,
+    /// Country, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<CountryCode>,
+    /// First-level administrative division.
+    #[serde(default)]
+    pub admin1: String,
+    /// WGS84 coordinates (latitude, longitude) in degrees, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordinates: Option<(f64, f64)>,
+}
+
+/// Where the log learned something.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Source {
+    /// Publisher.
+    pub name: String,
+    /// Link, if any.
+    #[serde(default)]
+    pub url: String,
+    /// Publication date, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<Edtf>,
+}
+
+/// Something that happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Idempotency key.
+    pub id: EntryId,
+    /// What happened.
+    pub relation: RelationKey,
+    /// Who took part; never empty.
+    pub participants: Vec<Participant>,
+    /// When.
+    pub date: Edtf,
+    /// Where, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// What happened, in words.
+    #[serde(default)]
+    pub summary: String,
+    /// Where the log learned of it.
+    #[serde(default)]
+    pub sources: Vec<Source>,
+    /// How certain it is.
+    pub certainty: Certainty,
+    /// Further facts; a `BTreeMap` so equality and storage do not depend on insertion order.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// Earlier events this one corrects.
+    #[serde(default)]
+    pub supersedes: Vec<EntryId>,
+}
+
+/// An attributed assertion that `subject relation object` holds over `valid`, or about an
+/// event when `event_id` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claim {
+    /// Idempotency key.
+    pub id: EntryId,
+    /// The actor the claim is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<ActorId>,
+    /// The claimed relation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relation: Option<RelationKey>,
+    /// The other actor of the relation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<ActorId>,
+    /// The event the claim is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<EntryId>,
+    /// When the relation holds, if the claim says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid: Option<Edtf>,
+    /// Who makes the claim, if it is an actor of the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimant: Option<ActorId>,
+    /// Who reported it.
+    #[serde(default)]
+    pub sources: Vec<Source>,
+    /// How certain it is.
+    pub certainty: Certainty,
+    /// True for a denial.
+    #[serde(default)]
+    pub negated: bool,
+    /// The claim in words.
+    #[serde(default)]
+    pub statement: String,
+    /// Earlier claims this one corrects.
+    #[serde(default)]
+    pub supersedes: Vec<EntryId>,
+}
+
+/// What an entry says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryBody {
+    /// An actor revision.
+    Actor(Actor),
+    /// An event.
+    Event(Event),
+    /// A claim.
+    Claim(Claim),
+}
+
+impl EntryBody {
+    /// The entry's id.
+    pub fn id(&self) -> &EntryId {
+        match self {
+            EntryBody::Actor(a) => &a.id,
+            EntryBody::Event(e) => &e.id,
+            EntryBody::Claim(c) => &c.id,
+        }
+    }
+
+    /// Which kind of body this is.
+    pub fn kind(&self) -> EntryKind {
+        match self {
+            EntryBody::Actor(_) => EntryKind::Actor,
+            EntryBody::Event(_) => EntryKind::Event,
+            EntryBody::Claim(_) => EntryKind::Claim,
+        }
+    }
+
+    /// Every actor this entry refers to, with the field that refers to it (for error messages).
+    pub fn actor_references(&self) -> Vec<(String, &ActorId)> {
+        match self {
+            EntryBody::Actor(a) => a
+                .affiliations
+                .iter()
+                .enumerate()
+                .map(|(i, af)| (format!("actor.affiliations[{i}].actor_id"), &af.actor_id))
+                .collect(),
+            EntryBody::Event(e) => e
+                .participants
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (format!("event.participants[{i}].actor_id"), &p.actor_id))
+                .collect(),
+            EntryBody::Claim(c) => [
+                ("claim.subject", &c.subject),
+                ("claim.object", &c.object),
+                ("claim.claimant", &c.claimant),
+            ]
+            .into_iter()
+            .filter_map(|(field, id)| id.as_ref().map(|id| (field.to_string(), id)))
+            .collect(),
+        }
+    }
+
+    /// Entries of other kinds this entry refers to: the claimed event, superseded entries.
+    /// Each comes with its field and the kind it must have.
+    pub fn entry_references(&self) -> Vec<(String, &EntryId, EntryKind)> {
+        fn supersedes<'a>(
+            prefix: &str,
+            ids: &'a [EntryId],
+            kind: EntryKind,
+        ) -> Vec<(String, &'a EntryId, EntryKind)> {
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| (format!("{prefix}.supersedes[{i}]"), id, kind))
+                .collect()
+        }
+        match self {
+            EntryBody::Actor(_) => Vec::new(),
+            EntryBody::Event(e) => supersedes("event", &e.supersedes, EntryKind::Event),
+            EntryBody::Claim(c) => {
+                let mut refs = supersedes("claim", &c.supersedes, EntryKind::Claim);
+                if let Some(event_id) = &c.event_id {
+                    refs.push(("claim.event_id".to_string(), event_id, EntryKind::Event));
+                }
+                refs
+            }
+        }
+    }
+}
+
+/// An entry as the log holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Where it is in the log.
+    pub position: Position,
+    /// When the server wrote it.
+    pub recorded_at: SystemTime,
+    /// What it says.
+    pub body: EntryBody,
+}

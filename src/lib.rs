@@ -1,0 +1,23 @@
+//! # eventlog
+//!
+//! An append-only, durable log of structured events and claims about actors (states, armed
+//! groups, private military companies, parties, people), served over gRPC.
+//!
+//! The data path runs one way:
+//!
+//! - [`proto`]: the generated `eventlog.v1` API (the contract polyglot clients build against).
+//! - [`service`]: thin tonic handlers: convert and validate requests, call the store, map errors.
+//! - [`domain`]: actors, events, claims, EDTF dates, the relation vocabulary and the rules of
+//!   appending; no protobuf, no sled.
+//! - [`store`]: the only code that touches sled: the log, its indexes, group commit and flushes.
+//!
+//! Beside them: [`server`] (start, serve, stop) and [`config`] (flags and environment).
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod domain;
+pub mod proto;
+pub mod server;
+pub mod service;
+pub mod store;

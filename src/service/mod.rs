@@ -1,0 +1,289 @@
+//! The gRPC layer: thin handlers over the store and the domain.
+//!
+//! Each handler unpacks its request, converts and validates it (`to_domain`), calls the store,
+//! maps errors (`status`) and builds the response (`to_proto`). It holds no state of its own
+//! and makes no decision that a second transport would have to repeat.
+
+mod page_token;
+mod status;
+mod to_domain;
+mod to_proto;
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use prost::Message;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use crate::domain::limits::{
+    MAX_BATCH_BYTES, MAX_ENTRIES_PER_BATCH, MAX_PAGE_SIZE, MAX_RESOLVE_MATCHES, MAX_SHORT_TEXT,
+};
+use crate::domain::{InvalidField, Position, Vocabulary};
+use crate::proto;
+use crate::proto::event_log_server::EventLog;
+use crate::store::{ActorFilter, Store};
+
+/// Entries per `ReadLog` message: large enough to amortise framing, small enough that a message
+/// stays well under the gRPC size limit.
+const READ_CHUNK: usize = 256;
+/// Messages buffered per `ReadLog` stream; the stream waits for the client beyond that.
+const READ_BUFFER: usize = 4;
+const DEFAULT_PAGE_SIZE: usize = 50;
+const DEFAULT_RESOLVE_MATCHES: usize = 10;
+
+/// The `eventlog.v1.EventLog` service.
+#[derive(Clone)]
+pub struct EventLogService {
+    store: Arc<Store>,
+    vocabulary: Arc<Vocabulary>,
+}
+
+impl EventLogService {
+    /// A service over `store` accepting the relations of `vocabulary`.
+    pub fn new(store: Arc<Store>, vocabulary: Arc<Vocabulary>) -> EventLogService {
+        EventLogService { store, vocabulary }
+    }
+}
+
+type ReadLogStream = Pin<Box<dyn Stream<Item = Result<proto::ReadLogResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl EventLog for EventLogService {
+    async fn append(
+        &self,
+        request: Request<proto::AppendRequest>,
+    ) -> Result<Response<proto::AppendResponse>, Status> {
+        let request = request.into_inner();
+        let size = request.encoded_len();
+        if size > MAX_BATCH_BYTES {
+            return Err(InvalidField::new(
+                "entries",
+                format!("take {size} bytes; a batch is at most {MAX_BATCH_BYTES} bytes: split it"),
+            )
+            .into());
+        }
+        if request.entries.is_empty() {
+            return Err(InvalidField::new("entries", "is empty; nothing to append").into());
+        }
+        if request.entries.len() > MAX_ENTRIES_PER_BATCH {
+            return Err(InvalidField::new(
+                "entries",
+                format!(
+                    "has {} entries; a batch is at most {MAX_ENTRIES_PER_BATCH}: split it",
+                    request.entries.len()
+                ),
+            )
+            .into());
+        }
+        let bodies = request
+            .entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                to_domain::entry_body(entry, &self.vocabulary)
+                    .map_err(|e| e.under(&format!("entries[{i}]")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let receipt = self
+            .store
+            .append(bodies, request.expected_head.map(Position))
+            .await?;
+        let first = receipt.entries.iter().find(|e| !e.duplicate).map(|e| e.position.0);
+        tracing::debug!(first_position = first, head = receipt.head.0, entries = receipt.entries.len(), "appended");
+        Ok(Response::new(proto::AppendResponse {
+            results: receipt
+                .entries
+                .into_iter()
+                .map(|e| proto::AppendResult {
+                    position: e.position.0,
+                    id: e.id.into(),
+                    duplicate: e.duplicate,
+                })
+                .collect(),
+            head: receipt.head.0,
+        }))
+    }
+
+    async fn get_entry(
+        &self,
+        request: Request<proto::GetEntryRequest>,
+    ) -> Result<Response<proto::GetEntryResponse>, Status> {
+        use proto::get_entry_request::Selector;
+        let entry = match request.into_inner().selector {
+            None => {
+                return Err(InvalidField::new("selector", "is missing: set id or position").into())
+            }
+            Some(Selector::Id(text)) => {
+                let id = to_domain::id("id", &text)?;
+                self.store
+                    .entry_by_id(&id)?
+                    .ok_or_else(|| Status::not_found(format!("no entry has id {text:?}")))?
+            }
+            Some(Selector::Position(0)) => {
+                return Err(InvalidField::new("position", "is 0; positions start at 1").into())
+            }
+            Some(Selector::Position(position)) => self
+                .store
+                .entry_at(Position(position))?
+                .ok_or_else(|| {
+                    Status::not_found(format!(
+                        "no entry at position {position}; the head is {}",
+                        self.store.head()
+                    ))
+                })?,
+        };
+        Ok(Response::new(proto::GetEntryResponse {
+            entry: Some(to_proto::entry(entry)),
+        }))
+    }
+
+    type ReadLogStream = ReadLogStream;
+
+    async fn read_log(
+        &self,
+        request: Request<proto::ReadLogRequest>,
+    ) -> Result<Response<Self::ReadLogStream>, Status> {
+        let request = request.into_inner();
+        let from = Position(request.from_position.max(1));
+        let head = self.store.head();
+        let until = match request.max_entries {
+            0 => head,
+            n => Position(from.0.saturating_add(n - 1)).min(head),
+        };
+        let (tx, rx) = mpsc::channel(READ_BUFFER);
+        let store = Arc::clone(&self.store);
+        tokio::spawn(async move {
+            let mut next = from;
+            while next <= until {
+                let chunk = {
+                    let store = Arc::clone(&store);
+                    tokio::task::spawn_blocking(move || store.read(next, until, READ_CHUNK)).await
+                };
+                let entries = match chunk {
+                    Ok(Ok(entries)) => entries,
+                    Ok(Err(error)) => {
+                        let _ = tx.send(Err(error.into())).await;
+                        return;
+                    }
+                    Err(join) => {
+                        let _ = tx.send(Err(Status::internal(format!("read task failed: {join}")))).await;
+                        return;
+                    }
+                };
+                let Some(last) = entries.last().map(|e| e.position) else {
+                    return;
+                };
+                next = last.next();
+                let message = proto::ReadLogResponse {
+                    entries: entries.into_iter().map(to_proto::entry).collect(),
+                };
+                if tx.send(Ok(message)).await.is_err() {
+                    return; // The client went away.
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn get_actor(
+        &self,
+        request: Request<proto::GetActorRequest>,
+    ) -> Result<Response<proto::GetActorResponse>, Status> {
+        let text = request.into_inner().id;
+        let id = to_domain::id("id", &text)?;
+        let (actor, entry) = self.store.actor(&id)?.ok_or_else(|| {
+            Status::not_found(format!(
+                "no actor has id {text:?}; ResolveActor finds actors by name or alias"
+            ))
+        })?;
+        Ok(Response::new(proto::GetActorResponse {
+            actor: Some(to_proto::actor(actor)),
+            position: entry.position.0,
+            recorded_at: Some(entry.recorded_at.into()),
+        }))
+    }
+
+    async fn resolve_actor(
+        &self,
+        request: Request<proto::ResolveActorRequest>,
+    ) -> Result<Response<proto::ResolveActorResponse>, Status> {
+        let request = request.into_inner();
+        if crate::domain::names::fold(&request.name).is_empty() {
+            return Err(InvalidField::new(
+                "name",
+                "has no letters or digits; give an id, name or alias",
+            )
+            .into());
+        }
+        if request.name.chars().count() > MAX_SHORT_TEXT {
+            return Err(InvalidField::new("name", format!("is longer than {MAX_SHORT_TEXT} characters")).into());
+        }
+        let limit = page_size("limit", request.limit, DEFAULT_RESOLVE_MATCHES, MAX_RESOLVE_MATCHES)?;
+        let store = Arc::clone(&self.store);
+        let matches = tokio::task::spawn_blocking(move || store.resolve_actor(&request.name, limit))
+            .await
+            .map_err(|e| Status::internal(format!("resolve task failed: {e}")))??;
+        Ok(Response::new(proto::ResolveActorResponse {
+            matches: matches.into_iter().map(to_proto::actor).collect(),
+        }))
+    }
+
+    async fn list_actors(
+        &self,
+        request: Request<proto::ListActorsRequest>,
+    ) -> Result<Response<proto::ListActorsResponse>, Status> {
+        let request = request.into_inner();
+        let limit = page_size("page_size", request.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+        let after = page_token::decode(&request.page_token)?;
+        let filter = ActorFilter {
+            kind: to_domain::actor_kind("kind", request.kind)?,
+            country: to_domain::optional_country("country", &request.country)?,
+        };
+        let store = Arc::clone(&self.store);
+        let page = tokio::task::spawn_blocking(move || store.list_actors(after.as_ref(), limit, &filter))
+            .await
+            .map_err(|e| Status::internal(format!("list task failed: {e}")))??;
+        Ok(Response::new(proto::ListActorsResponse {
+            actors: page.actors.into_iter().map(to_proto::actor).collect(),
+            next_page_token: page.resume_after.as_ref().map(page_token::encode).unwrap_or_default(),
+        }))
+    }
+
+    async fn list_relation_types(
+        &self,
+        _request: Request<proto::ListRelationTypesRequest>,
+    ) -> Result<Response<proto::ListRelationTypesResponse>, Status> {
+        Ok(Response::new(proto::ListRelationTypesResponse {
+            relation_types: self.vocabulary.relations().map(to_proto::relation_type).collect(),
+        }))
+    }
+
+    async fn get_log_info(
+        &self,
+        _request: Request<proto::GetLogInfoRequest>,
+    ) -> Result<Response<proto::LogInfo>, Status> {
+        let stats = self.store.stats()?;
+        Ok(Response::new(proto::LogInfo {
+            head: stats.head.0,
+            actor_entries: stats.counts.actor_entries,
+            event_entries: stats.counts.event_entries,
+            claim_entries: stats.counts.claim_entries,
+            actors: stats.counts.actors,
+            store_size_bytes: stats.size_on_disk,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            relation_types: u32::try_from(self.vocabulary.len()).unwrap_or(u32::MAX),
+        }))
+    }
+}
+
+/// A page size from a request: 0 means the default, above the maximum is refused.
+fn page_size(field: &str, requested: u32, default: usize, max: usize) -> Result<usize, InvalidField> {
+    match requested as usize {
+        0 => Ok(default),
+        n if n > max => Err(InvalidField::new(field, format!("is {n}; the maximum is {max}"))),
+        n => Ok(n),
+    }
+}

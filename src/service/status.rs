@@ -1,0 +1,52 @@
+//! The one place where errors become gRPC statuses.
+//!
+//! Each arm picks the code a client can act on: INVALID_ARGUMENT means "fix the request",
+//! FAILED_PRECONDITION "append what it depends on first", ALREADY_EXISTS "this id is taken",
+//! ABORTED "re-read and retry", UNAVAILABLE "retry later or elsewhere", INTERNAL "tell an
+//! operator". Messages are the domain's own, which say what to fix.
+
+use tonic::Status;
+
+use crate::domain::{AppendRejection, InvalidField};
+use crate::store::{AppendError, StoreError};
+
+impl From<InvalidField> for Status {
+    fn from(error: InvalidField) -> Status {
+        Status::invalid_argument(error.to_string())
+    }
+}
+
+impl From<AppendRejection> for Status {
+    fn from(rejection: AppendRejection) -> Status {
+        let message = rejection.to_string();
+        match rejection {
+            AppendRejection::HeadMismatch { .. } => Status::aborted(message),
+            AppendRejection::IdTaken { .. } => Status::already_exists(message),
+            AppendRejection::MissingReference { .. } => Status::failed_precondition(message),
+        }
+    }
+}
+
+impl From<StoreError> for Status {
+    fn from(error: StoreError) -> Status {
+        let message = error.to_string();
+        match error {
+            StoreError::Closed | StoreError::Poisoned(_) | StoreError::Locked { .. } => {
+                Status::unavailable(message)
+            }
+            StoreError::Engine(_) | StoreError::Corrupt { .. } | StoreError::Encode(_) => {
+                tracing::error!(%message, "storage failure");
+                Status::internal(message)
+            }
+        }
+    }
+}
+
+impl From<AppendError> for Status {
+    fn from(error: AppendError) -> Status {
+        match error {
+            AppendError::Rejected(rejection) => rejection.into(),
+            AppendError::Store(error) => error.into(),
+        }
+    }
+}

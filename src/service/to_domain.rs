@@ -1,0 +1,363 @@
+//! Requests to domain values: every rule a single entry must follow, checked at the edge.
+//!
+//! Errors name the field by its path inside the entry (`event.participants[2].role`); the
+//! caller prefixes the entry's index. Nothing here reads the store: rules that depend on what the
+//! log holds (duplicates, references) are the writer's.
+
+use std::collections::BTreeMap;
+
+use crate::domain::limits::{
+    check_count, check_text, MAX_AFFILIATIONS, MAX_ALIASES, MAX_ATTRIBUTES, MAX_LONG_TEXT,
+    MAX_MEDIUM_TEXT, MAX_PARTICIPANTS, MAX_SHORT_TEXT, MAX_SOURCES, MAX_SUPERSEDES,
+};
+use crate::domain::{
+    Actor, ActorKind, Affiliation, Certainty, Claim, CountryCode, Edtf, EntryBody, EntryId, Event,
+    InvalidField, Location, Participant, RelationKey, Role, Source, Vocabulary,
+};
+use crate::proto;
+
+type Result<T> = std::result::Result<T, InvalidField>;
+
+/// Converts one entry of an `AppendRequest`.
+pub fn entry_body(entry: proto::Entry, vocabulary: &Vocabulary) -> Result<EntryBody> {
+    if entry.position != 0 {
+        return Err(InvalidField::new(
+            "position",
+            "is assigned by the server; leave it unset (0) when appending",
+        ));
+    }
+    if entry.recorded_at.is_some() {
+        return Err(InvalidField::new(
+            "recorded_at",
+            "is assigned by the server; leave it unset when appending",
+        ));
+    }
+    match entry.body {
+        None => Err(InvalidField::new(
+            "body",
+            "is missing: set one of actor, event or claim",
+        )),
+        Some(proto::entry::Body::Actor(a)) => actor(a, vocabulary).map(EntryBody::Actor),
+        Some(proto::entry::Body::Event(e)) => event(e, vocabulary).map(EntryBody::Event),
+        Some(proto::entry::Body::Claim(c)) => claim(c, vocabulary).map(EntryBody::Claim),
+    }
+}
+
+/// Parses an id field.
+pub fn id(field: &str, text: &str) -> Result<EntryId> {
+    EntryId::parse(text).map_err(|reason| InvalidField::new(field, reason))
+}
+
+fn optional_id(field: &str, text: &str) -> Result<Option<EntryId>> {
+    if text.is_empty() {
+        Ok(None)
+    } else {
+        id(field, text).map(Some)
+    }
+}
+
+fn relation(field: &str, key: &str, vocabulary: &Vocabulary) -> Result<RelationKey> {
+    vocabulary
+        .relation(key)
+        .map_err(|reason| InvalidField::new(field, reason))
+}
+
+fn date(field: &str, text: &str) -> Result<Edtf> {
+    if text.is_empty() {
+        return Err(InvalidField::new(
+            field,
+            "is required: give an EDTF date such as 2022, 2022-09, 2022-09-24 or 2022-03~",
+        ));
+    }
+    Edtf::parse(text).map_err(|e| InvalidField::new(field, e.to_string()))
+}
+
+fn optional_date(field: &str, text: &str) -> Result<Option<Edtf>> {
+    if text.is_empty() {
+        Ok(None)
+    } else {
+        date(field, text).map(Some)
+    }
+}
+
+/// Parses an optional country code field.
+pub fn optional_country(field: &str, text: &str) -> Result<Option<CountryCode>> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    CountryCode::parse(text)
+        .map(Some)
+        .map_err(|reason| InvalidField::new(field, reason))
+}
+
+fn text(field: &str, value: String, max: usize) -> Result<String> {
+    check_text(&value, max).map_err(|reason| InvalidField::new(field, reason))?;
+    Ok(value)
+}
+
+fn required_text(field: &str, value: String, max: usize) -> Result<String> {
+    if value.trim().is_empty() {
+        return Err(InvalidField::new(field, "is required and may not be blank"));
+    }
+    text(field, value, max)
+}
+
+fn count(field: &str, len: usize, max: usize, what: &str) -> Result<()> {
+    check_count(len, max, what).map_err(|reason| InvalidField::new(field, reason))
+}
+
+/// Converts an `ActorKind` enum value; unspecified is `None`.
+pub fn actor_kind(field: &str, value: i32) -> Result<Option<ActorKind>> {
+    use proto::ActorKind as P;
+    Ok(Some(match P::try_from(value) {
+        Ok(P::Unspecified) => return Ok(None),
+        Ok(P::State) => ActorKind::State,
+        Ok(P::GovernmentBody) => ActorKind::GovernmentBody,
+        Ok(P::Military) => ActorKind::Military,
+        Ok(P::ArmedGroup) => ActorKind::ArmedGroup,
+        Ok(P::PrivateMilitaryCompany) => ActorKind::PrivateMilitaryCompany,
+        Ok(P::PoliticalParty) => ActorKind::PoliticalParty,
+        Ok(P::Person) => ActorKind::Person,
+        Ok(P::Organization) => ActorKind::Organization,
+        Err(_) => return Err(unknown_enum(field, value, "ActorKind")),
+    }))
+}
+
+fn role(field: &str, value: i32) -> Result<Role> {
+    use proto::Role as P;
+    match P::try_from(value) {
+        Ok(P::Initiator) => Ok(Role::Initiator),
+        Ok(P::Target) => Ok(Role::Target),
+        Ok(P::Participant) => Ok(Role::Participant),
+        Ok(P::Supporter) => Ok(Role::Supporter),
+        Ok(P::Unspecified) => Err(InvalidField::new(
+            field,
+            "is required: ROLE_INITIATOR, ROLE_TARGET, ROLE_PARTICIPANT or ROLE_SUPPORTER",
+        )),
+        Err(_) => Err(unknown_enum(field, value, "Role")),
+    }
+}
+
+/// Converts a `Certainty` enum value; unspecified is `None`.
+pub fn certainty(field: &str, value: i32) -> Result<Option<Certainty>> {
+    use proto::Certainty as P;
+    Ok(Some(match P::try_from(value) {
+        Ok(P::Unspecified) => return Ok(None),
+        Ok(P::Confirmed) => Certainty::Confirmed,
+        Ok(P::Reported) => Certainty::Reported,
+        Ok(P::Alleged) => Certainty::Alleged,
+        Ok(P::Speculated) => Certainty::Speculated,
+        Ok(P::Disputed) => Certainty::Disputed,
+        Err(_) => return Err(unknown_enum(field, value, "Certainty")),
+    }))
+}
+
+fn required_certainty(field: &str, value: i32) -> Result<Certainty> {
+    certainty(field, value)?.ok_or_else(|| {
+        InvalidField::new(
+            field,
+            "is required: CERTAINTY_CONFIRMED, _REPORTED, _ALLEGED, _SPECULATED or _DISPUTED",
+        )
+    })
+}
+
+fn unknown_enum(field: &str, value: i32, name: &str) -> InvalidField {
+    InvalidField::new(field, format!("{value} is not a known {name} value"))
+}
+
+fn actor(a: proto::Actor, vocabulary: &Vocabulary) -> Result<Actor> {
+    let id = id("actor.id", &a.id)?;
+    let kind = actor_kind("actor.kind", a.kind)?.ok_or_else(|| {
+        InvalidField::new(
+            "actor.kind",
+            "is required, e.g. ACTOR_KIND_STATE or ACTOR_KIND_ARMED_GROUP",
+        )
+    })?;
+    count("actor.aliases", a.aliases.len(), MAX_ALIASES, "aliases")?;
+    let aliases = a
+        .aliases
+        .into_iter()
+        .enumerate()
+        .map(|(i, alias)| required_text(&format!("actor.aliases[{i}]"), alias, MAX_SHORT_TEXT))
+        .collect::<Result<_>>()?;
+    count("actor.affiliations", a.affiliations.len(), MAX_AFFILIATIONS, "affiliations")?;
+    let affiliations = a
+        .affiliations
+        .into_iter()
+        .enumerate()
+        .map(|(i, af)| {
+            let field = format!("actor.affiliations[{i}]");
+            let actor_id = self::id(&format!("{field}.actor_id"), &af.actor_id)?;
+            if actor_id == id {
+                return Err(InvalidField::new(
+                    format!("{field}.actor_id"),
+                    "is the actor itself; an actor cannot be affiliated with itself",
+                ));
+            }
+            Ok(Affiliation {
+                actor_id,
+                relation: relation(&format!("{field}.relation"), &af.relation, vocabulary)?,
+                valid: optional_date(&format!("{field}.valid"), &af.valid)?,
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(Actor {
+        name: required_text("actor.name", a.name, MAX_SHORT_TEXT)?,
+        aliases,
+        kind,
+        country: optional_country("actor.country", &a.country)?,
+        affiliations,
+        description: text("actor.description", a.description, MAX_LONG_TEXT)?,
+        id,
+    })
+}
+
+fn event(e: proto::Event, vocabulary: &Vocabulary) -> Result<Event> {
+    let id = id("event.id", &e.id)?;
+    if e.participants.is_empty() {
+        return Err(InvalidField::new(
+            "event.participants",
+            "is empty; an event needs at least one participant",
+        ));
+    }
+    count("event.participants", e.participants.len(), MAX_PARTICIPANTS, "participants")?;
+    let participants = e
+        .participants
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            Ok(Participant {
+                actor_id: self::id(&format!("event.participants[{i}].actor_id"), &p.actor_id)?,
+                role: role(&format!("event.participants[{i}].role"), p.role)?,
+            })
+        })
+        .collect::<Result<_>>()?;
+    count("event.attributes", e.attributes.len(), MAX_ATTRIBUTES, "attributes")?;
+    let attributes = e
+        .attributes
+        .into_iter()
+        .map(|(key, value)| {
+            let field = format!("event.attributes[{key:?}]");
+            let key = required_text(&field, key, MAX_SHORT_TEXT)?;
+            let value = text(&field, value, MAX_MEDIUM_TEXT)?;
+            Ok((key, value))
+        })
+        .collect::<Result<BTreeMap<_, _>>>()?;
+    Ok(Event {
+        relation: relation("event.relation", &e.relation, vocabulary)?,
+        participants,
+        date: date("event.date", &e.date)?,
+        location: e.location.map(location).transpose()?,
+        summary: text("event.summary", e.summary, MAX_LONG_TEXT)?,
+        sources: sources("event.sources", e.sources)?,
+        certainty: required_certainty("event.certainty", e.certainty)?,
+        attributes,
+        supersedes: supersedes("event.supersedes", e.supersedes, &id)?,
+        id,
+    })
+}
+
+fn claim(c: proto::Claim, vocabulary: &Vocabulary) -> Result<Claim> {
+    let id = id("claim.id", &c.id)?;
+    let subject = optional_id("claim.subject", &c.subject)?;
+    let object = optional_id("claim.object", &c.object)?;
+    let event_id = optional_id("claim.event_id", &c.event_id)?;
+    let relation = if c.relation.is_empty() {
+        None
+    } else {
+        Some(relation("claim.relation", &c.relation, vocabulary)?)
+    };
+    if event_id.is_none() && (subject.is_none() || relation.is_none()) {
+        return Err(InvalidField::new(
+            "claim",
+            "needs a subject and a relation (subject relation object), or an event_id for a claim about an event",
+        ));
+    }
+    if object.is_some() && (subject.is_none() || relation.is_none()) {
+        return Err(InvalidField::new(
+            "claim.object",
+            "needs a subject and a relation to go with it",
+        ));
+    }
+    Ok(Claim {
+        subject,
+        relation,
+        object,
+        event_id,
+        valid: optional_date("claim.valid", &c.valid)?,
+        claimant: optional_id("claim.claimant", &c.claimant)?,
+        sources: sources("claim.sources", c.sources)?,
+        certainty: required_certainty("claim.certainty", c.certainty)?,
+        negated: c.negated,
+        statement: text("claim.statement", c.statement, MAX_LONG_TEXT)?,
+        supersedes: supersedes("claim.supersedes", c.supersedes, &id)?,
+        id,
+    })
+}
+
+fn location(l: proto::Location) -> Result<Location> {
+    let coordinates = match (l.latitude, l.longitude) {
+        (None, None) => None,
+        (Some(lat), Some(lon)) => {
+            if !(-90.0..=90.0).contains(&lat) {
+                return Err(InvalidField::new(
+                    "event.location.latitude",
+                    format!("{lat} is outside -90 to 90"),
+                ));
+            }
+            if !(-180.0..=180.0).contains(&lon) {
+                return Err(InvalidField::new(
+                    "event.location.longitude",
+                    format!("{lon} is outside -180 to 180"),
+                ));
+            }
+            Some((lat, lon))
+        }
+        _ => {
+            return Err(InvalidField::new(
+                "event.location",
+                "has only one coordinate; set both latitude and longitude, or neither",
+            ))
+        }
+    };
+    Ok(Location {
+        name: text("event.location.name", l.name, MAX_SHORT_TEXT)?,
+        country: optional_country("event.location.country", &l.country)?,
+        admin1: text("event.location.admin1", l.admin1, MAX_SHORT_TEXT)?,
+        coordinates,
+    })
+}
+
+fn sources(field: &str, sources: Vec<proto::Source>) -> Result<Vec<Source>> {
+    count(field, sources.len(), MAX_SOURCES, "sources")?;
+    sources
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let field = format!("{field}[{i}]");
+            if s.name.trim().is_empty() && s.url.trim().is_empty() {
+                return Err(InvalidField::new(field, "needs a name or a url"));
+            }
+            Ok(Source {
+                name: text(&format!("{field}.name"), s.name, MAX_SHORT_TEXT)?,
+                url: text(&format!("{field}.url"), s.url, MAX_MEDIUM_TEXT)?,
+                published: optional_date(&format!("{field}.published"), &s.published)?,
+            })
+        })
+        .collect()
+}
+
+fn supersedes(field: &str, ids: Vec<String>, own: &EntryId) -> Result<Vec<EntryId>> {
+    count(field, ids.len(), MAX_SUPERSEDES, "ids")?;
+    ids.iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let field = format!("{field}[{i}]");
+            let superseded = id(&field, text)?;
+            if &superseded == own {
+                return Err(InvalidField::new(field, "is the entry itself"));
+            }
+            Ok(superseded)
+        })
+        .collect()
+}

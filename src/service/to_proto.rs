@@ -1,0 +1,161 @@
+//! Domain values to responses. Infallible: everything in the store was valid when written.
+
+use crate::domain::{
+    Actor, ActorKind, Certainty, Claim, DateSpan, Day, Edtf, Entry, EntryBody, Event, Location,
+    RelationType, Role, Source,
+};
+use crate::proto;
+
+/// An entry as clients see it.
+pub fn entry(entry: Entry) -> proto::Entry {
+    proto::Entry {
+        position: entry.position.0,
+        recorded_at: Some(entry.recorded_at.into()),
+        body: Some(match entry.body {
+            EntryBody::Actor(a) => proto::entry::Body::Actor(actor(a)),
+            EntryBody::Event(e) => proto::entry::Body::Event(event(e)),
+            EntryBody::Claim(c) => proto::entry::Body::Claim(claim(c)),
+        }),
+    }
+}
+
+/// An actor as clients see it.
+pub fn actor(a: Actor) -> proto::Actor {
+    proto::Actor {
+        id: a.id.into(),
+        name: a.name,
+        aliases: a.aliases,
+        kind: actor_kind(a.kind) as i32,
+        country: a.country.map(String::from).unwrap_or_default(),
+        affiliations: a
+            .affiliations
+            .into_iter()
+            .map(|af| proto::Affiliation {
+                actor_id: af.actor_id.into(),
+                relation: af.relation.to_string(),
+                valid_span: af.valid.as_ref().map(span),
+                valid: edtf_text(af.valid),
+            })
+            .collect(),
+        description: a.description,
+    }
+}
+
+fn event(e: Event) -> proto::Event {
+    proto::Event {
+        id: e.id.into(),
+        relation: e.relation.to_string(),
+        participants: e
+            .participants
+            .into_iter()
+            .map(|p| proto::Participant {
+                actor_id: p.actor_id.into(),
+                role: role(p.role) as i32,
+            })
+            .collect(),
+        date_span: Some(span(&e.date)),
+        date: e.date.into(),
+        location: e.location.map(location),
+        summary: e.summary,
+        sources: e.sources.into_iter().map(source).collect(),
+        certainty: certainty(e.certainty) as i32,
+        attributes: e.attributes.into_iter().collect(),
+        supersedes: e.supersedes.into_iter().map(String::from).collect(),
+    }
+}
+
+fn claim(c: Claim) -> proto::Claim {
+    proto::Claim {
+        id: c.id.into(),
+        subject: c.subject.map(String::from).unwrap_or_default(),
+        relation: c.relation.map(|r| r.to_string()).unwrap_or_default(),
+        object: c.object.map(String::from).unwrap_or_default(),
+        event_id: c.event_id.map(String::from).unwrap_or_default(),
+        valid_span: c.valid.as_ref().map(span),
+        valid: edtf_text(c.valid),
+        claimant: c.claimant.map(String::from).unwrap_or_default(),
+        sources: c.sources.into_iter().map(source).collect(),
+        certainty: certainty(c.certainty) as i32,
+        negated: c.negated,
+        statement: c.statement,
+        supersedes: c.supersedes.into_iter().map(String::from).collect(),
+    }
+}
+
+fn location(l: Location) -> proto::Location {
+    proto::Location {
+        name: l.name,
+        country: l.country.map(String::from).unwrap_or_default(),
+        admin1: l.admin1,
+        latitude: l.coordinates.map(|c| c.0),
+        longitude: l.coordinates.map(|c| c.1),
+    }
+}
+
+fn source(s: Source) -> proto::Source {
+    proto::Source {
+        name: s.name,
+        url: s.url,
+        published: edtf_text(s.published),
+    }
+}
+
+fn edtf_text(date: Option<Edtf>) -> String {
+    date.map(String::from).unwrap_or_default()
+}
+
+/// The span of a date, with open ends as empty strings.
+pub fn span(date: &Edtf) -> proto::DateSpan {
+    let DateSpan { earliest, latest } = date.span();
+    proto::DateSpan {
+        earliest: day(earliest),
+        latest: day(latest),
+    }
+}
+
+fn day(day: Day) -> String {
+    day.to_string()
+}
+
+/// A relation of the vocabulary.
+pub fn relation_type(r: &RelationType) -> proto::RelationType {
+    proto::RelationType {
+        key: r.key.clone(),
+        description: r.description.clone(),
+        symmetric: r.symmetric,
+        inverse: r.inverse.clone(),
+        cameo_root: r.cameo_root.clone().unwrap_or_default(),
+    }
+}
+
+fn actor_kind(kind: ActorKind) -> proto::ActorKind {
+    match kind {
+        ActorKind::State => proto::ActorKind::State,
+        ActorKind::GovernmentBody => proto::ActorKind::GovernmentBody,
+        ActorKind::Military => proto::ActorKind::Military,
+        ActorKind::ArmedGroup => proto::ActorKind::ArmedGroup,
+        ActorKind::PrivateMilitaryCompany => proto::ActorKind::PrivateMilitaryCompany,
+        ActorKind::PoliticalParty => proto::ActorKind::PoliticalParty,
+        ActorKind::Person => proto::ActorKind::Person,
+        ActorKind::Organization => proto::ActorKind::Organization,
+    }
+}
+
+fn role(role: Role) -> proto::Role {
+    match role {
+        Role::Initiator => proto::Role::Initiator,
+        Role::Target => proto::Role::Target,
+        Role::Participant => proto::Role::Participant,
+        Role::Supporter => proto::Role::Supporter,
+    }
+}
+
+fn certainty(certainty: Certainty) -> proto::Certainty {
+    match certainty {
+        Certainty::Confirmed => proto::Certainty::Confirmed,
+        Certainty::Reported => proto::Certainty::Reported,
+        Certainty::Alleged => proto::Certainty::Alleged,
+        Certainty::Speculated => proto::Certainty::Speculated,
+        Certainty::Disputed => proto::Certainty::Disputed,
+    }
+}

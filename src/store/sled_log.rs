@@ -1,0 +1,270 @@
+//! The sled engine: the only code that opens, reads or writes sled.
+//!
+//! It stores what the writer decided and answers point and range reads; it makes no decisions
+//! about what may be appended. Writes are one atomic `Batch` followed by a flush, so a crash
+//! leaves either the whole group commit or none of it.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::names::NameSource;
+use crate::domain::{Entry, EntryBody, EntryId, Position};
+
+use super::actor_index::{actor_index_keys, source_of_byte};
+use super::codec::{decode_record, encode_id_value, encode_record};
+use super::error::StoreError;
+use super::keys;
+
+/// Entry counters kept beside the log, updated in the same batch as the entries they count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Actor entries, revisions included.
+    pub actor_entries: u64,
+    /// Event entries.
+    pub event_entries: u64,
+    /// Claim entries.
+    pub claim_entries: u64,
+    /// Distinct actors.
+    pub actors: u64,
+}
+
+/// One new entry to write, as the writer planned it.
+pub struct CommitRecord<'a> {
+    /// Where it goes.
+    pub position: Position,
+    /// When it was recorded.
+    pub recorded_at: SystemTime,
+    /// What it says.
+    pub body: &'a EntryBody,
+    /// The actor revision it replaces, whose index keys must go.
+    pub replaces: Option<&'a EntryBody>,
+}
+
+/// The sled database and the one tree that holds the log and its indexes.
+pub struct SledLog {
+    /// Kept for `flush` and `size_on_disk`, which are database-wide.
+    db: sled::Db,
+    /// All keyspaces (see `keys`), so one batch covers an entry and its indexes.
+    tree: sled::Tree,
+}
+
+const TREE_NAME: &str = "eventlog";
+const COUNTS_KEY: &str = "counts";
+
+impl SledLog {
+    /// Opens (or creates) the database in `path`, with sled's page cache capped at
+    /// `cache_capacity` bytes so memory does not grow with the log.
+    pub fn open(path: &Path, cache_capacity: u64) -> Result<SledLog, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_capacity)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+                    StoreError::Locked {
+                        path: path.display().to_string(),
+                    }
+                }
+                other => StoreError::Engine(other),
+            })?;
+        let tree = db.open_tree(TREE_NAME)?;
+        Ok(SledLog { db, tree })
+    }
+
+    /// The position of the last entry on disk.
+    pub fn last_position(&self) -> Result<Position, StoreError> {
+        match self.tree.scan_prefix([keys::LOG]).next_back() {
+            None => Ok(Position::ZERO),
+            Some(item) => {
+                let (key, _) = item?;
+                keys::position_of_log_key(&key).ok_or_else(|| corrupt(&key, "bad log key"))
+            }
+        }
+    }
+
+    /// The counters as last committed.
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        let key = keys::meta_key(COUNTS_KEY);
+        match self.tree.get(&key)? {
+            None => Ok(Counts::default()),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| corrupt(&key, &e.to_string()))
+            }
+        }
+    }
+
+    /// The entry at `position`, if there is one.
+    pub fn read_at(&self, position: Position) -> Result<Option<Entry>, StoreError> {
+        let key = keys::log_key(position);
+        match self.tree.get(key)? {
+            None => Ok(None),
+            Some(bytes) => decode_entry(position, &bytes).map(Some),
+        }
+    }
+
+    /// Up to `max` consecutive entries from `from` up to and including `to`.
+    pub fn scan(&self, from: Position, to: Position, max: usize) -> Result<Vec<Entry>, StoreError> {
+        if from > to || max == 0 {
+            return Ok(Vec::new());
+        }
+        let mut entries = Vec::with_capacity(max.min(1024));
+        for item in self
+            .tree
+            .range(keys::log_key(from)..=keys::log_key(to))
+            .take(max)
+        {
+            let (key, bytes) = item?;
+            let position =
+                keys::position_of_log_key(&key).ok_or_else(|| corrupt(&key, "bad log key"))?;
+            entries.push(decode_entry(position, &bytes)?);
+        }
+        Ok(entries)
+    }
+
+    /// The position of the entry with this id (for an actor, its latest revision).
+    pub fn position_of(&self, id: &EntryId) -> Result<Option<Position>, StoreError> {
+        let key = keys::id_key(id);
+        match self.tree.get(&key)? {
+            None => Ok(None),
+            Some(value) => keys::decode_position(&value)
+                .map(Some)
+                .ok_or_else(|| corrupt(&key, "bad id index value")),
+        }
+    }
+
+    /// Actors with a name, alias or id that folds to exactly `folded`.
+    pub fn exact_names(&self, folded: &str) -> Result<Vec<(String, NameSource)>, StoreError> {
+        let mut found = Vec::new();
+        for item in self.tree.scan_prefix(keys::exact_name_prefix(folded)) {
+            let (key, value) = item?;
+            if let Some((_, id)) = keys::split_text_and_id(&key) {
+                let source = source_of_byte(value.first().copied().unwrap_or(u8::MAX));
+                found.push((id.to_string(), source));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Up to `cap` actors with a folded name that starts with `folded`.
+    pub fn names_with_prefix(&self, folded: &str, cap: usize) -> Result<Vec<String>, StoreError> {
+        let mut found = Vec::new();
+        for item in self.tree.scan_prefix(keys::name_prefix(folded)).take(cap) {
+            let (key, _) = item?;
+            if let Some((_, id)) = keys::split_text_and_id(&key) {
+                found.push(id.to_string());
+            }
+        }
+        Ok(found)
+    }
+
+    /// Up to `cap` actors with `word` in one of their names.
+    pub fn actors_with_word(&self, word: &str, cap: usize) -> Result<Vec<String>, StoreError> {
+        let mut found = Vec::new();
+        for item in self.tree.scan_prefix(keys::word_prefix(word)).take(cap) {
+            let (key, _) = item?;
+            if let Some((_, id)) = keys::split_text_and_id(&key) {
+                found.push(id.to_string());
+            }
+        }
+        Ok(found)
+    }
+
+    /// True if the actor has `word` in one of its names.
+    pub fn actor_has_word(&self, word: &str, actor: &EntryId) -> Result<bool, StoreError> {
+        Ok(self.tree.contains_key(keys::word_key(word, actor))?)
+    }
+
+    /// Up to `cap` actors in id order after `after`, with their latest positions.
+    pub fn actors_after(
+        &self,
+        after: Option<&EntryId>,
+        cap: usize,
+    ) -> Result<Vec<Position>, StoreError> {
+        let start = match after {
+            // The smallest key greater than the actor key of `after`.
+            Some(id) => {
+                let mut key = keys::actor_key(id);
+                key.push(0);
+                key
+            }
+            None => vec![keys::ACTOR],
+        };
+        let mut found = Vec::new();
+        for item in self.tree.range(start..[keys::ACTOR + 1].to_vec()).take(cap) {
+            let (key, value) = item?;
+            found.push(keys::decode_position(&value).ok_or_else(|| corrupt(&key, "bad actor value"))?);
+        }
+        Ok(found)
+    }
+
+    /// Writes the records and counters in one atomic batch, then flushes to disk.
+    pub fn commit(&self, records: &[CommitRecord<'_>], counts: &Counts) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for record in records {
+            let id = record.body.id();
+            batch.insert(
+                &keys::log_key(record.position),
+                encode_record(record.recorded_at, record.body)?,
+            );
+            batch.insert(
+                keys::id_key(id),
+                &encode_id_value(record.position, record.body.kind()),
+            );
+            if let EntryBody::Actor(actor) = record.body {
+                batch.insert(keys::actor_key(id), &keys::encode_position(record.position));
+                let new_keys = actor_index_keys(actor);
+                if let Some(EntryBody::Actor(old)) = record.replaces {
+                    let old_keys = actor_index_keys(old);
+                    for key in old_keys.names.keys().filter(|k| !new_keys.names.contains_key(*k)) {
+                        batch.remove(key.as_slice());
+                    }
+                    for key in old_keys.words.difference(&new_keys.words) {
+                        batch.remove(key.as_slice());
+                    }
+                }
+                for (key, source) in new_keys.names {
+                    batch.insert(key, &[source]);
+                }
+                for key in new_keys.words {
+                    batch.insert(key, &[]);
+                }
+            }
+        }
+        let counts = serde_json::to_vec(counts).map_err(|e| StoreError::Encode(e.to_string()))?;
+        batch.insert(keys::meta_key(COUNTS_KEY), counts);
+        self.tree.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Bytes the database takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    /// Flushes everything written so far.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+fn decode_entry(position: Position, bytes: &[u8]) -> Result<Entry, StoreError> {
+    let (recorded_at, body) = decode_record(bytes)
+        .map_err(|reason| corrupt(&keys::log_key(position), &reason))?;
+    Ok(Entry {
+        position,
+        recorded_at,
+        body,
+    })
+}
+
+fn corrupt(key: &[u8], reason: &str) -> StoreError {
+    StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).escape_debug().to_string(),
+        reason: reason.to_string(),
+    }
+}

@@ -1,0 +1,297 @@
+//! The single writer: group commit of appends.
+//!
+//! Every append goes through one bounded queue to one thread. The thread takes whatever
+//! requests are waiting (up to a bound), plans each against the log plus the requests before it
+//! in the same group, writes all accepted entries in one atomic batch, flushes once, and only then
+//! answers. Concurrent appends therefore share one fsync, positions are assigned without locks,
+//! and each request stays all-or-nothing: a rejected request contributes nothing to the batch.
+//!
+//! A plain thread (not a tokio task) because sled's writes and `flush` block.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::SystemTime;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::domain::{
+    plan_append, AppendRejection, EntryBody, EntryId, EntryKind, LogView, PlanError,
+    PlannedEntry, Position,
+};
+
+use super::error::StoreError;
+use super::sled_log::{CommitRecord, Counts, SledLog};
+
+/// Requests waiting for the writer at most; callers wait for room beyond that, which is the
+/// back-pressure that keeps memory bounded under any load.
+pub const QUEUE_CAPACITY: usize = 1024;
+/// Entries written by one group commit at most, so one group's batch stays small.
+const MAX_GROUP_ENTRIES: usize = 10_000;
+
+/// What the log did with one entry of an append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendedEntry {
+    /// Its position (the original one for a duplicate).
+    pub position: Position,
+    /// Its id.
+    pub id: EntryId,
+    /// True if an identical entry was already there.
+    pub duplicate: bool,
+}
+
+/// The outcome of a successful append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendReceipt {
+    /// One result per entry, in request order.
+    pub entries: Vec<AppendedEntry>,
+    /// The head after the append.
+    pub head: Position,
+}
+
+/// Why an append failed; in every case nothing of it was written.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// The batch breaks a rule of the log.
+    #[error(transparent)]
+    Rejected(#[from] AppendRejection),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+struct Job {
+    entries: Vec<EntryBody>,
+    expected_head: Option<Position>,
+    reply: oneshot::Sender<Result<AppendReceipt, AppendError>>,
+}
+
+/// The handle through which appends reach the writer thread.
+pub struct Writer {
+    /// `None` once shutting down; dropping the sender is what tells the thread to stop.
+    jobs: Option<mpsc::Sender<Job>>,
+    /// Joined on drop so that the last group is flushed before the store closes.
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Starts the writer thread. `head_tx` is told every new durable head.
+    pub fn start(
+        log: Arc<SledLog>,
+        head: Position,
+        counts: Counts,
+        head_tx: watch::Sender<Position>,
+    ) -> Result<Writer, StoreError> {
+        let (jobs, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let mut state = WriterState {
+            log,
+            head,
+            counts,
+            head_tx,
+            poisoned: None,
+        };
+        let thread = std::thread::Builder::new()
+            .name("eventlog-writer".into())
+            .spawn(move || state.run(rx))
+            .map_err(|e| StoreError::Encode(format!("cannot start the writer thread: {e}")))?;
+        Ok(Writer {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        })
+    }
+
+    /// Appends a batch; resolves once it is durable (or refused).
+    pub async fn append(
+        &self,
+        entries: Vec<EntryBody>,
+        expected_head: Option<Position>,
+    ) -> Result<AppendReceipt, AppendError> {
+        let jobs = self.jobs.as_ref().ok_or(StoreError::Closed)?;
+        let (reply, receipt) = oneshot::channel();
+        jobs.send(Job {
+            entries,
+            expected_head,
+            reply,
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?;
+        receipt.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(thread) = self.thread.take() {
+            // The thread answers every queued job before it exits; a panic there has already
+            // been reported by the panic hook, so there is nothing more to say.
+            let _ = thread.join();
+        }
+    }
+}
+
+struct WriterState {
+    log: Arc<SledLog>,
+    /// The durable head: what is on disk.
+    head: Position,
+    counts: Counts,
+    head_tx: watch::Sender<Position>,
+    /// Set after a failed commit: from then on nothing is known to be durable.
+    poisoned: Option<String>,
+}
+
+/// What the planner sees: the log on disk plus the entries accepted earlier in this group.
+struct GroupView<'a> {
+    log: &'a SledLog,
+    overlay: &'a HashMap<EntryId, (Position, EntryBody)>,
+    head: Position,
+}
+
+impl LogView for GroupView<'_> {
+    type Error = StoreError;
+
+    fn head(&self) -> Position {
+        self.head
+    }
+
+    fn latest(&self, id: &EntryId) -> Result<Option<(Position, EntryBody)>, StoreError> {
+        if let Some(found) = self.overlay.get(id) {
+            return Ok(Some(found.clone()));
+        }
+        let Some(position) = self.log.position_of(id)? else {
+            return Ok(None);
+        };
+        Ok(self.log.read_at(position)?.map(|e| (position, e.body)))
+    }
+}
+
+impl WriterState {
+    fn run(&mut self, mut rx: mpsc::Receiver<Job>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut group = vec![first];
+            let mut entries = group[0].entries.len();
+            while entries < MAX_GROUP_ENTRIES {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        entries += job.entries.len();
+                        group.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(group);
+        }
+    }
+
+    fn commit_group(&mut self, group: Vec<Job>) {
+        if let Some(reason) = &self.poisoned {
+            for job in group {
+                let _ = job
+                    .reply
+                    .send(Err(StoreError::Poisoned(reason.clone()).into()));
+            }
+            return;
+        }
+        let mut overlay = HashMap::new();
+        let mut head = self.head;
+        let mut counts = self.counts;
+        let mut accepted = Vec::new();
+        for job in group {
+            let ids: Vec<EntryId> = job.entries.iter().map(|b| b.id().clone()).collect();
+            let view = GroupView {
+                log: &self.log,
+                overlay: &overlay,
+                head,
+            };
+            match plan_append(&view, job.entries, job.expected_head) {
+                Ok(plan) => {
+                    for planned in &plan.entries {
+                        if let PlannedEntry::New {
+                            position,
+                            body,
+                            replaces,
+                        } = planned
+                        {
+                            count(&mut counts, body.kind(), replaces.is_some());
+                            overlay.insert(body.id().clone(), (*position, body.clone()));
+                        }
+                    }
+                    head = plan.head;
+                    accepted.push((job.reply, ids, plan));
+                }
+                Err(PlanError::Rejected(rejection)) => {
+                    let _ = job.reply.send(Err(rejection.into()));
+                }
+                Err(PlanError::View(error)) => {
+                    let _ = job.reply.send(Err(error.into()));
+                }
+            }
+        }
+        if head != self.head {
+            let recorded_at = SystemTime::now();
+            let records: Vec<CommitRecord<'_>> = accepted
+                .iter()
+                .flat_map(|(_, _, plan)| plan.entries.iter())
+                .filter_map(|planned| match planned {
+                    PlannedEntry::New {
+                        position,
+                        body,
+                        replaces,
+                    } => Some(CommitRecord {
+                        position: *position,
+                        recorded_at,
+                        body,
+                        replaces: replaces.as_ref(),
+                    }),
+                    PlannedEntry::Duplicate(_) => None,
+                })
+                .collect();
+            if let Err(error) = self.log.commit(&records, &counts) {
+                tracing::error!(%error, "group commit failed; refusing further appends");
+                self.poisoned = Some(error.to_string());
+                for (reply, _, _) in accepted {
+                    let _ = reply.send(Err(StoreError::Poisoned(error.to_string()).into()));
+                }
+                return;
+            }
+            self.head = head;
+            self.counts = counts;
+            self.head_tx.send_replace(head);
+        }
+        for (reply, ids, plan) in accepted {
+            let entries = ids
+                .into_iter()
+                .zip(plan.entries)
+                .map(|(id, planned)| match planned {
+                    PlannedEntry::Duplicate(position) => AppendedEntry {
+                        position,
+                        id,
+                        duplicate: true,
+                    },
+                    PlannedEntry::New { position, .. } => AppendedEntry {
+                        position,
+                        id,
+                        duplicate: false,
+                    },
+                })
+                .collect();
+            let _ = reply.send(Ok(AppendReceipt {
+                entries,
+                head: self.head,
+            }));
+        }
+    }
+}
+
+fn count(counts: &mut Counts, kind: EntryKind, is_revision: bool) {
+    match kind {
+        EntryKind::Actor => {
+            counts.actor_entries += 1;
+            if !is_revision {
+                counts.actors += 1;
+            }
+        }
+        EntryKind::Event => counts.event_entries += 1,
+        EntryKind::Claim => counts.claim_entries += 1,
+    }
+}
