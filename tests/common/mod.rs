@@ -1,0 +1,229 @@
+//! Shared helpers of the integration tests: a real server on a free port in a temporary
+//! directory, a client, and builders for realistic entries.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use eventlog::proto::event_log_client::EventLogClient;
+use eventlog::proto::{self, entry::Body};
+use eventlog::server::{self, RunningServer, Settings};
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+/// A server on 127.0.0.1 with its own data directory, stopped when dropped via `stop`.
+pub struct TestServer {
+    pub running: Option<RunningServer>,
+    pub data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh temporary data directory.
+    pub async fn start() -> TestServer {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let data_dir = temp.path().join("data");
+        let running = start_on(&data_dir).await;
+        TestServer {
+            running: Some(running),
+            data_dir,
+            _temp: Some(temp),
+        }
+    }
+
+    /// The address clients connect to.
+    pub fn url(&self) -> String {
+        let addr = self.running.as_ref().expect("server is running").local_addr;
+        format!("http://{addr}")
+    }
+
+    /// A new client connection.
+    pub async fn client(&self) -> EventLogClient<Channel> {
+        EventLogClient::connect(self.url())
+            .await
+            .expect("connect to test server")
+            .max_decoding_message_size(64 * 1024 * 1024)
+    }
+
+    /// Stops the server (closing the store) and starts a new one on the same data directory.
+    pub async fn restart(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.expect("clean stop");
+        }
+        self.running = Some(start_on(&self.data_dir).await);
+    }
+
+    /// Stops the server.
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.expect("clean stop");
+        }
+    }
+}
+
+/// Starts a server on `data_dir` and a free port.
+pub async fn start_on(data_dir: &Path) -> RunningServer {
+    server::start(&Settings {
+        data_dir: data_dir.to_path_buf(),
+        listen: "127.0.0.1:0".parse().expect("valid address"),
+        vocabulary_file: None,
+        cache_capacity_bytes: 64 * 1024 * 1024,
+    })
+    .await
+    .expect("server starts")
+}
+
+/// An actor entry.
+pub fn actor(id: &str, name: &str, kind: proto::ActorKind) -> proto::Entry {
+    entry(Body::Actor(proto::Actor {
+        id: id.into(),
+        name: name.into(),
+        kind: kind as i32,
+        ..Default::default()
+    }))
+}
+
+/// An actor entry with aliases and a country.
+pub fn actor_with(
+    id: &str,
+    name: &str,
+    kind: proto::ActorKind,
+    aliases: &[&str],
+    country: &str,
+) -> proto::Entry {
+    entry(Body::Actor(proto::Actor {
+        id: id.into(),
+        name: name.into(),
+        kind: kind as i32,
+        aliases: aliases.iter().map(|a| a.to_string()).collect(),
+        country: country.into(),
+        ..Default::default()
+    }))
+}
+
+/// An event where `initiator` does `relation` to `target`.
+pub fn event(id: &str, relation: &str, initiator: &str, target: &str, date: &str) -> proto::Entry {
+    entry(Body::Event(event_body(id, relation, initiator, target, date)))
+}
+
+/// The body of `event`, for tests that tweak fields.
+pub fn event_body(id: &str, relation: &str, initiator: &str, target: &str, date: &str) -> proto::Event {
+    proto::Event {
+        id: id.into(),
+        relation: relation.into(),
+        participants: vec![
+            proto::Participant {
+                actor_id: initiator.into(),
+                role: proto::Role::Initiator as i32,
+            },
+            proto::Participant {
+                actor_id: target.into(),
+                role: proto::Role::Target as i32,
+            },
+        ],
+        date: date.into(),
+        summary: format!("{initiator} {relation} {target}"),
+        sources: vec![proto::Source {
+            name: "Test Wire".into(),
+            url: "https://example.org/report".into(),
+            published: date.split('/').next().unwrap_or(date).trim_end_matches(['?', '~', '%']).into(),
+        }],
+        certainty: proto::Certainty::Reported as i32,
+        ..Default::default()
+    }
+}
+
+/// A claim that `subject relation object`.
+pub fn claim(id: &str, subject: &str, relation: &str, object: &str, certainty: proto::Certainty) -> proto::Entry {
+    entry(Body::Claim(proto::Claim {
+        id: id.into(),
+        subject: subject.into(),
+        relation: relation.into(),
+        object: object.into(),
+        certainty: certainty as i32,
+        statement: format!("{subject} {relation} {object}"),
+        sources: vec![proto::Source {
+            name: "Test Wire".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }))
+}
+
+/// Wraps a body in an entry with no server-assigned fields.
+pub fn entry(body: Body) -> proto::Entry {
+    proto::Entry {
+        position: 0,
+        recorded_at: None,
+        body: Some(body),
+    }
+}
+
+/// Appends `entries` as one batch.
+pub async fn append(
+    client: &mut EventLogClient<Channel>,
+    entries: Vec<proto::Entry>,
+) -> Result<proto::AppendResponse, Status> {
+    client
+        .append(proto::AppendRequest {
+            entries,
+            expected_head: None,
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// The log's head.
+pub async fn head(client: &mut EventLogClient<Channel>) -> u64 {
+    client
+        .get_log_info(proto::GetLogInfoRequest {})
+        .await
+        .expect("GetLogInfo")
+        .into_inner()
+        .head
+}
+
+/// Asserts that `result` failed with `code` and a message containing every one of `parts`.
+pub fn assert_status<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, parts: &[&str]) {
+    let status = result.expect_err("the call should fail");
+    assert_eq!(status.code(), code, "unexpected status: {status:?}");
+    for part in parts {
+        assert!(
+            status.message().contains(part),
+            "message {:?} should contain {part:?}",
+            status.message()
+        );
+    }
+}
+
+/// Reads the whole log.
+pub async fn read_all(client: &mut EventLogClient<Channel>) -> Vec<proto::Entry> {
+    let mut stream = client
+        .read_log(proto::ReadLogRequest {
+            from_position: 1,
+            max_entries: 0,
+        })
+        .await
+        .expect("ReadLog")
+        .into_inner();
+    let mut entries = Vec::new();
+    while let Some(chunk) = stream.message().await.expect("ReadLog chunk") {
+        entries.extend(chunk.entries);
+    }
+    entries
+}
+
+/// The three actors most tests need: Russia (alias Moscow), Iran and Liwa' al-Quds.
+pub fn seed_actors() -> Vec<proto::Entry> {
+    vec![
+        actor_with("russia", "Russia", proto::ActorKind::State, &["Moscow", "Russian Federation"], "RUS"),
+        actor_with("iran", "Iran", proto::ActorKind::State, &["Tehran"], "IRN"),
+        actor_with(
+            "liwa-al-quds",
+            "Liwa' al-Quds",
+            proto::ActorKind::ArmedGroup,
+            &["Jerusalem Brigade", "Quds Brigade"],
+            "SYR",
+        ),
+    ]
+}
