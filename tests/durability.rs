@@ -1,0 +1,157 @@
+//! Durability: a restart keeps everything, and `kill -9` at any moment loses no acknowledged
+//! entry and never exposes half a batch. The crash test kills the real binary, as sled's own
+//! crash tests do.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use eventlog::proto::{self, entry::Body};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+#[tokio::test]
+async fn a_restart_keeps_entries_indexes_and_counters() {
+    let mut server = TestServer::start().await;
+    let mut client = server.client().await;
+    let mut batch = seed_actors();
+    batch.push(event("e1", "backs", "iran", "liwa-al-quds", "2013/.."));
+    batch.push(claim("c1", "russia", "coordinates_with", "iran", proto::Certainty::Alleged));
+    append(&mut client, batch.clone()).await.expect("append");
+    let before = read_all(&mut client).await;
+
+    server.restart().await;
+    let mut client = server.client().await;
+    assert_eq!(read_all(&mut client).await, before);
+    let info = client.get_log_info(proto::GetLogInfoRequest {}).await.expect("info").into_inner();
+    assert_eq!((info.head, info.actors, info.event_entries, info.claim_entries), (5, 3, 1, 1));
+    let found = client
+        .resolve_actor(proto::ResolveActorRequest { name: "Jerusalem Brigade".into(), limit: 0 })
+        .await
+        .expect("resolve")
+        .into_inner();
+    assert_eq!(found.matches[0].id, "liwa-al-quds");
+    // Idempotency survives the restart, and positions continue where they stopped.
+    let again = append(&mut client, batch).await.expect("re-append");
+    assert!(again.results.iter().all(|r| r.duplicate));
+    let next = append(&mut client, vec![event("e2", "trains", "iran", "liwa-al-quds", "2014")])
+        .await
+        .expect("append");
+    assert_eq!(next.results[0].position, 6);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_server_cannot_open_a_data_directory_in_use() {
+    let server = TestServer::start().await;
+    let settings = eventlog::server::Settings {
+        data_dir: server.data_dir.clone(),
+        listen: "127.0.0.1:0".parse().expect("address"),
+        vocabulary_file: None,
+        cache_capacity_bytes: 16 * 1024 * 1024,
+    };
+    let error = eventlog::server::start(&settings).await.err().expect("refused");
+    assert!(error.to_string().contains("in use by another process"), "{error}");
+    server.stop().await;
+}
+
+/// Starts the real binary on `data_dir` and returns it with its address.
+async fn spawn_binary(data_dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventlog"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "warn", "--data-dir"])
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn eventlog");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the server prints its address within 30 s")
+        .expect("read stdout")
+        .expect("a line");
+    let addr = line
+        .strip_prefix("eventlog listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (child, format!("http://{addr}"))
+}
+
+#[tokio::test]
+async fn kill_9_loses_no_acknowledged_entry_and_no_batch_is_half_written() {
+    const WRITERS: usize = 8;
+    const BATCH: usize = 5;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let data_dir = temp.path().join("data");
+    // batch id -> positions acknowledged for it
+    let mut acknowledged: HashMap<String, Vec<u64>> = HashMap::new();
+
+    for round in 0..3 {
+        let (mut child, url) = spawn_binary(&data_dir).await;
+        let mut client = proto::event_log_client::EventLogClient::connect(url.clone())
+            .await
+            .expect("connect");
+        append(&mut client, seed_actors()).await.expect("actors (duplicates after round 0)");
+        let mut writers = Vec::new();
+        for writer in 0..WRITERS {
+            let url = url.clone();
+            writers.push(tokio::spawn(async move {
+                let mut acks = Vec::new();
+                let Ok(mut client) = proto::event_log_client::EventLogClient::connect(url).await else {
+                    return acks;
+                };
+                for k in 0..10_000 {
+                    let batch_id = format!("r{round}-w{writer}-b{k}");
+                    let entries = (0..BATCH)
+                        .map(|j| event(&format!("{batch_id}-{j}"), "attacks", "russia", "liwa-al-quds", "2022"))
+                        .collect();
+                    match append(&mut client, entries).await {
+                        Ok(response) => {
+                            acks.push((batch_id, response.results.iter().map(|r| r.position).collect()))
+                        }
+                        Err(_) => break, // the server died under us
+                    }
+                }
+                acks
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        child.start_kill().expect("SIGKILL");
+        let _ = child.wait().await;
+        for writer in writers {
+            for (batch_id, positions) in writer.await.expect("writer task") {
+                acknowledged.insert(batch_id, positions);
+            }
+        }
+    }
+    assert!(acknowledged.len() > 10, "the writers got {} acks; too few to test anything", acknowledged.len());
+
+    let server = start_on(&data_dir).await;
+    let mut client = proto::event_log_client::EventLogClient::connect(format!("http://{}", server.local_addr))
+        .await
+        .expect("connect");
+    let log = read_all(&mut client).await;
+    eprintln!("{} acknowledged batches, {} entries after 3 kills", acknowledged.len(), log.len());
+    let positions: Vec<u64> = log.iter().map(|e| e.position).collect();
+    assert_eq!(positions, (1..=log.len() as u64).collect::<Vec<_>>(), "positions are contiguous");
+    let mut by_batch: HashMap<String, Vec<u64>> = HashMap::new();
+    for entry in &log {
+        if let Some(Body::Event(event)) = &entry.body {
+            let (batch_id, _) = event.id.rsplit_once('-').expect("batch id");
+            by_batch.entry(batch_id.to_string()).or_default().push(entry.position);
+        }
+    }
+    for (batch_id, positions) in &acknowledged {
+        assert_eq!(by_batch.get(batch_id), Some(positions), "acknowledged batch {batch_id}");
+    }
+    for (batch_id, positions) in &by_batch {
+        assert_eq!(positions.len(), BATCH, "batch {batch_id} is whole");
+        assert!(positions.windows(2).all(|w| w[1] == w[0] + 1), "batch {batch_id} is contiguous");
+    }
+    server.stop().await.expect("stop");
+}
