@@ -124,18 +124,17 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
             source,
         })?;
     let store = Arc::new(store);
-    let listener = TcpListener::bind(settings.listen)
-        .await
-        .map_err(|source| ServerError::Bind {
-            addr: settings.listen,
-            source,
-        })?;
-    let local_addr = listener
-        .local_addr()
-        .map_err(|source| ServerError::Bind {
-            addr: settings.listen,
-            source,
-        })?;
+    let listener =
+        TcpListener::bind(settings.listen)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: settings.listen,
+                source,
+            })?;
+    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: settings.listen,
+        source,
+    })?;
     tracing::info!(
         %local_addr,
         data_dir = %settings.data_dir.display(),

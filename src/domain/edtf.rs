@@ -204,9 +204,7 @@ fn parse_point(text: &str) -> Result<Point, String> {
     let body = text.trim_end_matches(['?', '~', '%']);
     let qualifier = parse_qualifier(&text[body.len()..])?;
     if body.contains(['?', '~', '%']) {
-        return Err(
-            "qualifiers (?, ~, %) go at the end of the whole date, e.g. 2022-03~".into(),
-        );
+        return Err("qualifiers (?, ~, %) go at the end of the whole date, e.g. 2022-03~".into());
     }
     let mut fields = body.split('-');
     let year_text = fields.next().unwrap_or_default();
@@ -310,9 +308,9 @@ fn parse_month_and_day(year: i32, month: &str, day: &str) -> Result<AfterYear, S
         (None, None) => Ok(AfterYear::UnspecifiedMonthAndDay),
         (None, Some(_)) => Err("a day cannot be given when the month is unspecified (XX)".into()),
         (Some(m @ 21..=41), _) => Err(format!("season {m} cannot have a day")),
-        (Some(m), _) if !(1..=12).contains(&m) => Err(format!(
-            "month {m:02} does not exist (use 01-12)"
-        )),
+        (Some(m), _) if !(1..=12).contains(&m) => {
+            Err(format!("month {m:02} does not exist (use 01-12)"))
+        }
         (Some(m), None) => Ok(AfterYear::UnspecifiedDay(m)),
         (Some(m), Some(d)) => {
             let last = days_in_month(year, m);

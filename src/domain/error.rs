@@ -36,7 +36,9 @@ impl InvalidField {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AppendRejection {
     /// `expected_head` did not match.
-    #[error("expected the log's head to be {expected} but it is {actual}; read the log again and retry")]
+    #[error(
+        "expected the log's head to be {expected} but it is {actual}; read the log again and retry"
+    )]
     HeadMismatch {
         /// What the client expected.
         expected: Position,

@@ -69,7 +69,9 @@ impl From<EntryId> for String {
 
 /// A position in the log: 1 for the first entry, contiguous, never reused. Position 0 means
 /// "before the first entry" (the head of an empty log).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Position(pub u64);
 
 impl Position {

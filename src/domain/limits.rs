@@ -35,7 +35,10 @@ pub fn check_text(text: &str, max: usize) -> Result<(), String> {
     let chars = text.chars().count();
     if chars > max {
         Err(format!("is {chars} characters long; the limit is {max}"))
-    } else if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    } else if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         Err("contains control characters".into())
     } else {
         Ok(())

@@ -84,7 +84,13 @@ mod tests {
 
     #[test]
     fn spellings_of_one_name_meet() {
-        for spelling in ["Liwa' al-Quds", "LIWA' AL-QUDS", "liwa al quds", "Liwā’ al-Quds", "liwa-al-quds"] {
+        for spelling in [
+            "Liwa' al-Quds",
+            "LIWA' AL-QUDS",
+            "liwa al quds",
+            "Liwā’ al-Quds",
+            "liwa-al-quds",
+        ] {
             assert_eq!(fold(spelling), "liwa al quds", "{spelling}");
         }
         assert_eq!(fold("  The Jerusalem   Brigade! "), "the jerusalem brigade");

@@ -122,14 +122,19 @@ impl Vocabulary {
                 ));
             }
             if self.relations.contains_key(&relation.key) {
-                return Err(fail("is defined twice; a vocabulary may only add relations"));
+                return Err(fail(
+                    "is defined twice; a vocabulary may only add relations",
+                ));
             }
             if relation.description.trim().is_empty() || relation.inverse.trim().is_empty() {
                 return Err(fail("needs a description and an inverse wording"));
             }
             if let Some(code) = &relation.cameo_root {
                 let valid = code.len() == 2
-                    && code.parse::<u8>().map(|n| (1..=20).contains(&n)).unwrap_or(false);
+                    && code
+                        .parse::<u8>()
+                        .map(|n| (1..=20).contains(&n))
+                        .unwrap_or(false);
                 if !valid {
                     return Err(fail("has a cameo_root that is not \"01\" to \"20\""));
                 }
@@ -145,7 +150,9 @@ impl Vocabulary {
             return Ok(RelationKey(key.to_string()));
         }
         if key.is_empty() {
-            return Err("is required: give a relation key such as \"backs\" (see ListRelationTypes)".into());
+            return Err(
+                "is required: give a relation key such as \"backs\" (see ListRelationTypes)".into(),
+            );
         }
         let suggestions = self.nearest(key, 3);
         if suggestions.is_empty() {
@@ -220,15 +227,40 @@ mod tests {
     fn builtin_has_the_relations_users_rely_on() {
         let vocabulary = Vocabulary::builtin();
         for key in [
-            "backs", "arms", "funds", "trains", "recruits", "commands", "part_of",
-            "integrates_into", "protects", "coordinates_with", "meets_with", "negotiates_with",
-            "clashes_with", "attacks", "threatens", "warns", "requests", "demands", "announces",
-            "praises", "criticizes", "intervenes_in", "mobilizes", "deploys_to",
+            "backs",
+            "arms",
+            "funds",
+            "trains",
+            "recruits",
+            "commands",
+            "part_of",
+            "integrates_into",
+            "protects",
+            "coordinates_with",
+            "meets_with",
+            "negotiates_with",
+            "clashes_with",
+            "attacks",
+            "threatens",
+            "warns",
+            "requests",
+            "demands",
+            "announces",
+            "praises",
+            "criticizes",
+            "intervenes_in",
+            "mobilizes",
+            "deploys_to",
         ] {
             assert!(vocabulary.relation(key).is_ok(), "{key} is missing");
         }
         for relation in vocabulary.relations() {
-            assert_eq!(relation.symmetric, relation.key.ends_with("_with") && relation.key != "reduces_relations_with", "{}", relation.key);
+            assert_eq!(
+                relation.symmetric,
+                relation.key.ends_with("_with") && relation.key != "reduces_relations_with",
+                "{}",
+                relation.key
+            );
         }
     }
 
@@ -238,7 +270,9 @@ mod tests {
         for root in 1..=20 {
             let code = format!("{root:02}");
             assert!(
-                vocabulary.relations().any(|r| r.cameo_root.as_deref() == Some(code.as_str())),
+                vocabulary
+                    .relations()
+                    .any(|r| r.cameo_root.as_deref() == Some(code.as_str())),
                 "no relation for CAMEO root {code}"
             );
         }
@@ -259,7 +293,9 @@ mod tests {
     fn extensions_add_but_never_redefine() {
         let mut vocabulary = Vocabulary::builtin();
         let added = "[[relation]]\nkey = \"smuggles_for\"\ndescription = \"Smuggles goods for the object.\"\ninverse = \"smuggled for by\"\n";
-        vocabulary.extend_from_str(added, "test").expect("valid extension");
+        vocabulary
+            .extend_from_str(added, "test")
+            .expect("valid extension");
         assert!(vocabulary.relation("smuggles_for").is_ok());
         let again = "[[relation]]\nkey = \"backs\"\ndescription = \"x\"\ninverse = \"y\"\n";
         let error = vocabulary.extend_from_str(again, "test").unwrap_err();

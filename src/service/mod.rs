@@ -91,8 +91,17 @@ impl EventLog for EventLogService {
             .store
             .append(bodies, request.expected_head.map(Position))
             .await?;
-        let first = receipt.entries.iter().find(|e| !e.duplicate).map(|e| e.position.0);
-        tracing::debug!(first_position = first, head = receipt.head.0, entries = receipt.entries.len(), "appended");
+        let first = receipt
+            .entries
+            .iter()
+            .find(|e| !e.duplicate)
+            .map(|e| e.position.0);
+        tracing::debug!(
+            first_position = first,
+            head = receipt.head.0,
+            entries = receipt.entries.len(),
+            "appended"
+        );
         Ok(Response::new(proto::AppendResponse {
             results: receipt
                 .entries
@@ -125,15 +134,14 @@ impl EventLog for EventLogService {
             Some(Selector::Position(0)) => {
                 return Err(InvalidField::new("position", "is 0; positions start at 1").into())
             }
-            Some(Selector::Position(position)) => self
-                .store
-                .entry_at(Position(position))?
-                .ok_or_else(|| {
+            Some(Selector::Position(position)) => {
+                self.store.entry_at(Position(position))?.ok_or_else(|| {
                     Status::not_found(format!(
                         "no entry at position {position}; the head is {}",
                         self.store.head()
                     ))
-                })?,
+                })?
+            }
         };
         Ok(Response::new(proto::GetEntryResponse {
             entry: Some(to_proto::entry(entry)),
@@ -169,7 +177,9 @@ impl EventLog for EventLogService {
                         return;
                     }
                     Err(join) => {
-                        let _ = tx.send(Err(Status::internal(format!("read task failed: {join}")))).await;
+                        let _ = tx
+                            .send(Err(Status::internal(format!("read task failed: {join}"))))
+                            .await;
                         return;
                     }
                 };
@@ -219,13 +229,23 @@ impl EventLog for EventLogService {
             .into());
         }
         if request.name.chars().count() > MAX_SHORT_TEXT {
-            return Err(InvalidField::new("name", format!("is longer than {MAX_SHORT_TEXT} characters")).into());
+            return Err(InvalidField::new(
+                "name",
+                format!("is longer than {MAX_SHORT_TEXT} characters"),
+            )
+            .into());
         }
-        let limit = page_size("limit", request.limit, DEFAULT_RESOLVE_MATCHES, MAX_RESOLVE_MATCHES)?;
+        let limit = page_size(
+            "limit",
+            request.limit,
+            DEFAULT_RESOLVE_MATCHES,
+            MAX_RESOLVE_MATCHES,
+        )?;
         let store = Arc::clone(&self.store);
-        let matches = tokio::task::spawn_blocking(move || store.resolve_actor(&request.name, limit))
-            .await
-            .map_err(|e| Status::internal(format!("resolve task failed: {e}")))??;
+        let matches =
+            tokio::task::spawn_blocking(move || store.resolve_actor(&request.name, limit))
+                .await
+                .map_err(|e| Status::internal(format!("resolve task failed: {e}")))??;
         Ok(Response::new(proto::ResolveActorResponse {
             matches: matches.into_iter().map(to_proto::actor).collect(),
         }))
@@ -236,19 +256,29 @@ impl EventLog for EventLogService {
         request: Request<proto::ListActorsRequest>,
     ) -> Result<Response<proto::ListActorsResponse>, Status> {
         let request = request.into_inner();
-        let limit = page_size("page_size", request.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+        let limit = page_size(
+            "page_size",
+            request.page_size,
+            DEFAULT_PAGE_SIZE,
+            MAX_PAGE_SIZE,
+        )?;
         let after = page_token::decode(&request.page_token)?;
         let filter = ActorFilter {
             kind: to_domain::actor_kind("kind", request.kind)?,
             country: to_domain::optional_country("country", &request.country)?,
         };
         let store = Arc::clone(&self.store);
-        let page = tokio::task::spawn_blocking(move || store.list_actors(after.as_ref(), limit, &filter))
-            .await
-            .map_err(|e| Status::internal(format!("list task failed: {e}")))??;
+        let page =
+            tokio::task::spawn_blocking(move || store.list_actors(after.as_ref(), limit, &filter))
+                .await
+                .map_err(|e| Status::internal(format!("list task failed: {e}")))??;
         Ok(Response::new(proto::ListActorsResponse {
             actors: page.actors.into_iter().map(to_proto::actor).collect(),
-            next_page_token: page.resume_after.as_ref().map(page_token::encode).unwrap_or_default(),
+            next_page_token: page
+                .resume_after
+                .as_ref()
+                .map(page_token::encode)
+                .unwrap_or_default(),
         }))
     }
 
@@ -257,7 +287,11 @@ impl EventLog for EventLogService {
         _request: Request<proto::ListRelationTypesRequest>,
     ) -> Result<Response<proto::ListRelationTypesResponse>, Status> {
         Ok(Response::new(proto::ListRelationTypesResponse {
-            relation_types: self.vocabulary.relations().map(to_proto::relation_type).collect(),
+            relation_types: self
+                .vocabulary
+                .relations()
+                .map(to_proto::relation_type)
+                .collect(),
         }))
     }
 
@@ -280,10 +314,18 @@ impl EventLog for EventLogService {
 }
 
 /// A page size from a request: 0 means the default, above the maximum is refused.
-fn page_size(field: &str, requested: u32, default: usize, max: usize) -> Result<usize, InvalidField> {
+fn page_size(
+    field: &str,
+    requested: u32,
+    default: usize,
+    max: usize,
+) -> Result<usize, InvalidField> {
     match requested as usize {
         0 => Ok(default),
-        n if n > max => Err(InvalidField::new(field, format!("is {n}; the maximum is {max}"))),
+        n if n > max => Err(InvalidField::new(
+            field,
+            format!("is {n}; the maximum is {max}"),
+        )),
         n => Ok(n),
     }
 }

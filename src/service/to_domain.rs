@@ -180,7 +180,12 @@ fn actor(a: proto::Actor, vocabulary: &Vocabulary) -> Result<Actor> {
         .enumerate()
         .map(|(i, alias)| required_text(&format!("actor.aliases[{i}]"), alias, MAX_SHORT_TEXT))
         .collect::<Result<_>>()?;
-    count("actor.affiliations", a.affiliations.len(), MAX_AFFILIATIONS, "affiliations")?;
+    count(
+        "actor.affiliations",
+        a.affiliations.len(),
+        MAX_AFFILIATIONS,
+        "affiliations",
+    )?;
     let affiliations = a
         .affiliations
         .into_iter()
@@ -220,7 +225,12 @@ fn event(e: proto::Event, vocabulary: &Vocabulary) -> Result<Event> {
             "is empty; an event needs at least one participant",
         ));
     }
-    count("event.participants", e.participants.len(), MAX_PARTICIPANTS, "participants")?;
+    count(
+        "event.participants",
+        e.participants.len(),
+        MAX_PARTICIPANTS,
+        "participants",
+    )?;
     let participants = e
         .participants
         .into_iter()
@@ -232,7 +242,12 @@ fn event(e: proto::Event, vocabulary: &Vocabulary) -> Result<Event> {
             })
         })
         .collect::<Result<_>>()?;
-    count("event.attributes", e.attributes.len(), MAX_ATTRIBUTES, "attributes")?;
+    count(
+        "event.attributes",
+        e.attributes.len(),
+        MAX_ATTRIBUTES,
+        "attributes",
+    )?;
     let attributes = e
         .attributes
         .into_iter()

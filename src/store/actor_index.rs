@@ -41,7 +41,12 @@ pub fn actor_index_keys(actor: &Actor) -> ActorIndexKeys {
     let mut names = BTreeMap::new();
     let mut word_keys = BTreeSet::new();
     let sources = std::iter::once((NameSource::Name, actor.name.as_str()))
-        .chain(actor.aliases.iter().map(|a| (NameSource::Alias, a.as_str())))
+        .chain(
+            actor
+                .aliases
+                .iter()
+                .map(|a| (NameSource::Alias, a.as_str())),
+        )
         .chain(std::iter::once((NameSource::Id, actor.id.as_str())));
     for (source, text) in sources {
         let folded = fold(text);

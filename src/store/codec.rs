@@ -30,7 +30,10 @@ pub fn encode_record(recorded_at: SystemTime, body: &EntryBody) -> Result<Vec<u8
 /// Decodes a record written by [`encode_record`].
 pub fn decode_record(bytes: &[u8]) -> Result<(SystemTime, EntryBody), String> {
     if bytes.len() < HEADER_LEN {
-        return Err(format!("record of {} bytes is shorter than its header", bytes.len()));
+        return Err(format!(
+            "record of {} bytes is shorter than its header",
+            bytes.len()
+        ));
     }
     if bytes[0] != FORMAT_JSON_V1 {
         return Err(format!(

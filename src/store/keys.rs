@@ -34,7 +34,10 @@ pub fn log_key(position: Position) -> [u8; 9] {
 /// The position a log key stands for, if it is one.
 pub fn position_of_log_key(key: &[u8]) -> Option<Position> {
     match key {
-        [LOG, rest @ ..] => rest.try_into().ok().map(|b| Position(u64::from_be_bytes(b))),
+        [LOG, rest @ ..] => rest
+            .try_into()
+            .ok()
+            .map(|b| Position(u64::from_be_bytes(b))),
         _ => None,
     }
 }

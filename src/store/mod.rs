@@ -130,7 +130,12 @@ impl Store {
     }
 
     /// Up to `max` consecutive durable entries starting at `from`, never past `until`.
-    pub fn read(&self, from: Position, until: Position, max: usize) -> Result<Vec<Entry>, StoreError> {
+    pub fn read(
+        &self,
+        from: Position,
+        until: Position,
+        max: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
         let from = from.max(Position(1));
         let until = until.min(self.head());
         self.log.scan(from, until, max)
@@ -259,3 +264,6 @@ impl Store {
         self.log.flush()
     }
 }
+
+#[cfg(test)]
+mod tests;

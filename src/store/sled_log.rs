@@ -63,7 +63,10 @@ impl SledLog {
             .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(|e| match e {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
                     StoreError::Locked {
                         path: path.display().to_string(),
                     }
@@ -195,7 +198,9 @@ impl SledLog {
         let mut found = Vec::new();
         for item in self.tree.range(start..[keys::ACTOR + 1].to_vec()).take(cap) {
             let (key, value) = item?;
-            found.push(keys::decode_position(&value).ok_or_else(|| corrupt(&key, "bad actor value"))?);
+            found.push(
+                keys::decode_position(&value).ok_or_else(|| corrupt(&key, "bad actor value"))?,
+            );
         }
         Ok(found)
     }
@@ -218,7 +223,11 @@ impl SledLog {
                 let new_keys = actor_index_keys(actor);
                 if let Some(EntryBody::Actor(old)) = record.replaces {
                     let old_keys = actor_index_keys(old);
-                    for key in old_keys.names.keys().filter(|k| !new_keys.names.contains_key(*k)) {
+                    for key in old_keys
+                        .names
+                        .keys()
+                        .filter(|k| !new_keys.names.contains_key(*k))
+                    {
                         batch.remove(key.as_slice());
                     }
                     for key in old_keys.words.difference(&new_keys.words) {
@@ -253,8 +262,8 @@ impl SledLog {
 }
 
 fn decode_entry(position: Position, bytes: &[u8]) -> Result<Entry, StoreError> {
-    let (recorded_at, body) = decode_record(bytes)
-        .map_err(|reason| corrupt(&keys::log_key(position), &reason))?;
+    let (recorded_at, body) =
+        decode_record(bytes).map_err(|reason| corrupt(&keys::log_key(position), &reason))?;
     Ok(Entry {
         position,
         recorded_at,

@@ -16,8 +16,8 @@ use std::time::SystemTime;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::domain::{
-    plan_append, AppendRejection, EntryBody, EntryId, EntryKind, LogView, PlanError,
-    PlannedEntry, Position,
+    plan_append, AppendRejection, EntryBody, EntryId, EntryKind, LogView, PlanError, PlannedEntry,
+    Position,
 };
 
 use super::error::StoreError;

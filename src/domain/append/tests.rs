@@ -73,10 +73,20 @@ fn rejection(result: Result<AppendPlan, PlanError<std::convert::Infallible>>) ->
 
 #[test]
 fn a_batch_can_create_an_actor_and_refer_to_it() {
-    let plan = plan_append(&empty(), vec![actor("ru", "Russia"), event("e1", "ru")], None)
-        .expect("valid batch");
+    let plan = plan_append(
+        &empty(),
+        vec![actor("ru", "Russia"), event("e1", "ru")],
+        None,
+    )
+    .expect("valid batch");
     assert_eq!(plan.head, Position(2));
-    assert!(matches!(plan.entries[1], PlannedEntry::New { position: Position(2), .. }));
+    assert!(matches!(
+        plan.entries[1],
+        PlannedEntry::New {
+            position: Position(2),
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -95,28 +105,48 @@ fn identical_entries_are_duplicates_even_within_a_batch() {
 fn a_changed_actor_is_a_revision_but_a_changed_event_is_refused() {
     let mut view = empty();
     view.head = Position(2);
-    view.entries.insert(id("ru"), (Position(1), actor("ru", "Russia")));
-    view.entries.insert(id("e1"), (Position(2), event("e1", "ru")));
+    view.entries
+        .insert(id("ru"), (Position(1), actor("ru", "Russia")));
+    view.entries
+        .insert(id("e1"), (Position(2), event("e1", "ru")));
     let plan = plan_append(&view, vec![actor("ru", "Russian Federation")], None).expect("revision");
     assert!(matches!(
         &plan.entries[0],
-        PlannedEntry::New { position: Position(3), replaces: Some(_), .. }
+        PlannedEntry::New {
+            position: Position(3),
+            replaces: Some(_),
+            ..
+        }
     ));
     let mut changed = event("e1", "ru");
     if let EntryBody::Event(e) = &mut changed {
         e.summary = "different".into();
     }
     let r = rejection(plan_append(&view, vec![changed], None));
-    assert!(matches!(r, AppendRejection::IdTaken { index: 0, position: Position(2), .. }));
+    assert!(matches!(
+        r,
+        AppendRejection::IdTaken {
+            index: 0,
+            position: Position(2),
+            ..
+        }
+    ));
     // An event may not take an actor's id either.
     let r = rejection(plan_append(&view, vec![event("ru", "ru")], None));
-    assert!(r.to_string().contains("already used by a different actor"), "{r}");
+    assert!(
+        r.to_string().contains("already used by a different actor"),
+        "{r}"
+    );
 }
 
 #[test]
 fn references_must_exist_and_have_the_right_kind() {
     let r = rejection(plan_append(&empty(), vec![event("e1", "nobody")], None));
-    assert!(r.to_string().contains("entries[0].event.participants[0].actor_id: \"nobody\" is not in the log"), "{r}");
+    assert!(
+        r.to_string()
+            .contains("entries[0].event.participants[0].actor_id: \"nobody\" is not in the log"),
+        "{r}"
+    );
     let r = rejection(plan_append(
         &empty(),
         vec![actor("ru", "Russia"), event("e1", "ru"), event("e2", "e1")],
@@ -127,9 +157,16 @@ fn references_must_exist_and_have_the_right_kind() {
 
 #[test]
 fn expected_head_must_match() {
-    let r = rejection(plan_append(&empty(), vec![actor("ru", "Russia")], Some(Position(3))));
+    let r = rejection(plan_append(
+        &empty(),
+        vec![actor("ru", "Russia")],
+        Some(Position(3)),
+    ));
     assert_eq!(
         r,
-        AppendRejection::HeadMismatch { expected: Position(3), actual: Position(0) }
+        AppendRejection::HeadMismatch {
+            expected: Position(3),
+            actual: Position(0)
+        }
     );
 }

@@ -28,14 +28,20 @@ fn plain_precisions() {
     assert_eq!(span("2022"), ("2022-01-01".into(), "2022-12-31".into()));
     assert_eq!(span("2022-02"), ("2022-02-01".into(), "2022-02-28".into()));
     assert_eq!(span("2024-02"), ("2024-02-01".into(), "2024-02-29".into()));
-    assert_eq!(span("2022-09-24"), ("2022-09-24".into(), "2022-09-24".into()));
+    assert_eq!(
+        span("2022-09-24"),
+        ("2022-09-24".into(), "2022-09-24".into())
+    );
 }
 
 #[test]
 fn qualifiers_widen_by_one_unit_of_precision() {
     assert_eq!(span("2022-03~"), ("2022-02-01".into(), "2022-04-30".into()));
     assert_eq!(span("2019?"), ("2018-01-01".into(), "2020-12-31".into()));
-    assert_eq!(span("2022-01-01%"), ("2021-12-31".into(), "2022-01-02".into()));
+    assert_eq!(
+        span("2022-01-01%"),
+        ("2021-12-31".into(), "2022-01-02".into())
+    );
     assert_eq!(span("2022-12~"), ("2022-11-01".into(), "2023-01-31".into()));
     assert_eq!(span("201X~"), ("2000-01-01".into(), "2029-12-31".into()));
 }
@@ -52,8 +58,14 @@ fn unspecified_digits() {
     assert_eq!(span("201X"), ("2010-01-01".into(), "2019-12-31".into()));
     assert_eq!(span("19XX"), ("1900-01-01".into(), "1999-12-31".into()));
     assert_eq!(span("2022-XX"), ("2022-01-01".into(), "2022-12-31".into()));
-    assert_eq!(span("2022-09-XX"), ("2022-09-01".into(), "2022-09-30".into()));
-    assert_eq!(span("2022-XX-XX"), ("2022-01-01".into(), "2022-12-31".into()));
+    assert_eq!(
+        span("2022-09-XX"),
+        ("2022-09-01".into(), "2022-09-30".into())
+    );
+    assert_eq!(
+        span("2022-XX-XX"),
+        ("2022-01-01".into(), "2022-12-31".into())
+    );
 }
 
 #[test]
@@ -69,11 +81,17 @@ fn seasons_quarters_and_semesters() {
 
 #[test]
 fn intervals_and_open_ends() {
-    assert_eq!(span("2015/2023"), ("2015-01-01".into(), "2023-12-31".into()));
+    assert_eq!(
+        span("2015/2023"),
+        ("2015-01-01".into(), "2023-12-31".into())
+    );
     assert_eq!(span("2015/.."), ("2015-01-01".into(), "".into()));
     assert_eq!(span("../2015-06"), ("".into(), "2015-06-30".into()));
     assert_eq!(span("2015-09-30/"), ("2015-09-30".into(), "".into()));
-    assert_eq!(span("2015~/2016-03"), ("2014-01-01".into(), "2016-03-31".into()));
+    assert_eq!(
+        span("2015~/2016-03"),
+        ("2014-01-01".into(), "2016-03-31".into())
+    );
     assert_eq!(canonical("2015/.."), "2015/..");
     assert_eq!(canonical("/2015"), "/2015");
 }
