@@ -42,12 +42,21 @@ async fn concurrent_appends_get_unique_contiguous_positions() {
             for i in 0..10 {
                 let id = format!("w{writer}-e{i}");
                 let batch = vec![
-                    event(&format!("{id}-a"), "attacks", "russia", "liwa-al-quds", "2022"),
+                    event(
+                        &format!("{id}-a"),
+                        "attacks",
+                        "russia",
+                        "liwa-al-quds",
+                        "2022",
+                    ),
                     event(&format!("{id}-b"), "attacks", "iran", "russia", "2022"),
                 ];
                 let response = append(&mut client, batch).await.expect("append");
                 // A batch's entries are adjacent: no other writer's entry lands between them.
-                assert_eq!(response.results[1].position, response.results[0].position + 1);
+                assert_eq!(
+                    response.results[1].position,
+                    response.results[0].position + 1
+                );
                 positions.extend(response.results.iter().map(|r| r.position));
             }
             positions
@@ -80,10 +89,11 @@ async fn one_bad_entry_refuses_the_whole_batch() {
     );
     assert_eq!(head(&mut client).await, 3);
     assert_status(
-        client.get_entry(proto::GetEntryRequest {
-            selector: Some(proto::get_entry_request::Selector::Id("ok-1".into())),
-        })
-        .await,
+        client
+            .get_entry(proto::GetEntryRequest {
+                selector: Some(proto::get_entry_request::Selector::Id("ok-1".into())),
+            })
+            .await,
         Code::NotFound,
         &["ok-1"],
     );
@@ -136,12 +146,18 @@ async fn canonical_dates_make_spellings_of_one_entry_identical() {
     let server = TestServer::start().await;
     let mut client = server.client().await;
     append(&mut client, seed_actors()).await.expect("actors");
-    let first = append(&mut client, vec![event("e1", "backs", "iran", "russia", "2022?~")])
-        .await
-        .expect("append");
-    let second = append(&mut client, vec![event("e1", "backs", "iran", "russia", "2022%")])
-        .await
-        .expect("append");
+    let first = append(
+        &mut client,
+        vec![event("e1", "backs", "iran", "russia", "2022?~")],
+    )
+    .await
+    .expect("append");
+    let second = append(
+        &mut client,
+        vec![event("e1", "backs", "iran", "russia", "2022%")],
+    )
+    .await
+    .expect("append");
     assert!(second.results[0].duplicate);
     assert_eq!(second.results[0].position, first.results[0].position);
     server.stop().await;
@@ -159,10 +175,14 @@ async fn an_actor_appended_with_new_content_is_a_new_revision() {
         &["Al-Quds Brigade"],
         "SYR",
     );
-    let response = append(&mut client, vec![revised.clone()]).await.expect("revision");
+    let response = append(&mut client, vec![revised.clone()])
+        .await
+        .expect("revision");
     assert_eq!(response.results[0].position, 4);
     assert!(!response.results[0].duplicate);
-    let again = append(&mut client, vec![revised]).await.expect("same revision");
+    let again = append(&mut client, vec![revised])
+        .await
+        .expect("same revision");
     assert!(again.results[0].duplicate);
     assert_eq!(again.results[0].position, 4);
 
@@ -208,13 +228,25 @@ async fn references_must_exist_before_or_earlier_in_the_batch() {
     let server = TestServer::start().await;
     let mut client = server.client().await;
     assert_status(
-        append(&mut client, vec![event("e1", "backs", "russia", "wagner", "2017")]).await,
+        append(
+            &mut client,
+            vec![event("e1", "backs", "russia", "wagner", "2017")],
+        )
+        .await,
         Code::FailedPrecondition,
-        &["entries[0].event.participants[0].actor_id", "\"russia\"", "not in the log"],
+        &[
+            "entries[0].event.participants[0].actor_id",
+            "\"russia\"",
+            "not in the log",
+        ],
     );
     // Same batch: actor first, then the event that refers to it.
     let mut batch = seed_actors();
-    batch.push(actor("wagner", "Wagner Group", proto::ActorKind::PrivateMilitaryCompany));
+    batch.push(actor(
+        "wagner",
+        "Wagner Group",
+        proto::ActorKind::PrivateMilitaryCompany,
+    ));
     batch.push(event("e1", "backs", "russia", "wagner", "2017"));
     append(&mut client, batch).await.expect("append");
 
@@ -236,7 +268,9 @@ async fn references_must_exist_before_or_earlier_in_the_batch() {
         &["is an actor, not an event"],
     );
     about_event.event_id = "e1".into();
-    append(&mut client, vec![entry(Body::Claim(about_event))]).await.expect("claim about e1");
+    append(&mut client, vec![entry(Body::Claim(about_event))])
+        .await
+        .expect("claim about e1");
 
     let mut affiliated = actor("unit-1", "Unit 1", proto::ActorKind::Military);
     if let Some(Body::Actor(a)) = &mut affiliated.body {
@@ -261,10 +295,19 @@ async fn corrections_supersede_earlier_entries_of_the_same_kind() {
     let server = TestServer::start().await;
     let mut client = server.client().await;
     append(&mut client, seed_actors()).await.expect("actors");
-    append(&mut client, vec![event("e1", "attacks", "russia", "liwa-al-quds", "2022-03")])
-        .await
-        .expect("event");
-    let mut correction = event_body("e1-fix", "clashes_with", "russia", "liwa-al-quds", "2022-03-15");
+    append(
+        &mut client,
+        vec![event("e1", "attacks", "russia", "liwa-al-quds", "2022-03")],
+    )
+    .await
+    .expect("event");
+    let mut correction = event_body(
+        "e1-fix",
+        "clashes_with",
+        "russia",
+        "liwa-al-quds",
+        "2022-03-15",
+    );
     correction.supersedes = vec!["e1".into()];
     append(&mut client, vec![entry(Body::Event(correction.clone()))])
         .await
@@ -326,9 +369,17 @@ async fn unknown_relations_suggest_the_nearest_known_ones() {
     let mut client = server.client().await;
     append(&mut client, seed_actors()).await.expect("actors");
     assert_status(
-        append(&mut client, vec![event("e1", "back", "iran", "liwa-al-quds", "2015")]).await,
+        append(
+            &mut client,
+            vec![event("e1", "back", "iran", "liwa-al-quds", "2015")],
+        )
+        .await,
         Code::InvalidArgument,
-        &["entries[0].event.relation", "unknown relation \"back\"", "did you mean backs"],
+        &[
+            "entries[0].event.relation",
+            "unknown relation \"back\"",
+            "did you mean backs",
+        ],
     );
     assert_eq!(head(&mut client).await, 3);
     server.stop().await;
@@ -344,61 +395,125 @@ async fn malformed_entries_are_invalid_arguments_naming_the_field() {
 
     let mut e = valid();
     e.id = "a".repeat(129);
-    cases.push((entry(Body::Event(e)), &["entries[0].event.id", "at most 128"]));
+    cases.push((
+        entry(Body::Event(e)),
+        &["entries[0].event.id", "at most 128"],
+    ));
     let mut e = valid();
     e.id = "has space".into();
-    cases.push((entry(Body::Event(e)), &["entries[0].event.id", "contains ' '"]));
+    cases.push((
+        entry(Body::Event(e)),
+        &["entries[0].event.id", "contains ' '"],
+    ));
     let mut e = valid();
     e.date = "2022/2019".into();
-    cases.push((entry(Body::Event(e)), &["entries[0].event.date", "before it starts"]));
+    cases.push((
+        entry(Body::Event(e)),
+        &["entries[0].event.date", "before it starts"],
+    ));
     let mut e = valid();
     e.date = "20x2".into();
-    cases.push((entry(Body::Event(e)), &["entries[0].event.date", "four digits"]));
+    cases.push((
+        entry(Body::Event(e)),
+        &["entries[0].event.date", "four digits"],
+    ));
     let mut e = valid();
     e.date = String::new();
-    cases.push((entry(Body::Event(e)), &["entries[0].event.date", "is required"]));
+    cases.push((
+        entry(Body::Event(e)),
+        &["entries[0].event.date", "is required"],
+    ));
     let mut e = valid();
     e.certainty = 0;
-    cases.push((entry(Body::Event(e)), &["entries[0].event.certainty", "is required"]));
+    cases.push((
+        entry(Body::Event(e)),
+        &["entries[0].event.certainty", "is required"],
+    ));
     let mut e = valid();
     e.certainty = 42;
-    cases.push((entry(Body::Event(e)), &["entries[0].event.certainty", "not a known Certainty"]));
+    cases.push((
+        entry(Body::Event(e)),
+        &["entries[0].event.certainty", "not a known Certainty"],
+    ));
     let mut e = valid();
     e.participants.clear();
-    cases.push((entry(Body::Event(e)), &["entries[0].event.participants", "at least one"]));
+    cases.push((
+        entry(Body::Event(e)),
+        &["entries[0].event.participants", "at least one"],
+    ));
     let mut e = valid();
     e.participants[1].role = 0;
-    cases.push((entry(Body::Event(e)), &["entries[0].event.participants[1].role", "is required"]));
+    cases.push((
+        entry(Body::Event(e)),
+        &["entries[0].event.participants[1].role", "is required"],
+    ));
     let mut e = valid();
     e.participants = (0..65)
-        .map(|_| proto::Participant { actor_id: "iran".into(), role: proto::Role::Participant as i32 })
+        .map(|_| proto::Participant {
+            actor_id: "iran".into(),
+            role: proto::Role::Participant as i32,
+        })
         .collect();
-    cases.push((entry(Body::Event(e)), &["entries[0].event.participants", "the limit is 64"]));
+    cases.push((
+        entry(Body::Event(e)),
+        &["entries[0].event.participants", "the limit is 64"],
+    ));
     let mut e = valid();
-    e.location = Some(proto::Location { latitude: Some(35.0), ..Default::default() });
-    cases.push((entry(Body::Event(e)), &["entries[0].event.location", "only one coordinate"]));
+    e.location = Some(proto::Location {
+        latitude: Some(35.0),
+        ..Default::default()
+    });
+    cases.push((
+        entry(Body::Event(e)),
+        &["entries[0].event.location", "only one coordinate"],
+    ));
     let mut e = valid();
-    e.location = Some(proto::Location { latitude: Some(95.0), longitude: Some(1.0), ..Default::default() });
-    cases.push((entry(Body::Event(e)), &["entries[0].event.location.latitude", "outside -90 to 90"]));
+    e.location = Some(proto::Location {
+        latitude: Some(95.0),
+        longitude: Some(1.0),
+        ..Default::default()
+    });
+    cases.push((
+        entry(Body::Event(e)),
+        &["entries[0].event.location.latitude", "outside -90 to 90"],
+    ));
     let mut e = valid();
-    e.location = Some(proto::Location { country: "Syria".into(), ..Default::default() });
-    cases.push((entry(Body::Event(e)), &["entries[0].event.location.country", "alpha-3"]));
+    e.location = Some(proto::Location {
+        country: "Syria".into(),
+        ..Default::default()
+    });
+    cases.push((
+        entry(Body::Event(e)),
+        &["entries[0].event.location.country", "alpha-3"],
+    ));
     let mut e = valid();
     e.summary = "x".repeat(20_000);
-    cases.push((entry(Body::Event(e)), &["entries[0].event.summary", "the limit is 16384"]));
+    cases.push((
+        entry(Body::Event(e)),
+        &["entries[0].event.summary", "the limit is 16384"],
+    ));
     let mut e = valid();
     e.sources = vec![proto::Source::default()];
-    cases.push((entry(Body::Event(e)), &["entries[0].event.sources[0]", "name or a url"]));
+    cases.push((
+        entry(Body::Event(e)),
+        &["entries[0].event.sources[0]", "name or a url"],
+    ));
     let mut e = valid();
     e.sources[0].published = "yesterday".into();
-    cases.push((entry(Body::Event(e)), &["entries[0].event.sources[0].published", "invalid EDTF"]));
+    cases.push((
+        entry(Body::Event(e)),
+        &["entries[0].event.sources[0].published", "invalid EDTF"],
+    ));
 
     let mut a = actor("x", "X", proto::ActorKind::ArmedGroup);
     if let Some(Body::Actor(actor)) = &mut a.body {
         actor.kind = 0;
     }
     cases.push((a, &["entries[0].actor.kind", "is required"]));
-    cases.push((actor("x", "  ", proto::ActorKind::ArmedGroup), &["entries[0].actor.name", "is required"]));
+    cases.push((
+        actor("x", "  ", proto::ActorKind::ArmedGroup),
+        &["entries[0].actor.name", "is required"],
+    ));
     cases.push((
         actor_with("x", "X", proto::ActorKind::State, &[], "sy"),
         &["entries[0].actor.country", "alpha-3"],
@@ -423,11 +538,19 @@ async fn malformed_entries_are_invalid_arguments_naming_the_field() {
         &["entries[0].claim", "subject and a relation"],
     ));
     cases.push((
-        proto::Entry { position: 7, recorded_at: None, body: valid_body(valid()) },
+        proto::Entry {
+            position: 7,
+            recorded_at: None,
+            body: valid_body(valid()),
+        },
         &["entries[0].position", "assigned by the server"],
     ));
     cases.push((
-        proto::Entry { position: 0, recorded_at: Some(Default::default()), body: valid_body(valid()) },
+        proto::Entry {
+            position: 0,
+            recorded_at: Some(Default::default()),
+            body: valid_body(valid()),
+        },
         &["entries[0].recorded_at", "assigned by the server"],
     ));
     cases.push((proto::Entry::default(), &["entries[0].body", "is missing"]));
@@ -435,9 +558,16 @@ async fn malformed_entries_are_invalid_arguments_naming_the_field() {
     for (bad, parts) in cases {
         // The bad entry comes second so the index in the message is checked too.
         let batch = vec![event("fine", "backs", "iran", "russia", "2016"), bad];
-        let parts: Vec<String> = parts.iter().map(|p| p.replace("entries[0]", "entries[1]")).collect();
+        let parts: Vec<String> = parts
+            .iter()
+            .map(|p| p.replace("entries[0]", "entries[1]"))
+            .collect();
         let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-        assert_status(append(&mut client, batch).await, Code::InvalidArgument, &parts);
+        assert_status(
+            append(&mut client, batch).await,
+            Code::InvalidArgument,
+            &parts,
+        );
     }
     assert_eq!(head(&mut client).await, 3);
     server.stop().await;
@@ -451,7 +581,11 @@ fn valid_body(event: proto::Event) -> Option<Body> {
 async fn batch_limits_are_enforced_with_clear_errors() {
     let server = TestServer::start().await;
     let mut client = server.client().await;
-    assert_status(append(&mut client, vec![]).await, Code::InvalidArgument, &["entries", "empty"]);
+    assert_status(
+        append(&mut client, vec![]).await,
+        Code::InvalidArgument,
+        &["entries", "empty"],
+    );
     let too_many: Vec<_> = (0..1001)
         .map(|i| actor(&format!("a{i}"), "A", proto::ActorKind::Person))
         .collect();
@@ -469,7 +603,11 @@ async fn batch_limits_are_enforced_with_clear_errors() {
             a
         })
         .collect();
-    assert_status(append(&mut client, big).await, Code::InvalidArgument, &["bytes", "split it"]);
+    assert_status(
+        append(&mut client, big).await,
+        Code::InvalidArgument,
+        &["bytes", "split it"],
+    );
     assert_eq!(head(&mut client).await, 0);
     server.stop().await;
 }

@@ -19,17 +19,38 @@ async fn a_restart_keeps_entries_indexes_and_counters() {
     let mut client = server.client().await;
     let mut batch = seed_actors();
     batch.push(event("e1", "backs", "iran", "liwa-al-quds", "2013/.."));
-    batch.push(claim("c1", "russia", "coordinates_with", "iran", proto::Certainty::Alleged));
+    batch.push(claim(
+        "c1",
+        "russia",
+        "coordinates_with",
+        "iran",
+        proto::Certainty::Alleged,
+    ));
     append(&mut client, batch.clone()).await.expect("append");
     let before = read_all(&mut client).await;
 
     server.restart().await;
     let mut client = server.client().await;
     assert_eq!(read_all(&mut client).await, before);
-    let info = client.get_log_info(proto::GetLogInfoRequest {}).await.expect("info").into_inner();
-    assert_eq!((info.head, info.actors, info.event_entries, info.claim_entries), (5, 3, 1, 1));
+    let info = client
+        .get_log_info(proto::GetLogInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    assert_eq!(
+        (
+            info.head,
+            info.actors,
+            info.event_entries,
+            info.claim_entries
+        ),
+        (5, 3, 1, 1)
+    );
     let found = client
-        .resolve_actor(proto::ResolveActorRequest { name: "Jerusalem Brigade".into(), limit: 0 })
+        .resolve_actor(proto::ResolveActorRequest {
+            name: "Jerusalem Brigade".into(),
+            limit: 0,
+        })
         .await
         .expect("resolve")
         .into_inner();
@@ -37,9 +58,12 @@ async fn a_restart_keeps_entries_indexes_and_counters() {
     // Idempotency survives the restart, and positions continue where they stopped.
     let again = append(&mut client, batch).await.expect("re-append");
     assert!(again.results.iter().all(|r| r.duplicate));
-    let next = append(&mut client, vec![event("e2", "trains", "iran", "liwa-al-quds", "2014")])
-        .await
-        .expect("append");
+    let next = append(
+        &mut client,
+        vec![event("e2", "trains", "iran", "liwa-al-quds", "2014")],
+    )
+    .await
+    .expect("append");
     assert_eq!(next.results[0].position, 6);
     server.stop().await;
 }
@@ -53,15 +77,28 @@ async fn a_second_server_cannot_open_a_data_directory_in_use() {
         vocabulary_file: None,
         cache_capacity_bytes: 16 * 1024 * 1024,
     };
-    let error = eventlog::server::start(&settings).await.err().expect("refused");
-    assert!(error.to_string().contains("in use by another process"), "{error}");
+    let error = eventlog::server::start(&settings)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        error.to_string().contains("in use by another process"),
+        "{error}"
+    );
     server.stop().await;
 }
 
 /// Starts the real binary on `data_dir` and returns it with its address.
 async fn spawn_binary(data_dir: &std::path::Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_eventlog"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "warn", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "warn",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -96,24 +133,36 @@ async fn kill_9_loses_no_acknowledged_entry_and_no_batch_is_half_written() {
         let mut client = proto::event_log_client::EventLogClient::connect(url.clone())
             .await
             .expect("connect");
-        append(&mut client, seed_actors()).await.expect("actors (duplicates after round 0)");
+        append(&mut client, seed_actors())
+            .await
+            .expect("actors (duplicates after round 0)");
         let mut writers = Vec::new();
         for writer in 0..WRITERS {
             let url = url.clone();
             writers.push(tokio::spawn(async move {
                 let mut acks = Vec::new();
-                let Ok(mut client) = proto::event_log_client::EventLogClient::connect(url).await else {
+                let Ok(mut client) = proto::event_log_client::EventLogClient::connect(url).await
+                else {
                     return acks;
                 };
                 for k in 0..10_000 {
                     let batch_id = format!("r{round}-w{writer}-b{k}");
                     let entries = (0..BATCH)
-                        .map(|j| event(&format!("{batch_id}-{j}"), "attacks", "russia", "liwa-al-quds", "2022"))
+                        .map(|j| {
+                            event(
+                                &format!("{batch_id}-{j}"),
+                                "attacks",
+                                "russia",
+                                "liwa-al-quds",
+                                "2022",
+                            )
+                        })
                         .collect();
                     match append(&mut client, entries).await {
-                        Ok(response) => {
-                            acks.push((batch_id, response.results.iter().map(|r| r.position).collect()))
-                        }
+                        Ok(response) => acks.push((
+                            batch_id,
+                            response.results.iter().map(|r| r.position).collect(),
+                        )),
                         Err(_) => break, // the server died under us
                     }
                 }
@@ -129,29 +178,52 @@ async fn kill_9_loses_no_acknowledged_entry_and_no_batch_is_half_written() {
             }
         }
     }
-    assert!(acknowledged.len() > 10, "the writers got {} acks; too few to test anything", acknowledged.len());
+    assert!(
+        acknowledged.len() > 10,
+        "the writers got {} acks; too few to test anything",
+        acknowledged.len()
+    );
 
     let server = start_on(&data_dir).await;
-    let mut client = proto::event_log_client::EventLogClient::connect(format!("http://{}", server.local_addr))
-        .await
-        .expect("connect");
+    let mut client =
+        proto::event_log_client::EventLogClient::connect(format!("http://{}", server.local_addr))
+            .await
+            .expect("connect");
     let log = read_all(&mut client).await;
-    eprintln!("{} acknowledged batches, {} entries after 3 kills", acknowledged.len(), log.len());
+    eprintln!(
+        "{} acknowledged batches, {} entries after 3 kills",
+        acknowledged.len(),
+        log.len()
+    );
     let positions: Vec<u64> = log.iter().map(|e| e.position).collect();
-    assert_eq!(positions, (1..=log.len() as u64).collect::<Vec<_>>(), "positions are contiguous");
+    assert_eq!(
+        positions,
+        (1..=log.len() as u64).collect::<Vec<_>>(),
+        "positions are contiguous"
+    );
     let mut by_batch: HashMap<String, Vec<u64>> = HashMap::new();
     for entry in &log {
         if let Some(Body::Event(event)) = &entry.body {
             let (batch_id, _) = event.id.rsplit_once('-').expect("batch id");
-            by_batch.entry(batch_id.to_string()).or_default().push(entry.position);
+            by_batch
+                .entry(batch_id.to_string())
+                .or_default()
+                .push(entry.position);
         }
     }
     for (batch_id, positions) in &acknowledged {
-        assert_eq!(by_batch.get(batch_id), Some(positions), "acknowledged batch {batch_id}");
+        assert_eq!(
+            by_batch.get(batch_id),
+            Some(positions),
+            "acknowledged batch {batch_id}"
+        );
     }
     for (batch_id, positions) in &by_batch {
         assert_eq!(positions.len(), BATCH, "batch {batch_id} is whole");
-        assert!(positions.windows(2).all(|w| w[1] == w[0] + 1), "batch {batch_id} is contiguous");
+        assert!(
+            positions.windows(2).all(|w| w[1] == w[0] + 1),
+            "batch {batch_id} is contiguous"
+        );
     }
     server.stop().await.expect("stop");
 }

@@ -20,6 +20,9 @@ pub trait LogView {
     fn head(&self) -> Position;
     /// The latest entry with this id (for an actor: its latest revision), with its position.
     fn latest(&self, id: &EntryId) -> Result<Option<(Position, EntryBody)>, Self::Error>;
+    /// The kind of the entry with this id. Separate from `latest` because checking a reference
+    /// needs only the kind, and reading it must not cost decoding the whole entry.
+    fn kind_of(&self, id: &EntryId) -> Result<Option<EntryKind>, Self::Error>;
 }
 
 /// What happens to one entry of the batch.
@@ -83,6 +86,11 @@ pub fn plan_append<V: LogView>(
             Some(found) => Ok(Some(found.clone())),
             None => view.latest(id).map_err(PlanError::View),
         };
+    let kind_of =
+        |pending: &HashMap<EntryId, (Position, EntryBody)>, id: &EntryId| match pending.get(id) {
+            Some((_, body)) => Ok(Some(body.kind())),
+            None => view.kind_of(id).map_err(PlanError::View),
+        };
     let mut planned = Vec::with_capacity(entries.len());
     for (index, body) in entries.into_iter().enumerate() {
         let existing = latest(&pending, body.id())?;
@@ -103,7 +111,7 @@ pub fn plan_append<V: LogView>(
             None => None,
         };
         for (field, id) in body.actor_references() {
-            let found = latest(&pending, id)?.map(|(_, b)| b.kind());
+            let found = kind_of(&pending, id)?;
             if found != Some(EntryKind::Actor) {
                 return Err(PlanError::Rejected(AppendRejection::missing(
                     index,
@@ -115,7 +123,7 @@ pub fn plan_append<V: LogView>(
             }
         }
         for (field, id, kind) in body.entry_references() {
-            let found = latest(&pending, id)?.map(|(_, b)| b.kind());
+            let found = kind_of(&pending, id)?;
             if found != Some(kind) {
                 return Err(PlanError::Rejected(AppendRejection::missing(
                     index, field, id, kind, found,

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::domain::{EntryBody, EntryKind};
+use crate::domain::{EntryBody, EntryKind, Position};
 
 use super::error::StoreError;
 
@@ -54,7 +54,7 @@ pub fn decode_record(bytes: &[u8]) -> Result<(SystemTime, EntryBody), String> {
 }
 
 /// Encodes an id-index value: position and kind.
-pub fn encode_id_value(position: crate::domain::Position, kind: EntryKind) -> [u8; 9] {
+pub fn encode_id_value(position: Position, kind: EntryKind) -> [u8; 9] {
     let mut value = [0_u8; 9];
     value[..8].copy_from_slice(&position.0.to_be_bytes());
     value[8] = match kind {
@@ -63,4 +63,16 @@ pub fn encode_id_value(position: crate::domain::Position, kind: EntryKind) -> [u
         EntryKind::Claim => 3,
     };
     value
+}
+
+/// Decodes an id-index value.
+pub fn decode_id_value(value: &[u8]) -> Option<(Position, EntryKind)> {
+    let position = Position(u64::from_be_bytes(value.get(..8)?.try_into().ok()?));
+    let kind = match value.get(8)? {
+        1 => EntryKind::Actor,
+        2 => EntryKind::Event,
+        3 => EntryKind::Claim,
+        _ => return None,
+    };
+    Some((position, kind))
 }

@@ -123,8 +123,8 @@ impl Store {
 
     /// The entry with this id (an actor's latest revision), if it is durable.
     pub fn entry_by_id(&self, id: &EntryId) -> Result<Option<Entry>, StoreError> {
-        match self.log.position_of(id)? {
-            Some(position) => self.entry_at(position),
+        match self.log.lookup(id)? {
+            Some((position, _)) => self.entry_at(position),
             None => Ok(None),
         }
     }

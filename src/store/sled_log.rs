@@ -10,10 +10,10 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::names::NameSource;
-use crate::domain::{Entry, EntryBody, EntryId, Position};
+use crate::domain::{Entry, EntryBody, EntryId, EntryKind, Position};
 
 use super::actor_index::{actor_index_keys, source_of_byte};
-use super::codec::{decode_record, encode_id_value, encode_record};
+use super::codec::{decode_id_value, decode_record, encode_id_value, encode_record};
 use super::error::StoreError;
 use super::keys;
 
@@ -127,12 +127,12 @@ impl SledLog {
         Ok(entries)
     }
 
-    /// The position of the entry with this id (for an actor, its latest revision).
-    pub fn position_of(&self, id: &EntryId) -> Result<Option<Position>, StoreError> {
+    /// The position and kind of the entry with this id (for an actor, its latest revision).
+    pub fn lookup(&self, id: &EntryId) -> Result<Option<(Position, EntryKind)>, StoreError> {
         let key = keys::id_key(id);
         match self.tree.get(&key)? {
             None => Ok(None),
-            Some(value) => keys::decode_position(&value)
+            Some(value) => decode_id_value(&value)
                 .map(Some)
                 .ok_or_else(|| corrupt(&key, "bad id index value")),
         }

@@ -158,10 +158,17 @@ impl LogView for GroupView<'_> {
         if let Some(found) = self.overlay.get(id) {
             return Ok(Some(found.clone()));
         }
-        let Some(position) = self.log.position_of(id)? else {
+        let Some((position, _)) = self.log.lookup(id)? else {
             return Ok(None);
         };
         Ok(self.log.read_at(position)?.map(|e| (position, e.body)))
+    }
+
+    fn kind_of(&self, id: &EntryId) -> Result<Option<EntryKind>, StoreError> {
+        if let Some((_, body)) = self.overlay.get(id) {
+            return Ok(Some(body.kind()));
+        }
+        Ok(self.log.lookup(id)?.map(|(_, kind)| kind))
     }
 }
 

@@ -103,11 +103,19 @@ pub fn actor_with(
 
 /// An event where `initiator` does `relation` to `target`.
 pub fn event(id: &str, relation: &str, initiator: &str, target: &str, date: &str) -> proto::Entry {
-    entry(Body::Event(event_body(id, relation, initiator, target, date)))
+    entry(Body::Event(event_body(
+        id, relation, initiator, target, date,
+    )))
 }
 
 /// The body of `event`, for tests that tweak fields.
-pub fn event_body(id: &str, relation: &str, initiator: &str, target: &str, date: &str) -> proto::Event {
+pub fn event_body(
+    id: &str,
+    relation: &str,
+    initiator: &str,
+    target: &str,
+    date: &str,
+) -> proto::Event {
     proto::Event {
         id: id.into(),
         relation: relation.into(),
@@ -126,7 +134,12 @@ pub fn event_body(id: &str, relation: &str, initiator: &str, target: &str, date:
         sources: vec![proto::Source {
             name: "Test Wire".into(),
             url: "https://example.org/report".into(),
-            published: date.split('/').next().unwrap_or(date).trim_end_matches(['?', '~', '%']).into(),
+            published: date
+                .split('/')
+                .next()
+                .unwrap_or(date)
+                .trim_end_matches(['?', '~', '%'])
+                .into(),
         }],
         certainty: proto::Certainty::Reported as i32,
         ..Default::default()
@@ -134,7 +147,13 @@ pub fn event_body(id: &str, relation: &str, initiator: &str, target: &str, date:
 }
 
 /// A claim that `subject relation object`.
-pub fn claim(id: &str, subject: &str, relation: &str, object: &str, certainty: proto::Certainty) -> proto::Entry {
+pub fn claim(
+    id: &str,
+    subject: &str,
+    relation: &str,
+    object: &str,
+    certainty: proto::Certainty,
+) -> proto::Entry {
     entry(Body::Claim(proto::Claim {
         id: id.into(),
         subject: subject.into(),
@@ -216,7 +235,13 @@ pub async fn read_all(client: &mut EventLogClient<Channel>) -> Vec<proto::Entry>
 /// The three actors most tests need: Russia (alias Moscow), Iran and Liwa' al-Quds.
 pub fn seed_actors() -> Vec<proto::Entry> {
     vec![
-        actor_with("russia", "Russia", proto::ActorKind::State, &["Moscow", "Russian Federation"], "RUS"),
+        actor_with(
+            "russia",
+            "Russia",
+            proto::ActorKind::State,
+            &["Moscow", "Russian Federation"],
+            "RUS",
+        ),
         actor_with("iran", "Iran", proto::ActorKind::State, &["Tehran"], "IRN"),
         actor_with(
             "liwa-al-quds",

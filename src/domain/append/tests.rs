@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::*;
 use crate::domain::edtf::Edtf;
 use crate::domain::ids::EntryId;
-use crate::domain::model::{Actor, ActorKind, Certainty, Event, Participant, Role};
+use crate::domain::model::{Actor, ActorKind, Certainty, EntryKind, Event, Participant, Role};
 use crate::domain::vocabulary::Vocabulary;
 
 struct MemoryView {
@@ -20,6 +20,9 @@ impl LogView for MemoryView {
     }
     fn latest(&self, id: &EntryId) -> Result<Option<(Position, EntryBody)>, Self::Error> {
         Ok(self.entries.get(id).cloned())
+    }
+    fn kind_of(&self, id: &EntryId) -> Result<Option<EntryKind>, Self::Error> {
+        Ok(self.entries.get(id).map(|(_, b)| b.kind()))
     }
 }
 

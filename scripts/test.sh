@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test of the project: Rust unit, property and integration tests (which start real
+# servers on free loopback ports), then the Python grpcio client tests against the real binary.
+# Installs what the Python tests need (grpcio, grpcio-tools, pytest) into target/python-venv on
+# first use. Needs only cargo and python3 on the machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "==> cargo test"
+cargo test --all-targets --no-fail-fast
+# Doc tests are not covered by --all-targets.
+cargo test --doc
+
+echo "==> Python client tests"
+cargo build --quiet --bin eventlog
+EVENTLOG_BIN="${CARGO_TARGET_DIR:-target}/debug/eventlog" bash scripts/python-tests.sh
