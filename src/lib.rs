@@ -11,7 +11,8 @@
 //!   appending; no protobuf, no sled.
 //! - [`store`]: the only code that touches sled: the log, its indexes, group commit and flushes.
 //!
-//! Beside them: [`server`] (start, serve, stop) and [`config`] (flags and environment).
+//! Beside them: [`subscription`] (following the log: catch-up, then live), [`server`] and
+//! [`shutdown`] (start, serve, stop) and [`config`] (flags and environment).
 
 #![warn(missing_docs)]
 
@@ -20,4 +21,6 @@ pub mod domain;
 pub mod proto;
 pub mod server;
 pub mod service;
+pub mod shutdown;
 pub mod store;
+pub mod subscription;

@@ -17,6 +17,7 @@ use crate::domain::limits::MAX_BATCH_BYTES;
 use crate::domain::{Vocabulary, VocabularyError};
 use crate::proto::event_log_server::EventLogServer;
 use crate::service::EventLogService;
+use crate::shutdown;
 use crate::store::{Store, StoreConfig, StoreError};
 
 /// Largest gRPC message the server decodes: a full batch plus framing headroom.
@@ -143,15 +144,23 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
         "eventlog serving"
     );
     let weak_store = Arc::downgrade(&store);
-    let service = EventLogServer::new(EventLogService::new(store, Arc::new(vocabulary)))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let (streams_trigger, streams_shutdown) = shutdown::channel();
+    let service = EventLogServer::new(EventLogService::new(
+        store,
+        Arc::new(vocabulary),
+        streams_shutdown,
+    ))
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         tonic::transport::Server::builder()
             .add_service(service)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
                 let _ = shutdown_rx.await;
+                // Streams never end by themselves: end them now, or the graceful shutdown
+                // would wait for them forever.
+                streams_trigger.trigger();
             })
             .await?;
         tracing::info!("eventlog stopped accepting requests");

@@ -104,3 +104,22 @@ fn with_article(kind: EntryKind) -> &'static str {
         EntryKind::Claim => "a claim",
     }
 }
+
+/// Why a named-subscription request cannot be honoured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubscriptionRejection {
+    /// No subscription has this name.
+    #[error("no subscription is named \"{0}\"; Subscribe with this name creates it")]
+    Unknown(String),
+    /// A checkpoint past the end of the log.
+    #[error("position {position} is beyond the head of the log ({head}); commit a position you have received")]
+    BeyondHead {
+        /// The position asked for.
+        position: Position,
+        /// The head.
+        head: Position,
+    },
+    /// Subscribe named an existing subscription with a different filter.
+    #[error("subscription \"{0}\" exists with a different filter; omit the filter to resume it, or delete it first")]
+    FilterMismatch(String),
+}

@@ -6,19 +6,23 @@ pub mod append;
 pub mod calendar;
 pub mod edtf;
 pub mod error;
+pub mod filter;
 pub mod ids;
 pub mod limits;
 pub mod model;
 pub mod names;
+pub mod subscription;
 pub mod vocabulary;
 
 pub use append::{plan_append, AppendPlan, LogView, PlanError, PlannedEntry};
 pub use calendar::Day;
 pub use edtf::{DateSpan, Edtf, EdtfError};
-pub use error::{AppendRejection, InvalidField};
+pub use error::{AppendRejection, InvalidField, SubscriptionRejection};
+pub use filter::EntryFilter;
 pub use ids::{ActorId, CountryCode, EntryId, Position, RelationKey};
 pub use model::{
     Actor, ActorKind, Affiliation, Certainty, Claim, Entry, EntryBody, EntryKind, Event, Location,
     Participant, Role, Source,
 };
+pub use subscription::{SubscriptionName, SubscriptionState};
 pub use vocabulary::{RelationType, Vocabulary, VocabularyError};

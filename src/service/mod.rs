@@ -6,6 +6,7 @@
 
 mod page_token;
 mod status;
+mod subscriptions;
 mod to_domain;
 mod to_proto;
 
@@ -24,6 +25,7 @@ use crate::domain::limits::{
 use crate::domain::{InvalidField, Position, Vocabulary};
 use crate::proto;
 use crate::proto::event_log_server::EventLog;
+use crate::shutdown::Shutdown;
 use crate::store::{ActorFilter, Store};
 
 /// Entries per `ReadLog` message: large enough to amortise framing, small enough that a message
@@ -39,16 +41,37 @@ const DEFAULT_RESOLVE_MATCHES: usize = 10;
 pub struct EventLogService {
     store: Arc<Store>,
     vocabulary: Arc<Vocabulary>,
+    /// Ends subscription streams with UNAVAILABLE when the server stops.
+    shutdown: Shutdown,
 }
 
 impl EventLogService {
-    /// A service over `store` accepting the relations of `vocabulary`.
-    pub fn new(store: Arc<Store>, vocabulary: Arc<Vocabulary>) -> EventLogService {
-        EventLogService { store, vocabulary }
+    /// A service over `store` accepting the relations of `vocabulary`; its streams end when
+    /// `shutdown` is triggered.
+    pub fn new(
+        store: Arc<Store>,
+        vocabulary: Arc<Vocabulary>,
+        shutdown: Shutdown,
+    ) -> EventLogService {
+        EventLogService {
+            store,
+            vocabulary,
+            shutdown,
+        }
     }
 }
 
 type ReadLogStream = Pin<Box<dyn Stream<Item = Result<proto::ReadLogResponse, Status>> + Send>>;
+type SubscribeStream = Pin<Box<dyn Stream<Item = Result<proto::SubscribeResponse, Status>> + Send>>;
+
+/// Runs blocking store work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Status::internal(format!("a storage task failed: {e}")))
+}
 
 #[tonic::async_trait]
 impl EventLog for EventLogService {
@@ -310,6 +333,47 @@ impl EventLog for EventLogService {
             version: env!("CARGO_PKG_VERSION").to_string(),
             relation_types: u32::try_from(self.vocabulary.len()).unwrap_or(u32::MAX),
         }))
+    }
+
+    type SubscribeStream = SubscribeStream;
+
+    async fn subscribe(
+        &self,
+        request: Request<proto::SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let stream = subscriptions::subscribe(
+            &self.store,
+            &self.vocabulary,
+            self.shutdown.clone(),
+            request.into_inner(),
+        )
+        .await?;
+        Ok(Response::new(stream))
+    }
+
+    async fn commit_checkpoint(
+        &self,
+        request: Request<proto::CommitCheckpointRequest>,
+    ) -> Result<Response<proto::CommitCheckpointResponse>, Status> {
+        subscriptions::commit_checkpoint(&self.store, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_subscriptions(
+        &self,
+        _request: Request<proto::ListSubscriptionsRequest>,
+    ) -> Result<Response<proto::ListSubscriptionsResponse>, Status> {
+        subscriptions::list(&self.store).await.map(Response::new)
+    }
+
+    async fn delete_subscription(
+        &self,
+        request: Request<proto::DeleteSubscriptionRequest>,
+    ) -> Result<Response<proto::DeleteSubscriptionResponse>, Status> {
+        subscriptions::delete(&self.store, request.into_inner())
+            .await
+            .map(Response::new)
     }
 }
 

@@ -7,7 +7,7 @@
 
 use tonic::Status;
 
-use crate::domain::{AppendRejection, InvalidField};
+use crate::domain::{AppendRejection, InvalidField, SubscriptionRejection};
 use crate::store::{AppendError, StoreError};
 
 impl From<InvalidField> for Status {
@@ -23,6 +23,18 @@ impl From<AppendRejection> for Status {
             AppendRejection::HeadMismatch { .. } => Status::aborted(message),
             AppendRejection::IdTaken { .. } => Status::already_exists(message),
             AppendRejection::MissingReference { .. } => Status::failed_precondition(message),
+        }
+    }
+}
+
+impl From<SubscriptionRejection> for Status {
+    fn from(rejection: SubscriptionRejection) -> Status {
+        let message = rejection.to_string();
+        match rejection {
+            SubscriptionRejection::Unknown(_) => Status::not_found(message),
+            SubscriptionRejection::BeyondHead { .. } | SubscriptionRejection::FilterMismatch(_) => {
+                Status::failed_precondition(message)
+            }
         }
     }
 }

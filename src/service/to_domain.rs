@@ -72,7 +72,8 @@ fn date(field: &str, text: &str) -> Result<Edtf> {
     Edtf::parse(text).map_err(|e| InvalidField::new(field, e.to_string()))
 }
 
-fn optional_date(field: &str, text: &str) -> Result<Option<Edtf>> {
+/// Parses an optional EDTF date field.
+pub fn optional_date(field: &str, text: &str) -> Result<Option<Edtf>> {
     if text.is_empty() {
         Ok(None)
     } else {

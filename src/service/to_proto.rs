@@ -1,8 +1,8 @@
 //! Domain values to responses. Infallible: everything in the store was valid when written.
 
 use crate::domain::{
-    Actor, ActorKind, Certainty, Claim, DateSpan, Day, Edtf, Entry, EntryBody, Event, Location,
-    RelationType, Role, Source,
+    Actor, ActorKind, Certainty, Claim, DateSpan, Day, Edtf, Entry, EntryBody, EntryFilter,
+    EntryKind, Event, Location, RelationType, Role, Source,
 };
 use crate::proto;
 
@@ -125,6 +125,26 @@ pub fn relation_type(r: &RelationType) -> proto::RelationType {
         symmetric: r.symmetric,
         inverse: r.inverse.clone(),
         cameo_root: r.cameo_root.clone().unwrap_or_default(),
+    }
+}
+
+/// A stored subscription filter, with actors as ids.
+pub fn filter(f: EntryFilter) -> proto::SubscriptionFilter {
+    proto::SubscriptionFilter {
+        kinds: f
+            .kinds
+            .into_iter()
+            .map(|k| match k {
+                EntryKind::Actor => proto::EntryKind::Actor as i32,
+                EntryKind::Event => proto::EntryKind::Event as i32,
+                EntryKind::Claim => proto::EntryKind::Claim as i32,
+            })
+            .collect(),
+        actors: f.actors.into_iter().map(String::from).collect(),
+        relations: f.relations.into_iter().map(|r| r.to_string()).collect(),
+        date_from: edtf_text(f.date_from),
+        date_to: edtf_text(f.date_to),
+        min_certainty: f.min_certainty.map_or(0, |c| certainty(c) as i32),
     }
 }
 

@@ -20,6 +20,8 @@ pub const NAME: u8 = b'N';
 pub const WORD: u8 = b'T';
 /// `M` + name -> metadata (counters, format version).
 pub const META: u8 = b'M';
+/// `S` + subscription name -> the named subscription's state.
+pub const SUBSCRIPTION: u8 = b'S';
 
 /// Separates variable-length text from what follows it.
 const SEPARATOR: u8 = 0;
@@ -93,6 +95,11 @@ pub fn split_text_and_id(key: &[u8]) -> Option<(&str, &str)> {
 /// The key of a metadata item.
 pub fn meta_key(name: &str) -> Vec<u8> {
     prefixed(META, name.as_bytes())
+}
+
+/// The key of a named subscription.
+pub fn subscription_key(name: &str) -> Vec<u8> {
+    prefixed(SUBSCRIPTION, name.as_bytes())
 }
 
 /// Encodes a position as an index value.

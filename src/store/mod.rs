@@ -16,15 +16,19 @@ mod writer;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use crate::domain::names::{fold, words, MatchQuality};
-use crate::domain::{Actor, ActorKind, CountryCode, Entry, EntryBody, EntryId, Position};
+use crate::domain::{
+    Actor, ActorKind, CountryCode, Entry, EntryBody, EntryId, Position, SubscriptionName,
+    SubscriptionRejection, SubscriptionState,
+};
 
 pub use error::StoreError;
 pub use sled_log::Counts;
-pub use writer::{AppendError, AppendReceipt, AppendedEntry};
+pub use writer::{AppendError, AppendReceipt, AppendedEntry, CommittedEntries, LIVE_FEED_GROUPS};
 
 use sled_log::SledLog;
 use writer::Writer;
@@ -77,6 +81,10 @@ pub struct Store {
     writer: Writer,
     /// The durable head; subscriptions and readers watch it.
     head: watch::Receiver<Position>,
+    /// Every group commit's entries, right after the head moved past them.
+    live: broadcast::Sender<CommittedEntries>,
+    /// See `lock_subscriptions`.
+    subscriptions_lock: std::sync::Mutex<()>,
 }
 
 impl Store {
@@ -86,11 +94,14 @@ impl Store {
         let head = log.last_position()?;
         let counts = log.counts()?;
         let (head_tx, head_rx) = watch::channel(head);
-        let writer = Writer::start(Arc::clone(&log), head, counts, head_tx)?;
+        let (live, _) = broadcast::channel(LIVE_FEED_GROUPS);
+        let writer = Writer::start(Arc::clone(&log), head, counts, head_tx, live.clone())?;
         Ok(Store {
             log,
             writer,
             head: head_rx,
+            live,
+            subscriptions_lock: std::sync::Mutex::new(()),
         })
     }
 
@@ -111,6 +122,13 @@ impl Store {
     /// A receiver told of every new durable head.
     pub fn watch_head(&self) -> watch::Receiver<Position> {
         self.head.clone()
+    }
+
+    /// The live feed: the entries of every group commit from now on, published right after
+    /// the head moved past them. A receiver that falls more than `LIVE_FEED_GROUPS` groups
+    /// behind gets `Lagged` and must read the rest from the store.
+    pub fn live(&self) -> broadcast::Receiver<CommittedEntries> {
+        self.live.subscribe()
     }
 
     /// The entry at `position`, if it is durable.
@@ -257,6 +275,62 @@ impl Store {
             counts: self.log.counts()?,
             size_on_disk: self.log.size_on_disk()?,
         })
+    }
+
+    /// The named subscription `name`, created with `create()` if it does not exist yet.
+    /// Returns its state and whether it was created.
+    pub fn open_subscription(
+        &self,
+        name: &SubscriptionName,
+        create: impl FnOnce() -> SubscriptionState,
+    ) -> Result<(SubscriptionState, bool), StoreError> {
+        let _guard = self.lock_subscriptions();
+        if let Some(state) = self.log.subscription(name.as_str())? {
+            return Ok((state, false));
+        }
+        let state = create();
+        self.log.put_subscription(name.as_str(), &state)?;
+        Ok((state, true))
+    }
+
+    /// Stores `position` as the checkpoint of `name`, durably.
+    pub fn commit_checkpoint(
+        &self,
+        name: &SubscriptionName,
+        position: Position,
+    ) -> Result<Result<SubscriptionState, SubscriptionRejection>, StoreError> {
+        let _guard = self.lock_subscriptions();
+        let Some(mut state) = self.log.subscription(name.as_str())? else {
+            return Ok(Err(SubscriptionRejection::Unknown(name.to_string())));
+        };
+        let head = self.head();
+        if position > head {
+            return Ok(Err(SubscriptionRejection::BeyondHead { position, head }));
+        }
+        state.checkpoint = position;
+        state.updated_at = SystemTime::now();
+        self.log.put_subscription(name.as_str(), &state)?;
+        Ok(Ok(state))
+    }
+
+    /// Every named subscription, in name order.
+    pub fn subscriptions(&self) -> Result<Vec<(String, SubscriptionState)>, StoreError> {
+        self.log.subscriptions()
+    }
+
+    /// Deletes a named subscription; false if there was none.
+    pub fn delete_subscription(&self, name: &SubscriptionName) -> Result<bool, StoreError> {
+        let _guard = self.lock_subscriptions();
+        self.log.delete_subscription(name.as_str())
+    }
+
+    /// Serialises read-modify-write of named subscriptions. A std mutex: it is held only
+    /// around blocking sled calls, never across an `.await`.
+    fn lock_subscriptions(&self) -> std::sync::MutexGuard<'_, ()> {
+        // A panic while holding this lock cannot leave the unit value inconsistent.
+        self.subscriptions_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Flushes whatever is buffered (appends are flushed already; this is for shutdown).

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::names::NameSource;
-use crate::domain::{Entry, EntryBody, EntryId, EntryKind, Position};
+use crate::domain::{Entry, EntryBody, EntryId, EntryKind, Position, SubscriptionState};
 
 use super::actor_index::{actor_index_keys, source_of_byte};
 use super::codec::{decode_id_value, decode_record, encode_id_value, encode_record};
@@ -247,6 +247,49 @@ impl SledLog {
         self.tree.apply_batch(batch)?;
         self.db.flush()?;
         Ok(())
+    }
+
+    /// A named subscription's state.
+    pub fn subscription(&self, name: &str) -> Result<Option<SubscriptionState>, StoreError> {
+        let key = keys::subscription_key(name);
+        match self.tree.get(&key)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| corrupt(&key, &e.to_string())),
+        }
+    }
+
+    /// Every named subscription, in name order.
+    pub fn subscriptions(&self) -> Result<Vec<(String, SubscriptionState)>, StoreError> {
+        let mut found = Vec::new();
+        for item in self.tree.scan_prefix([keys::SUBSCRIPTION]) {
+            let (key, bytes) = item?;
+            let name = String::from_utf8_lossy(&key[1..]).to_string();
+            let state =
+                serde_json::from_slice(&bytes).map_err(|e| corrupt(&key, &e.to_string()))?;
+            found.push((name, state));
+        }
+        Ok(found)
+    }
+
+    /// Stores a named subscription's state durably (insert, then flush).
+    pub fn put_subscription(
+        &self,
+        name: &str,
+        state: &SubscriptionState,
+    ) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(state).map_err(|e| StoreError::Encode(e.to_string()))?;
+        self.tree.insert(keys::subscription_key(name), bytes)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Removes a named subscription durably; false if there was none.
+    pub fn delete_subscription(&self, name: &str) -> Result<bool, StoreError> {
+        let existed = self.tree.remove(keys::subscription_key(name))?.is_some();
+        self.db.flush()?;
+        Ok(existed)
     }
 
     /// Bytes the database takes on disk.

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::domain::{
-    plan_append, AppendRejection, EntryBody, EntryId, EntryKind, LogView, PlanError, PlannedEntry,
-    Position,
+    plan_append, AppendRejection, Entry, EntryBody, EntryId, EntryKind, LogView, PlanError,
+    PlannedEntry, Position,
 };
 
 use super::error::StoreError;
@@ -26,8 +26,16 @@ use super::sled_log::{CommitRecord, Counts, SledLog};
 /// Requests waiting for the writer at most; callers wait for room beyond that, which is the
 /// back-pressure that keeps memory bounded under any load.
 pub const QUEUE_CAPACITY: usize = 1024;
-/// Entries written by one group commit at most, so one group's batch stays small.
-const MAX_GROUP_ENTRIES: usize = 10_000;
+/// Entries taken into one group commit at most (a single request may exceed it by itself).
+/// Bounds one batch and one live-feed message, and so the live feed's memory.
+const MAX_GROUP_ENTRIES: usize = 1_000;
+/// Group commits the live feed keeps for subscribers that have not read them yet. A subscriber
+/// further behind than this reads from the store instead, so the feed's memory is bounded by
+/// `LIVE_FEED_GROUPS * MAX_GROUP_ENTRIES` entries however slow subscribers are.
+pub const LIVE_FEED_GROUPS: usize = 64;
+
+/// The entries of one group commit, in position order, as the live feed carries them.
+pub type CommittedEntries = Arc<[Entry]>;
 
 /// What the log did with one entry of an append.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,12 +83,14 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread. `head_tx` is told every new durable head.
+    /// Starts the writer thread. `head_tx` is told every new durable head, and then
+    /// `live_tx` gets the entries that made it.
     pub fn start(
         log: Arc<SledLog>,
         head: Position,
         counts: Counts,
         head_tx: watch::Sender<Position>,
+        live_tx: broadcast::Sender<CommittedEntries>,
     ) -> Result<Writer, StoreError> {
         let (jobs, rx) = mpsc::channel(QUEUE_CAPACITY);
         let mut state = WriterState {
@@ -88,6 +98,7 @@ impl Writer {
             head,
             counts,
             head_tx,
+            live_tx,
             poisoned: None,
         };
         let thread = std::thread::Builder::new()
@@ -136,6 +147,9 @@ struct WriterState {
     head: Position,
     counts: Counts,
     head_tx: watch::Sender<Position>,
+    /// Published after `head_tx`, so that a subscriber that subscribes to the feed and then reads
+    /// the head either finds a group below that head or receives it from the feed.
+    live_tx: broadcast::Sender<CommittedEntries>,
     /// Set after a failed commit: from then on nothing is known to be durable.
     poisoned: Option<String>,
 }
@@ -234,8 +248,8 @@ impl WriterState {
                 }
             }
         }
+        let recorded_at = SystemTime::now();
         if head != self.head {
-            let recorded_at = SystemTime::now();
             let records: Vec<CommitRecord<'_>> = accepted
                 .iter()
                 .flat_map(|(_, _, plan)| plan.entries.iter())
@@ -265,6 +279,7 @@ impl WriterState {
             self.counts = counts;
             self.head_tx.send_replace(head);
         }
+        let mut committed = Vec::new();
         for (reply, ids, plan) in accepted {
             let entries = ids
                 .into_iter()
@@ -275,17 +290,28 @@ impl WriterState {
                         id,
                         duplicate: true,
                     },
-                    PlannedEntry::New { position, .. } => AppendedEntry {
-                        position,
-                        id,
-                        duplicate: false,
-                    },
+                    PlannedEntry::New { position, body, .. } => {
+                        committed.push(Entry {
+                            position,
+                            recorded_at,
+                            body,
+                        });
+                        AppendedEntry {
+                            position,
+                            id,
+                            duplicate: false,
+                        }
+                    }
                 })
                 .collect();
             let _ = reply.send(Ok(AppendReceipt {
                 entries,
                 head: self.head,
             }));
+        }
+        if !committed.is_empty() {
+            // No receiver is fine: nobody is subscribed.
+            let _ = self.live_tx.send(committed.into());
         }
     }
 }

@@ -1,0 +1,243 @@
+//! The subscription RPCs: `Subscribe`, `CommitCheckpoint`, `ListSubscriptions`,
+//! `DeleteSubscription`. The following itself is `crate::subscription`'s; this file resolves
+//! requests into a start position and a filter, and turns deliveries into messages.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
+use tonic::Status;
+
+use crate::domain::{
+    EntryFilter, EntryId, EntryKind, InvalidField, Position, SubscriptionName, SubscriptionState,
+    Vocabulary,
+};
+use crate::proto;
+use crate::store::Store;
+use crate::subscription::{self, Delivery, StreamEnd};
+
+use super::{blocking, to_domain, to_proto, SubscribeStream};
+
+/// Starts a subscription stream.
+pub async fn subscribe(
+    store: &Arc<Store>,
+    vocabulary: &Vocabulary,
+    shutdown: crate::shutdown::Shutdown,
+    request: proto::SubscribeRequest,
+) -> Result<SubscribeStream, Status> {
+    let filter = match request.filter {
+        Some(filter) => Some(resolve_filter(store, vocabulary, filter).await?),
+        None => None,
+    };
+    let requested_start = match request.start {
+        None => Position(1),
+        Some(proto::subscribe_request::Start::FromPosition(p)) => Position(p.max(1)),
+        Some(proto::subscribe_request::Start::FromEnd(true)) => store.head().next(),
+        Some(proto::subscribe_request::Start::FromEnd(false)) => {
+            return Err(InvalidField::new(
+                "from_end",
+                "is false; set it to true, or set from_position instead",
+            )
+            .into())
+        }
+    };
+    let (start, filter, name) = if request.name.is_empty() {
+        (requested_start, filter.unwrap_or_default(), None)
+    } else {
+        let name = SubscriptionName::parse(&request.name)
+            .map_err(|reason| InvalidField::new("name", reason))?;
+        let wanted = filter.clone().unwrap_or_default();
+        let (state, created) = {
+            let store = Arc::clone(store);
+            let name = name.clone();
+            let initial = SubscriptionState {
+                checkpoint: Position(requested_start.0 - 1),
+                filter: wanted,
+                created_at: SystemTime::now(),
+                updated_at: SystemTime::now(),
+            };
+            blocking(move || store.open_subscription(&name, move || initial)).await??
+        };
+        if !created && filter.as_ref().is_some_and(|f| f != &state.filter) {
+            return Err(
+                crate::domain::SubscriptionRejection::FilterMismatch(name.to_string()).into(),
+            );
+        }
+        (state.checkpoint.next(), state.filter, Some(name))
+    };
+    tracing::info!(
+        name = name.as_ref().map(|n| n.as_str()),
+        start = start.0,
+        filtered = !filter.is_empty(),
+        "subscription started"
+    );
+    let deliveries = subscription::follow(Arc::clone(store), start, filter, shutdown);
+    let stream = ReceiverStream::new(deliveries).map(move |item| match item {
+        Ok(delivery) => Ok(message(delivery)),
+        Err(StreamEnd::ShuttingDown { next }) => {
+            tracing::info!(next = next.0, "subscription ended: server shutting down");
+            Err(Status::unavailable(format!(
+                "the server is shutting down; resume from position {next}"
+            )))
+        }
+        Err(StreamEnd::Store(error)) => {
+            tracing::warn!(%error, "subscription ended: store failure");
+            Err(error.into())
+        }
+    });
+    Ok(Box::pin(stream))
+}
+
+fn message(delivery: Delivery) -> proto::SubscribeResponse {
+    use proto::subscribe_response::Message;
+    let message = match delivery {
+        Delivery::Entries(mut entries) if entries.len() == 1 => {
+            Message::Entry(to_proto::entry(entries.remove(0)))
+        }
+        Delivery::Entries(entries) => Message::Entries(proto::Entries {
+            entries: entries.into_iter().map(to_proto::entry).collect(),
+        }),
+        Delivery::Checkpoint(position) => Message::Checkpoint(proto::Checkpoint {
+            position: position.0,
+        }),
+        Delivery::CaughtUp(head) => Message::CaughtUp(proto::CaughtUp { head: head.0 }),
+        Delivery::FellBehind { next, head } => Message::FellBehind(proto::FellBehind {
+            position: next.0,
+            head: head.0,
+        }),
+    };
+    proto::SubscribeResponse {
+        message: Some(message),
+    }
+}
+
+/// Resolves a filter: kinds, actor names to ids, relations, dates, certainty.
+async fn resolve_filter(
+    store: &Arc<Store>,
+    vocabulary: &Vocabulary,
+    filter: proto::SubscriptionFilter,
+) -> Result<EntryFilter, Status> {
+    let kinds = filter
+        .kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| match proto::EntryKind::try_from(*k) {
+            Ok(proto::EntryKind::Actor) => Ok(EntryKind::Actor),
+            Ok(proto::EntryKind::Event) => Ok(EntryKind::Event),
+            Ok(proto::EntryKind::Claim) => Ok(EntryKind::Claim),
+            _ => Err(InvalidField::new(
+                format!("filter.kinds[{i}]"),
+                "must be ENTRY_KIND_ACTOR, ENTRY_KIND_EVENT or ENTRY_KIND_CLAIM",
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut actors = Vec::with_capacity(filter.actors.len());
+    for (i, name) in filter.actors.into_iter().enumerate() {
+        actors.push(resolve_actor(store, &format!("filter.actors[{i}]"), name).await?);
+    }
+    let relations = filter
+        .relations
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            vocabulary
+                .relation(key)
+                .map_err(|reason| InvalidField::new(format!("filter.relations[{i}]"), reason))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(EntryFilter {
+        kinds,
+        actors,
+        relations,
+        date_from: to_domain::optional_date("filter.date_from", &filter.date_from)?,
+        date_to: to_domain::optional_date("filter.date_to", &filter.date_to)?,
+        min_certainty: to_domain::certainty("filter.min_certainty", filter.min_certainty)?,
+    })
+}
+
+/// An actor given by id, name or alias: an exact id first, else the best `ResolveActor` match.
+pub async fn resolve_actor(
+    store: &Arc<Store>,
+    field: &str,
+    name: String,
+) -> Result<EntryId, Status> {
+    if crate::domain::names::fold(&name).is_empty() {
+        return Err(InvalidField::new(
+            field,
+            "has no letters or digits; give an actor id, name or alias",
+        )
+        .into());
+    }
+    let store = Arc::clone(store);
+    let field = field.to_string();
+    blocking(move || {
+        if let Ok(id) = EntryId::parse(&name) {
+            if store.actor(&id)?.is_some() {
+                return Ok(id);
+            }
+        }
+        match store.resolve_actor(&name, 1)?.into_iter().next() {
+            Some(actor) => Ok(actor.id),
+            None => Err(Status::not_found(format!(
+                "{field}: no actor is called {name:?}; ResolveActor and ListActors show the actors"
+            ))),
+        }
+    })
+    .await?
+}
+
+/// Stores a checkpoint.
+pub async fn commit_checkpoint(
+    store: &Arc<Store>,
+    request: proto::CommitCheckpointRequest,
+) -> Result<proto::CommitCheckpointResponse, Status> {
+    let name = SubscriptionName::parse(&request.name)
+        .map_err(|reason| InvalidField::new("name", reason))?;
+    let store = Arc::clone(store);
+    let response_name = name.clone();
+    let state =
+        blocking(move || store.commit_checkpoint(&name, Position(request.position))).await???;
+    Ok(proto::CommitCheckpointResponse {
+        subscription: Some(info(response_name.as_str(), state)),
+    })
+}
+
+/// Lists named subscriptions.
+pub async fn list(store: &Arc<Store>) -> Result<proto::ListSubscriptionsResponse, Status> {
+    let store = Arc::clone(store);
+    let all = blocking(move || store.subscriptions()).await??;
+    Ok(proto::ListSubscriptionsResponse {
+        subscriptions: all
+            .into_iter()
+            .map(|(name, state)| info(&name, state))
+            .collect(),
+    })
+}
+
+/// Deletes a named subscription.
+pub async fn delete(
+    store: &Arc<Store>,
+    request: proto::DeleteSubscriptionRequest,
+) -> Result<proto::DeleteSubscriptionResponse, Status> {
+    let name = SubscriptionName::parse(&request.name)
+        .map_err(|reason| InvalidField::new("name", reason))?;
+    let store = Arc::clone(store);
+    let shown = name.to_string();
+    if blocking(move || store.delete_subscription(&name)).await?? {
+        tracing::info!(name = %shown, "subscription deleted");
+        Ok(proto::DeleteSubscriptionResponse {})
+    } else {
+        Err(crate::domain::SubscriptionRejection::Unknown(shown).into())
+    }
+}
+
+fn info(name: &str, state: SubscriptionState) -> proto::SubscriptionInfo {
+    proto::SubscriptionInfo {
+        name: name.to_string(),
+        checkpoint: state.checkpoint.0,
+        filter: Some(to_proto::filter(state.filter)),
+        created_at: Some(state.created_at.into()),
+        updated_at: Some(state.updated_at.into()),
+    }
+}

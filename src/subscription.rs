@@ -1,0 +1,247 @@
+//! Following the log: catch-up from the store, then the live feed, with no gap and no duplicate.
+//!
+//! A follower owns a cursor, `next`: the next position to examine. Every entry it delivers or
+//! skips moves the cursor forward by exactly one position, whichever source the entry came from,
+//! so gaps and duplicates are impossible by construction: the sources only differ in cost.
+//!
+//! - **History** is read from the store in chunks up to the durable head.
+//! - **Live**: once at the head, the follower takes group commits from the store's live feed
+//!   (entries decoded once, shared by every follower). It re-subscribes to the feed *before*
+//!   re-reading the head; the writer moves the head *before* publishing, so every group is
+//!   either below the head it read or arrives on the feed. A group that starts past the cursor
+//!   (one missed in between) sends the follower back to the store, never skips it.
+//! - **Slow subscribers** are never dropped. The delivery channel is small and bounded; while
+//!   the client is slow the follower waits on it, the feed moves on, and when the follower
+//!   finds it lagged it reads from the store again (the log is its buffer), telling the client
+//!   with `FellBehind`. Memory per follower is one chunk and the channel, whatever the lag.
+//!
+//! This module knows nothing of gRPC: it produces [`Delivery`] values and the service layer
+//! turns them into messages.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use crate::domain::{Entry, EntryFilter, Position};
+use crate::shutdown::Shutdown;
+use crate::store::{Store, StoreError};
+
+/// Entries read from the store per step of a catch-up.
+const CHUNK: usize = 512;
+/// Deliveries buffered per follower. Small on purpose: the log, not memory, is the buffer.
+pub const DELIVERY_BUFFER: usize = 8;
+/// A filtered stream reports progress after examining this many entries without a match...
+const CHECKPOINT_EVERY_ENTRIES: u64 = 2_000;
+/// ...or after this long, whichever comes first.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// How long a follower tries to tell a client why its stream ends.
+const END_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What a follower sends its client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// Matching entries, consecutive in log order (not necessarily in position).
+    Entries(Vec<Entry>),
+    /// Every entry up to this position was examined (filtered streams only).
+    Checkpoint(Position),
+    /// History is done; the stream is live. Sent once.
+    CaughtUp(Position),
+    /// The live feed left this follower behind; it reads from the store again from `next`.
+    FellBehind {
+        /// The next position to examine.
+        next: Position,
+        /// The head at that moment.
+        head: Position,
+    },
+}
+
+/// Why a stream ended.
+#[derive(Debug)]
+pub enum StreamEnd {
+    /// The server is shutting down; resume from `next`.
+    ShuttingDown {
+        /// The next position the stream would have examined.
+        next: Position,
+    },
+    /// The store failed.
+    Store(StoreError),
+}
+
+/// A follower's messages, in order: deliveries, and at most one end.
+pub type FollowerReceiver = mpsc::Receiver<Result<Delivery, StreamEnd>>;
+
+/// Starts following the log from `start` (inclusive) with `filter`.
+pub fn follow(
+    store: Arc<Store>,
+    start: Position,
+    filter: EntryFilter,
+    shutdown: Shutdown,
+) -> FollowerReceiver {
+    let (tx, rx) = mpsc::channel(DELIVERY_BUFFER);
+    let follower = Follower {
+        store,
+        filter,
+        next: start.max(Position(1)),
+        tx,
+        shutdown,
+        caught_up: false,
+        unreported: 0,
+        last_report: Instant::now(),
+    };
+    tokio::spawn(follower.run());
+    rx
+}
+
+struct Follower {
+    store: Arc<Store>,
+    filter: EntryFilter,
+    /// The next position to examine.
+    next: Position,
+    tx: mpsc::Sender<Result<Delivery, StreamEnd>>,
+    shutdown: Shutdown,
+    /// True once `CaughtUp` was sent.
+    caught_up: bool,
+    /// Entries examined since the last delivery or checkpoint.
+    unreported: u64,
+    /// When the last delivery or checkpoint was sent.
+    last_report: Instant,
+}
+
+/// Why the follower's loop stopped early.
+enum Stop {
+    /// The client went away: nothing more to send.
+    ClientGone,
+    /// Tell the client why, then stop.
+    End(StreamEnd),
+}
+
+impl Follower {
+    async fn run(mut self) {
+        let stop = self.follow().await;
+        if let Stop::End(end) = stop {
+            // A client that stopped reading must not hold up shutdown: give up after a moment.
+            let _ = tokio::time::timeout(END_TIMEOUT, self.tx.send(Err(end))).await;
+        }
+    }
+
+    async fn follow(&mut self) -> Stop {
+        let mut live = self.store.live();
+        loop {
+            if self.shutdown.is_triggered() {
+                return Stop::End(StreamEnd::ShuttingDown { next: self.next });
+            }
+            // History, or back from falling behind: read the store up to its head.
+            if self.next <= self.store.head() {
+                if let Err(stop) = self.read_chunk_from_store().await {
+                    return stop;
+                }
+                continue;
+            }
+            // At the head. Re-subscribe first, then check the head once more (see module docs).
+            live = live.resubscribe();
+            let head = self.store.head();
+            if self.next <= head {
+                continue;
+            }
+            if !self.caught_up {
+                self.caught_up = true;
+                if let Err(stop) = self.send(Delivery::CaughtUp(head)).await {
+                    return stop;
+                }
+            }
+            // Live until the feed leaves us behind or a group does not join up.
+            loop {
+                let received = tokio::select! {
+                    received = live.recv() => received,
+                    _ = self.shutdown.triggered() => {
+                        return Stop::End(StreamEnd::ShuttingDown { next: self.next });
+                    }
+                    _ = self.tx.closed() => return Stop::ClientGone,
+                };
+                match received {
+                    Ok(group) => {
+                        let Some(first) = group.first().map(|e| e.position) else {
+                            continue;
+                        };
+                        if first > self.next {
+                            break; // A group we never saw: the store has it.
+                        }
+                        let fresh = group.iter().filter(|e| e.position >= self.next);
+                        if let Err(stop) = self.deliver(fresh.cloned().collect()).await {
+                            return stop;
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => {
+                        let head = self.store.head();
+                        let next = self.next;
+                        if let Err(stop) = self.send(Delivery::FellBehind { next, head }).await {
+                            return stop;
+                        }
+                        break;
+                    }
+                    Err(RecvError::Closed) => {
+                        return Stop::End(StreamEnd::ShuttingDown { next: self.next });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads and delivers one chunk of history.
+    async fn read_chunk_from_store(&mut self) -> Result<(), Stop> {
+        let store = Arc::clone(&self.store);
+        let from = self.next;
+        let read = tokio::task::spawn_blocking(move || store.read(from, Position(u64::MAX), CHUNK))
+            .await
+            .map_err(|e| {
+                Stop::End(StreamEnd::Store(StoreError::Encode(format!(
+                    "read task failed: {e}"
+                ))))
+            })?;
+        let entries = read.map_err(|e| Stop::End(StreamEnd::Store(e)))?;
+        self.deliver(entries).await
+    }
+
+    /// Examines consecutive entries starting at the cursor, sends the matches, and reports
+    /// progress on filtered streams.
+    async fn deliver(&mut self, entries: Vec<Entry>) -> Result<(), Stop> {
+        let Some(last) = entries.last().map(|e| e.position) else {
+            return Ok(());
+        };
+        debug_assert_eq!(entries.first().map(|e| e.position), Some(self.next));
+        let examined = entries.len() as u64;
+        let matching: Vec<Entry> = if self.filter.is_empty() {
+            entries
+        } else {
+            entries
+                .into_iter()
+                .filter(|e| self.filter.matches(&e.body))
+                .collect()
+        };
+        self.next = last.next();
+        if !matching.is_empty() {
+            self.unreported = 0;
+            self.last_report = Instant::now();
+            return self.send(Delivery::Entries(matching)).await;
+        }
+        self.unreported += examined;
+        if self.unreported >= CHECKPOINT_EVERY_ENTRIES
+            || self.last_report.elapsed() >= CHECKPOINT_EVERY
+        {
+            self.unreported = 0;
+            self.last_report = Instant::now();
+            return self.send(Delivery::Checkpoint(last)).await;
+        }
+        Ok(())
+    }
+
+    /// Sends one delivery, waiting for room (the client's pace), unless shutdown comes first.
+    async fn send(&mut self, delivery: Delivery) -> Result<(), Stop> {
+        tokio::select! {
+            sent = self.tx.send(Ok(delivery)) => sent.map_err(|_| Stop::ClientGone),
+            _ = self.shutdown.triggered() => Err(Stop::End(StreamEnd::ShuttingDown { next: self.next })),
+        }
+    }
+}
