@@ -252,3 +252,64 @@ pub fn seed_actors() -> Vec<proto::Entry> {
         ),
     ]
 }
+
+/// A subscription stream.
+pub type Subscription = tonic::Streaming<proto::SubscribeResponse>;
+
+/// What a subscription stream said, flattened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Said {
+    Entry(proto::Entry),
+    Checkpoint(u64),
+    CaughtUp(u64),
+    FellBehind(u64),
+}
+
+/// Starts a subscription.
+pub async fn subscribe(
+    client: &mut EventLogClient<Channel>,
+    request: proto::SubscribeRequest,
+) -> Result<Subscription, Status> {
+    client.subscribe(request).await.map(|r| r.into_inner())
+}
+
+/// Reads one message of a stream (entries flattened), failing after `seconds`.
+pub async fn next_said(stream: &mut Subscription, seconds: u64) -> Result<Vec<Said>, Status> {
+    use proto::subscribe_response::Message;
+    let message = tokio::time::timeout(std::time::Duration::from_secs(seconds), stream.message())
+        .await
+        .expect("the stream said nothing in time")?
+        .expect("the stream ended");
+    Ok(match message.message.expect("a message") {
+        Message::Entry(e) => vec![Said::Entry(e)],
+        Message::Entries(es) => es.entries.into_iter().map(Said::Entry).collect(),
+        Message::Checkpoint(c) => vec![Said::Checkpoint(c.position)],
+        Message::CaughtUp(c) => vec![Said::CaughtUp(c.head)],
+        Message::FellBehind(f) => vec![Said::FellBehind(f.position)],
+    })
+}
+
+/// Reads a stream until an entry at `last` (or later) arrived; returns everything said.
+pub async fn read_through(stream: &mut Subscription, last: u64) -> Vec<Said> {
+    let mut said = Vec::new();
+    loop {
+        let batch = next_said(stream, 60).await.expect("stream error");
+        let done = batch
+            .iter()
+            .any(|s| matches!(s, Said::Entry(e) if e.position >= last));
+        said.extend(batch);
+        if done {
+            return said;
+        }
+    }
+}
+
+/// The positions of the entries in `said`.
+pub fn positions(said: &[Said]) -> Vec<u64> {
+    said.iter()
+        .filter_map(|s| match s {
+            Said::Entry(e) => Some(e.position),
+            _ => None,
+        })
+        .collect()
+}
