@@ -5,6 +5,7 @@ start of the session, and the real server binary ($EVENTLOG_BIN) is started once
 on a free loopback port with a temporary data directory.
 """
 
+import contextlib
 import importlib
 import os
 import queue
@@ -102,16 +103,15 @@ def _stop(proc):
         proc.stdout.close()
 
 
-@pytest.fixture(scope="session")
-def server_address(tmp_path_factory):
-    """Starts $EVENTLOG_BIN on a free loopback port; yields "127.0.0.1:PORT"."""
+@contextlib.contextmanager
+def running_server(base):
+    """Runs $EVENTLOG_BIN on a free loopback port with its data in `base`; yields its address."""
     binary = os.environ.get("EVENTLOG_BIN")
     if not binary:
         pytest.fail("EVENTLOG_BIN is not set; run the tests with scripts/python-tests.sh")
     if not os.access(binary, os.X_OK):
         pytest.fail(f"EVENTLOG_BIN={binary} is not an executable file")
 
-    base = tmp_path_factory.mktemp("server")
     data_dir = base / "data"
     stderr_path = base / "stderr.log"
     with open(stderr_path, "wb") as stderr:
@@ -151,11 +151,25 @@ def server_address(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def stub(pb, server_address):
-    """An EventLog client connected to the session's server."""
-    channel = grpc.insecure_channel(server_address)
+def server_address(tmp_path_factory):
+    """The session's server: "127.0.0.1:PORT"."""
+    with running_server(tmp_path_factory.mktemp("server")) as address:
+        yield address
+
+
+@contextlib.contextmanager
+def connected(pb, address):
+    """An EventLog stub connected to `address`, closed afterwards."""
+    channel = grpc.insecure_channel(address)
     try:
         grpc.channel_ready_future(channel).result(timeout=RPC_TIMEOUT_S)
         yield pb.grpc.EventLogStub(channel)
     finally:
         channel.close()
+
+
+@pytest.fixture(scope="session")
+def stub(pb, server_address):
+    """An EventLog client connected to the session's server."""
+    with connected(pb, server_address) as stub:
+        yield stub
