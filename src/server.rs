@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 use crate::domain::limits::MAX_BATCH_BYTES;
 use crate::domain::{Vocabulary, VocabularyError};
@@ -152,11 +152,13 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
     ))
     .max_decoding_message_size(MAX_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms to small responses.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         tonic::transport::Server::builder()
             .add_service(service)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+            .serve_with_incoming_shutdown(incoming, async {
                 let _ = shutdown_rx.await;
                 // Streams never end by themselves: end them now, or the graceful shutdown
                 // would wait for them forever.
