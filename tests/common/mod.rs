@@ -257,6 +257,7 @@ pub fn seed_actors() -> Vec<proto::Entry> {
 pub type Subscription = tonic::Streaming<proto::SubscribeResponse>;
 
 /// What a subscription stream said, flattened.
+#[allow(clippy::large_enum_variant)] // test data, short-lived
 #[derive(Debug, Clone, PartialEq)]
 pub enum Said {
     Entry(proto::Entry),
