@@ -232,7 +232,7 @@ async fn fan_out(scale: &Scale) {
     for s in subscribers {
         s.await.expect("subscriber");
     }
-    let receipts = receipts.lock().expect("receipts");
+    let receipts = std::mem::take(&mut *receipts.lock().expect("receipts"));
     let mut latencies: Vec<Duration> = receipts
         .iter()
         .filter_map(|(p, at)| {
