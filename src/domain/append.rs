@@ -6,6 +6,7 @@
 //! exactly what the plan says. Keeping the decision here means a second storage backend gets the
 //! same semantics for free.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::error::AppendRejection;
@@ -32,7 +33,12 @@ pub trait LogView {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlannedEntry {
     /// Identical to what the log holds at this position: nothing is written.
-    Duplicate(Position),
+    Duplicate {
+        /// Where the identical entry is.
+        position: Position,
+        /// Its id.
+        id: EntryId,
+    },
     /// Written at this position. `replaces` is the actor revision it supersedes, so the store
     /// can drop that revision's names from its index.
     New {
@@ -43,6 +49,25 @@ pub enum PlannedEntry {
         /// The previous revision of the same actor, if this is an actor revision.
         replaces: Option<EntryBody>,
     },
+}
+
+impl PlannedEntry {
+    /// The entry's position, new or original.
+    pub fn position(&self) -> Position {
+        match self {
+            PlannedEntry::Duplicate { position, .. } | PlannedEntry::New { position, .. } => {
+                *position
+            }
+        }
+    }
+
+    /// The entry's id.
+    pub fn id(&self) -> &EntryId {
+        match self {
+            PlannedEntry::Duplicate { id, .. } => id,
+            PlannedEntry::New { body, .. } => body.id(),
+        }
+    }
 }
 
 /// The decision for a whole batch.
@@ -78,28 +103,33 @@ pub fn plan_append<V: LogView>(
             }));
         }
     }
+    let mut planned: Vec<PlannedEntry> = Vec::with_capacity(entries.len());
     // Entries accepted earlier in this batch shadow the view, so a batch may create an actor
-    // and refer to it, or carry two revisions of one actor.
-    let mut pending: HashMap<EntryId, (Position, EntryBody)> = HashMap::new();
-    let latest =
-        |pending: &HashMap<EntryId, (Position, EntryBody)>, id: &EntryId| match pending.get(id) {
-            Some(found) => Ok(Some(found.clone())),
-            None => view.latest(id).map_err(PlanError::View),
-        };
-    let kind_of =
-        |pending: &HashMap<EntryId, (Position, EntryBody)>, id: &EntryId| match pending.get(id) {
-            Some((_, body)) => Ok(Some(body.kind())),
-            None => view.kind_of(id).map_err(PlanError::View),
-        };
-    let mut planned = Vec::with_capacity(entries.len());
+    // and refer to it, or carry two revisions of one actor. The map points into `planned`
+    // rather than copying bodies: a hit is rare, a copy per entry is not.
+    let mut in_batch: HashMap<EntryId, usize> = HashMap::new();
     for (index, body) in entries.into_iter().enumerate() {
-        let existing = latest(&pending, body.id())?;
+        let existing = match in_batch.get(body.id()) {
+            Some(&at) => match &planned[at] {
+                PlannedEntry::New { position, body, .. } => Some((*position, Cow::Borrowed(body))),
+                PlannedEntry::Duplicate { .. } => None,
+            },
+            None => view
+                .latest(body.id())
+                .map_err(PlanError::View)?
+                .map(|(position, body)| (position, Cow::Owned(body))),
+        };
         let replaces = match existing {
-            Some((position, old)) if old == body => {
-                planned.push(PlannedEntry::Duplicate(position));
+            Some((position, old)) if *old == body => {
+                planned.push(PlannedEntry::Duplicate {
+                    position,
+                    id: body.id().clone(),
+                });
                 continue;
             }
-            Some((_, old @ EntryBody::Actor(_))) if body.kind() == EntryKind::Actor => Some(old),
+            Some((_, old)) if old.kind() == EntryKind::Actor && body.kind() == EntryKind::Actor => {
+                Some(old.into_owned())
+            }
             Some((position, old)) => {
                 return Err(PlanError::Rejected(AppendRejection::IdTaken {
                     index,
@@ -110,8 +140,15 @@ pub fn plan_append<V: LogView>(
             }
             None => None,
         };
+        let kind_of = |id: &EntryId| match in_batch.get(id) {
+            Some(&at) => match &planned[at] {
+                PlannedEntry::New { body, .. } => Ok(Some(body.kind())),
+                PlannedEntry::Duplicate { .. } => view.kind_of(id).map_err(PlanError::View),
+            },
+            None => view.kind_of(id).map_err(PlanError::View),
+        };
         for (field, id) in body.actor_references() {
-            let found = kind_of(&pending, id)?;
+            let found = kind_of(id)?;
             if found != Some(EntryKind::Actor) {
                 return Err(PlanError::Rejected(AppendRejection::missing(
                     index,
@@ -123,7 +160,7 @@ pub fn plan_append<V: LogView>(
             }
         }
         for (field, id, kind) in body.entry_references() {
-            let found = kind_of(&pending, id)?;
+            let found = kind_of(id)?;
             if found != Some(kind) {
                 return Err(PlanError::Rejected(AppendRejection::missing(
                     index, field, id, kind, found,
@@ -131,7 +168,7 @@ pub fn plan_append<V: LogView>(
             }
         }
         head = head.next();
-        pending.insert(body.id().clone(), (head, body.clone()));
+        in_batch.insert(body.id().clone(), planned.len());
         planned.push(PlannedEntry::New {
             position: head,
             body,

@@ -2,7 +2,7 @@
 //! `service::status`; each message says what to fix.
 
 use super::ids::{EntryId, Position};
-use super::model::EntryKind;
+use super::model::{EntryKind, ReferenceField};
 
 /// A field of a request breaks a rule (bad syntax, unknown relation, too long, ...).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,10 +23,25 @@ impl InvalidField {
         }
     }
 
-    /// The same error, for the field nested under `prefix` (e.g. `entries[2]`).
+    /// The same error, for the field nested under `prefix` (e.g. `entries[2]`). A field left
+    /// empty stands for the prefix itself.
     pub fn under(self, prefix: &str) -> InvalidField {
+        let field = if self.field.is_empty() {
+            prefix.to_string()
+        } else {
+            format!("{prefix}.{}", self.field)
+        };
         InvalidField {
-            field: format!("{prefix}.{}", self.field),
+            field,
+            reason: self.reason,
+        }
+    }
+
+    /// The same error, for the field `field` (used when a value is checked before its path is
+    /// known, so that paths are only spelled out on the error path).
+    pub fn at(self, field: String) -> InvalidField {
+        InvalidField {
+            field,
             reason: self.reason,
         }
     }
@@ -76,7 +91,7 @@ impl AppendRejection {
     /// was needed.
     pub fn missing(
         index: usize,
-        field: String,
+        field: ReferenceField,
         id: &EntryId,
         wanted: EntryKind,
         found: Option<EntryKind>,
@@ -90,7 +105,7 @@ impl AppendRejection {
         };
         AppendRejection::MissingReference {
             index,
-            field,
+            field: field.to_string(),
             id: id.clone(),
             problem,
         }

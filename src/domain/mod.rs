@@ -22,7 +22,7 @@ pub use filter::EntryFilter;
 pub use ids::{ActorId, CountryCode, EntryId, Position, RelationKey};
 pub use model::{
     Actor, ActorKind, Affiliation, Certainty, Claim, Entry, EntryBody, EntryKind, Event, Location,
-    Participant, Role, Source,
+    Participant, ReferenceField, Role, Source,
 };
 pub use subscription::{SubscriptionName, SubscriptionState};
 pub use vocabulary::{RelationType, Vocabulary, VocabularyError};

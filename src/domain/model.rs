@@ -263,55 +263,101 @@ impl EntryBody {
         }
     }
 
-    /// Every actor this entry refers to, with the field that refers to it (for error messages).
-    pub fn actor_references(&self) -> Vec<(String, &ActorId)> {
+    /// Every actor this entry refers to, with the field that refers to it.
+    pub fn actor_references(&self) -> Vec<(ReferenceField, &ActorId)> {
         match self {
             EntryBody::Actor(a) => a
                 .affiliations
                 .iter()
                 .enumerate()
-                .map(|(i, af)| (format!("actor.affiliations[{i}].actor_id"), &af.actor_id))
+                .map(|(i, af)| (ReferenceField::Affiliation(i), &af.actor_id))
                 .collect(),
             EntryBody::Event(e) => e
                 .participants
                 .iter()
                 .enumerate()
-                .map(|(i, p)| (format!("event.participants[{i}].actor_id"), &p.actor_id))
+                .map(|(i, p)| (ReferenceField::Participant(i), &p.actor_id))
                 .collect(),
             EntryBody::Claim(c) => [
-                ("claim.subject", &c.subject),
-                ("claim.object", &c.object),
-                ("claim.claimant", &c.claimant),
+                (ReferenceField::Subject, &c.subject),
+                (ReferenceField::Object, &c.object),
+                (ReferenceField::Claimant, &c.claimant),
             ]
             .into_iter()
-            .filter_map(|(field, id)| id.as_ref().map(|id| (field.to_string(), id)))
+            .filter_map(|(field, id)| id.as_ref().map(|id| (field, id)))
             .collect(),
         }
     }
 
     /// Entries of other kinds this entry refers to: the claimed event, superseded entries.
     /// Each comes with its field and the kind it must have.
-    pub fn entry_references(&self) -> Vec<(String, &EntryId, EntryKind)> {
-        fn supersedes<'a>(
-            prefix: &str,
-            ids: &'a [EntryId],
-            kind: EntryKind,
-        ) -> Vec<(String, &'a EntryId, EntryKind)> {
-            ids.iter()
-                .enumerate()
-                .map(|(i, id)| (format!("{prefix}.supersedes[{i}]"), id, kind))
-                .collect()
-        }
+    pub fn entry_references(&self) -> Vec<(ReferenceField, &EntryId, EntryKind)> {
         match self {
             EntryBody::Actor(_) => Vec::new(),
-            EntryBody::Event(e) => supersedes("event", &e.supersedes, EntryKind::Event),
-            EntryBody::Claim(c) => {
-                let mut refs = supersedes("claim", &c.supersedes, EntryKind::Claim);
-                if let Some(event_id) = &c.event_id {
-                    refs.push(("claim.event_id".to_string(), event_id, EntryKind::Event));
-                }
-                refs
-            }
+            EntryBody::Event(e) => e
+                .supersedes
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    (
+                        ReferenceField::Supersedes(EntryKind::Event, i),
+                        id,
+                        EntryKind::Event,
+                    )
+                })
+                .collect(),
+            EntryBody::Claim(c) => c
+                .supersedes
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    (
+                        ReferenceField::Supersedes(EntryKind::Claim, i),
+                        id,
+                        EntryKind::Claim,
+                    )
+                })
+                .chain(
+                    c.event_id
+                        .iter()
+                        .map(|id| (ReferenceField::EventId, id, EntryKind::Event)),
+                )
+                .collect(),
+        }
+    }
+}
+
+/// The field of an entry that refers to another entry. Kept as a value and only spelled out
+/// (`event.participants[2].actor_id`) when an error needs it, because references are checked
+/// for every appended entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferenceField {
+    /// `actor.affiliations[i].actor_id`
+    Affiliation(usize),
+    /// `event.participants[i].actor_id`
+    Participant(usize),
+    /// `claim.subject`
+    Subject,
+    /// `claim.object`
+    Object,
+    /// `claim.claimant`
+    Claimant,
+    /// `claim.event_id`
+    EventId,
+    /// `event.supersedes[i]` or `claim.supersedes[i]`
+    Supersedes(EntryKind, usize),
+}
+
+impl std::fmt::Display for ReferenceField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReferenceField::Affiliation(i) => write!(f, "actor.affiliations[{i}].actor_id"),
+            ReferenceField::Participant(i) => write!(f, "event.participants[{i}].actor_id"),
+            ReferenceField::Subject => f.write_str("claim.subject"),
+            ReferenceField::Object => f.write_str("claim.object"),
+            ReferenceField::Claimant => f.write_str("claim.claimant"),
+            ReferenceField::EventId => f.write_str("claim.event_id"),
+            ReferenceField::Supersedes(kind, i) => write!(f, "{}.supersedes[{i}]", kind.as_str()),
         }
     }
 }

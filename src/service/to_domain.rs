@@ -179,7 +179,10 @@ fn actor(a: proto::Actor, vocabulary: &Vocabulary) -> Result<Actor> {
         .aliases
         .into_iter()
         .enumerate()
-        .map(|(i, alias)| required_text(&format!("actor.aliases[{i}]"), alias, MAX_SHORT_TEXT))
+        .map(|(i, alias)| {
+            required_text("", alias, MAX_SHORT_TEXT)
+                .map_err(|e| e.at(format!("actor.aliases[{i}]")))
+        })
         .collect::<Result<_>>()?;
     count(
         "actor.affiliations",
@@ -192,19 +195,8 @@ fn actor(a: proto::Actor, vocabulary: &Vocabulary) -> Result<Actor> {
         .into_iter()
         .enumerate()
         .map(|(i, af)| {
-            let field = format!("actor.affiliations[{i}]");
-            let actor_id = self::id(&format!("{field}.actor_id"), &af.actor_id)?;
-            if actor_id == id {
-                return Err(InvalidField::new(
-                    format!("{field}.actor_id"),
-                    "is the actor itself; an actor cannot be affiliated with itself",
-                ));
-            }
-            Ok(Affiliation {
-                actor_id,
-                relation: relation(&format!("{field}.relation"), &af.relation, vocabulary)?,
-                valid: optional_date(&format!("{field}.valid"), &af.valid)?,
-            })
+            affiliation(af, &id, vocabulary)
+                .map_err(|e| e.under(&format!("actor.affiliations[{i}]")))
         })
         .collect::<Result<_>>()?;
     Ok(Actor {
@@ -215,6 +207,32 @@ fn actor(a: proto::Actor, vocabulary: &Vocabulary) -> Result<Actor> {
         affiliations,
         description: text("actor.description", a.description, MAX_LONG_TEXT)?,
         id,
+    })
+}
+
+fn affiliation(
+    af: proto::Affiliation,
+    own: &EntryId,
+    vocabulary: &Vocabulary,
+) -> Result<Affiliation> {
+    let actor_id = id("actor_id", &af.actor_id)?;
+    if &actor_id == own {
+        return Err(InvalidField::new(
+            "actor_id",
+            "is the actor itself; an actor cannot be affiliated with itself",
+        ));
+    }
+    Ok(Affiliation {
+        actor_id,
+        relation: relation("relation", &af.relation, vocabulary)?,
+        valid: optional_date("valid", &af.valid)?,
+    })
+}
+
+fn participant(p: proto::Participant) -> Result<Participant> {
+    Ok(Participant {
+        actor_id: id("actor_id", &p.actor_id)?,
+        role: role("role", p.role)?,
     })
 }
 
@@ -236,12 +254,7 @@ fn event(e: proto::Event, vocabulary: &Vocabulary) -> Result<Event> {
         .participants
         .into_iter()
         .enumerate()
-        .map(|(i, p)| {
-            Ok(Participant {
-                actor_id: self::id(&format!("event.participants[{i}].actor_id"), &p.actor_id)?,
-                role: role(&format!("event.participants[{i}].role"), p.role)?,
-            })
-        })
+        .map(|(i, p)| participant(p).map_err(|e| e.under(&format!("event.participants[{i}]"))))
         .collect::<Result<_>>()?;
     count(
         "event.attributes",
@@ -253,10 +266,11 @@ fn event(e: proto::Event, vocabulary: &Vocabulary) -> Result<Event> {
         .attributes
         .into_iter()
         .map(|(key, value)| {
-            let field = format!("event.attributes[{key:?}]");
-            let key = required_text(&field, key, MAX_SHORT_TEXT)?;
-            let value = text(&field, value, MAX_MEDIUM_TEXT)?;
-            Ok((key, value))
+            let field = || format!("event.attributes[{key:?}]");
+            let checked_key =
+                required_text("", key.clone(), MAX_SHORT_TEXT).map_err(|e| e.at(field()))?;
+            let value = text("", value, MAX_MEDIUM_TEXT).map_err(|e| e.at(field()))?;
+            Ok((checked_key, value))
         })
         .collect::<Result<BTreeMap<_, _>>>()?;
     Ok(Event {
@@ -349,18 +363,19 @@ fn sources(field: &str, sources: Vec<proto::Source>) -> Result<Vec<Source>> {
     sources
         .into_iter()
         .enumerate()
-        .map(|(i, s)| {
-            let field = format!("{field}[{i}]");
-            if s.name.trim().is_empty() && s.url.trim().is_empty() {
-                return Err(InvalidField::new(field, "needs a name or a url"));
-            }
-            Ok(Source {
-                name: text(&format!("{field}.name"), s.name, MAX_SHORT_TEXT)?,
-                url: text(&format!("{field}.url"), s.url, MAX_MEDIUM_TEXT)?,
-                published: optional_date(&format!("{field}.published"), &s.published)?,
-            })
-        })
+        .map(|(i, s)| source(s).map_err(|e| e.under(&format!("{field}[{i}]"))))
         .collect()
+}
+
+fn source(s: proto::Source) -> Result<Source> {
+    if s.name.trim().is_empty() && s.url.trim().is_empty() {
+        return Err(InvalidField::new("", "needs a name or a url"));
+    }
+    Ok(Source {
+        name: text("name", s.name, MAX_SHORT_TEXT)?,
+        url: text("url", s.url, MAX_MEDIUM_TEXT)?,
+        published: optional_date("published", &s.published)?,
+    })
 }
 
 fn supersedes(field: &str, ids: Vec<String>, own: &EntryId) -> Result<Vec<EntryId>> {
@@ -368,10 +383,12 @@ fn supersedes(field: &str, ids: Vec<String>, own: &EntryId) -> Result<Vec<EntryI
     ids.iter()
         .enumerate()
         .map(|(i, text)| {
-            let field = format!("{field}[{i}]");
-            let superseded = id(&field, text)?;
+            let superseded = id("", text).map_err(|e| e.at(format!("{field}[{i}]")))?;
             if &superseded == own {
-                return Err(InvalidField::new(field, "is the entry itself"));
+                return Err(InvalidField::new(
+                    format!("{field}[{i}]"),
+                    "is the entry itself",
+                ));
             }
             Ok(superseded)
         })

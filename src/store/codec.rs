@@ -14,17 +14,25 @@ use super::error::StoreError;
 const FORMAT_JSON_V1: u8 = 1;
 const HEADER_LEN: usize = 9;
 
-/// Encodes an entry body and its recording time.
-pub fn encode_record(recorded_at: SystemTime, body: &EntryBody) -> Result<Vec<u8>, StoreError> {
+/// Encodes an entry body as a record whose recording time is still unset: the time is only
+/// known at commit, while encoding is better done before, off the writer thread.
+pub fn encode_record(body: &EntryBody) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = Vec::with_capacity(768);
+    bytes.push(FORMAT_JSON_V1);
+    bytes.extend_from_slice(&[0; 8]);
+    serde_json::to_writer(&mut bytes, body).map_err(|e| StoreError::Encode(e.to_string()))?;
+    Ok(bytes)
+}
+
+/// Sets the recording time of a record made by [`encode_record`].
+pub fn set_recorded_at(record: &mut [u8], recorded_at: SystemTime) {
     let micros = match recorded_at.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
         Err(e) => -i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX),
     };
-    let mut bytes = Vec::with_capacity(512);
-    bytes.push(FORMAT_JSON_V1);
-    bytes.extend_from_slice(&micros.to_be_bytes());
-    serde_json::to_writer(&mut bytes, body).map_err(|e| StoreError::Encode(e.to_string()))?;
-    Ok(bytes)
+    if let Some(header) = record.get_mut(1..HEADER_LEN) {
+        header.copy_from_slice(&micros.to_be_bytes());
+    }
 }
 
 /// Decodes a record written by [`encode_record`].

@@ -5,7 +5,6 @@
 //! leaves either the whole group commit or none of it.
 
 use std::path::Path;
-use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +12,7 @@ use crate::domain::names::NameSource;
 use crate::domain::{Entry, EntryBody, EntryId, EntryKind, Position, SubscriptionState};
 
 use super::actor_index::{actor_index_keys, source_of_byte};
-use super::codec::{decode_id_value, decode_record, encode_id_value, encode_record};
+use super::codec::{decode_id_value, decode_record, encode_id_value};
 use super::error::StoreError;
 use super::keys;
 
@@ -34,9 +33,9 @@ pub struct Counts {
 pub struct CommitRecord<'a> {
     /// Where it goes.
     pub position: Position,
-    /// When it was recorded.
-    pub recorded_at: SystemTime,
-    /// What it says.
+    /// The encoded record (see `codec`).
+    pub record: Vec<u8>,
+    /// What it says, for the indexes.
     pub body: &'a EntryBody,
     /// The actor revision it replaces, whose index keys must go.
     pub replaces: Option<&'a EntryBody>,
@@ -206,14 +205,15 @@ impl SledLog {
     }
 
     /// Writes the records and counters in one atomic batch, then flushes to disk.
-    pub fn commit(&self, records: &[CommitRecord<'_>], counts: &Counts) -> Result<(), StoreError> {
+    pub fn commit(
+        &self,
+        records: Vec<CommitRecord<'_>>,
+        counts: &Counts,
+    ) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for record in records {
             let id = record.body.id();
-            batch.insert(
-                &keys::log_key(record.position),
-                encode_record(record.recorded_at, record.body)?,
-            );
+            batch.insert(&keys::log_key(record.position), record.record);
             batch.insert(
                 keys::id_key(id),
                 &encode_id_value(record.position, record.body.kind()),

@@ -8,6 +8,7 @@
 //!
 //! A plain thread (not a tokio task) because sled's writes and `flush` block.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -16,9 +17,11 @@ use std::time::SystemTime;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::domain::{
-    plan_append, AppendRejection, Entry, EntryBody, EntryId, EntryKind, LogView, PlanError,
-    PlannedEntry, Position,
+    plan_append, AppendPlan, AppendRejection, Entry, EntryBody, EntryId, EntryKind, LogView,
+    PlanError, PlannedEntry, Position,
 };
+
+use super::codec::{encode_record, set_recorded_at};
 
 use super::error::StoreError;
 use super::sled_log::{CommitRecord, Counts, SledLog};
@@ -70,6 +73,9 @@ pub enum AppendError {
 
 struct Job {
     entries: Vec<EntryBody>,
+    /// Each entry's record, encoded by the caller so the writer thread does not spend its time
+    /// on serialisation; the recording time is filled in at commit.
+    records: Vec<Vec<u8>>,
     expected_head: Option<Position>,
     reply: oneshot::Sender<Result<AppendReceipt, AppendError>>,
 }
@@ -100,6 +106,7 @@ impl Writer {
             head_tx,
             live_tx,
             poisoned: None,
+            kinds: RefCell::new(HashMap::new()),
         };
         let thread = std::thread::Builder::new()
             .name("eventlog-writer".into())
@@ -118,9 +125,14 @@ impl Writer {
         expected_head: Option<Position>,
     ) -> Result<AppendReceipt, AppendError> {
         let jobs = self.jobs.as_ref().ok_or(StoreError::Closed)?;
+        let records = entries
+            .iter()
+            .map(encode_record)
+            .collect::<Result<Vec<_>, _>>()?;
         let (reply, receipt) = oneshot::channel();
         jobs.send(Job {
             entries,
+            records,
             expected_head,
             reply,
         })
@@ -141,6 +153,10 @@ impl Drop for Writer {
     }
 }
 
+/// Ids whose kind the writer remembers at most. Ids never change kind (a different kind under
+/// a taken id is refused), so the cache needs no invalidation; it is cleared when full.
+const KIND_CACHE_CAPACITY: usize = 100_000;
+
 struct WriterState {
     log: Arc<SledLog>,
     /// The durable head: what is on disk.
@@ -152,13 +168,38 @@ struct WriterState {
     live_tx: broadcast::Sender<CommittedEntries>,
     /// Set after a failed commit: from then on nothing is known to be durable.
     poisoned: Option<String>,
+    /// The kinds of ids looked up lately: references mostly name the same few actors, and
+    /// checking each against sled was a fifth of the writer's time. A `RefCell` because the
+    /// planner's view is shared (`&`) and this thread is the only user.
+    kinds: RefCell<HashMap<EntryId, EntryKind>>,
+}
+
+/// A request accepted into the current group, waiting for the commit.
+struct Accepted {
+    reply: oneshot::Sender<Result<AppendReceipt, AppendError>>,
+    plan: AppendPlan,
+    records: Vec<Vec<u8>>,
 }
 
 /// What the planner sees: the log on disk plus the entries accepted earlier in this group.
 struct GroupView<'a> {
     log: &'a SledLog,
-    overlay: &'a HashMap<EntryId, (Position, EntryBody)>,
+    /// Requests accepted earlier in this group.
+    accepted: &'a [Accepted],
+    /// Id -> (request, entry) in `accepted`, for the entries this group will write.
+    overlay: &'a HashMap<EntryId, (usize, usize)>,
+    kinds: &'a RefCell<HashMap<EntryId, EntryKind>>,
     head: Position,
+}
+
+impl GroupView<'_> {
+    fn in_group(&self, id: &EntryId) -> Option<(Position, &EntryBody)> {
+        let &(request, entry) = self.overlay.get(id)?;
+        match &self.accepted[request].plan.entries[entry] {
+            PlannedEntry::New { position, body, .. } => Some((*position, body)),
+            PlannedEntry::Duplicate { .. } => None,
+        }
+    }
 }
 
 impl LogView for GroupView<'_> {
@@ -169,8 +210,8 @@ impl LogView for GroupView<'_> {
     }
 
     fn latest(&self, id: &EntryId) -> Result<Option<(Position, EntryBody)>, StoreError> {
-        if let Some(found) = self.overlay.get(id) {
-            return Ok(Some(found.clone()));
+        if let Some((position, body)) = self.in_group(id) {
+            return Ok(Some((position, body.clone())));
         }
         let Some((position, _)) = self.log.lookup(id)? else {
             return Ok(None);
@@ -179,10 +220,21 @@ impl LogView for GroupView<'_> {
     }
 
     fn kind_of(&self, id: &EntryId) -> Result<Option<EntryKind>, StoreError> {
-        if let Some((_, body)) = self.overlay.get(id) {
+        if let Some((_, body)) = self.in_group(id) {
             return Ok(Some(body.kind()));
         }
-        Ok(self.log.lookup(id)?.map(|(_, kind)| kind))
+        if let Some(kind) = self.kinds.borrow().get(id) {
+            return Ok(Some(*kind));
+        }
+        let found = self.log.lookup(id)?.map(|(_, kind)| kind);
+        if let Some(kind) = found {
+            let mut kinds = self.kinds.borrow_mut();
+            if kinds.len() >= KIND_CACHE_CAPACITY {
+                kinds.clear();
+            }
+            kinds.insert(id.clone(), kind);
+        }
+        Ok(found)
     }
 }
 
@@ -213,32 +265,33 @@ impl WriterState {
             }
             return;
         }
-        let mut overlay = HashMap::new();
+        let mut overlay: HashMap<EntryId, (usize, usize)> = HashMap::new();
+        let mut accepted: Vec<Accepted> = Vec::with_capacity(group.len());
         let mut head = self.head;
         let mut counts = self.counts;
-        let mut accepted = Vec::new();
         for job in group {
-            let ids: Vec<EntryId> = job.entries.iter().map(|b| b.id().clone()).collect();
             let view = GroupView {
                 log: &self.log,
+                accepted: &accepted,
                 overlay: &overlay,
+                kinds: &self.kinds,
                 head,
             };
             match plan_append(&view, job.entries, job.expected_head) {
                 Ok(plan) => {
-                    for planned in &plan.entries {
-                        if let PlannedEntry::New {
-                            position,
-                            body,
-                            replaces,
-                        } = planned
-                        {
+                    let request = accepted.len();
+                    for (entry, planned) in plan.entries.iter().enumerate() {
+                        if let PlannedEntry::New { body, replaces, .. } = planned {
                             count(&mut counts, body.kind(), replaces.is_some());
-                            overlay.insert(body.id().clone(), (*position, body.clone()));
+                            overlay.insert(body.id().clone(), (request, entry));
                         }
                     }
                     head = plan.head;
-                    accepted.push((job.reply, ids, plan));
+                    accepted.push(Accepted {
+                        reply: job.reply,
+                        plan,
+                        records: job.records,
+                    });
                 }
                 Err(PlanError::Rejected(rejection)) => {
                     let _ = job.reply.send(Err(rejection.into()));
@@ -250,28 +303,32 @@ impl WriterState {
         }
         let recorded_at = SystemTime::now();
         if head != self.head {
-            let records: Vec<CommitRecord<'_>> = accepted
-                .iter()
-                .flat_map(|(_, _, plan)| plan.entries.iter())
-                .filter_map(|planned| match planned {
-                    PlannedEntry::New {
+            let mut records = Vec::new();
+            for accepted in &mut accepted {
+                for (planned, record) in accepted.plan.entries.iter().zip(&mut accepted.records) {
+                    if let PlannedEntry::New {
                         position,
                         body,
                         replaces,
-                    } => Some(CommitRecord {
-                        position: *position,
-                        recorded_at,
-                        body,
-                        replaces: replaces.as_ref(),
-                    }),
-                    PlannedEntry::Duplicate(_) => None,
-                })
-                .collect();
-            if let Err(error) = self.log.commit(&records, &counts) {
+                    } = planned
+                    {
+                        set_recorded_at(record, recorded_at);
+                        records.push(CommitRecord {
+                            position: *position,
+                            record: std::mem::take(record),
+                            body,
+                            replaces: replaces.as_ref(),
+                        });
+                    }
+                }
+            }
+            if let Err(error) = self.log.commit(records, &counts) {
                 tracing::error!(%error, "group commit failed; refusing further appends");
                 self.poisoned = Some(error.to_string());
-                for (reply, _, _) in accepted {
-                    let _ = reply.send(Err(StoreError::Poisoned(error.to_string()).into()));
+                for accepted in accepted {
+                    let _ = accepted
+                        .reply
+                        .send(Err(StoreError::Poisoned(error.to_string()).into()));
                 }
                 return;
             }
@@ -280,32 +337,31 @@ impl WriterState {
             self.head_tx.send_replace(head);
         }
         let mut committed = Vec::new();
-        for (reply, ids, plan) in accepted {
-            let entries = ids
-                .into_iter()
-                .zip(plan.entries)
-                .map(|(id, planned)| match planned {
-                    PlannedEntry::Duplicate(position) => AppendedEntry {
+        for accepted in accepted {
+            let mut results = Vec::with_capacity(accepted.plan.entries.len());
+            for planned in accepted.plan.entries {
+                match planned {
+                    PlannedEntry::Duplicate { position, id } => results.push(AppendedEntry {
                         position,
                         id,
                         duplicate: true,
-                    },
+                    }),
                     PlannedEntry::New { position, body, .. } => {
+                        results.push(AppendedEntry {
+                            position,
+                            id: body.id().clone(),
+                            duplicate: false,
+                        });
                         committed.push(Entry {
                             position,
                             recorded_at,
                             body,
                         });
-                        AppendedEntry {
-                            position,
-                            id,
-                            duplicate: false,
-                        }
                     }
-                })
-                .collect();
-            let _ = reply.send(Ok(AppendReceipt {
-                entries,
+                }
+            }
+            let _ = accepted.reply.send(Ok(AppendReceipt {
+                entries: results,
                 head: self.head,
             }));
         }
