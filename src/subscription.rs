@@ -195,12 +195,15 @@ impl Follower {
         let from = self.next;
         let read = tokio::task::spawn_blocking(move || store.read(from, Position(u64::MAX), CHUNK))
             .await
-            .map_err(|e| {
-                Stop::End(StreamEnd::Store(StoreError::Encode(format!(
-                    "read task failed: {e}"
-                ))))
-            })?;
+            .map_err(|e| Stop::End(StreamEnd::Store(StoreError::Task(e.to_string()))))?;
         let entries = read.map_err(|e| Stop::End(StreamEnd::Store(e)))?;
+        if entries.first().map(|e| e.position) != Some(from) {
+            // Positions are contiguous, so this is a hole in the log: say so rather than spin.
+            return Err(Stop::End(StreamEnd::Store(StoreError::Corrupt {
+                key: format!("log position {from}"),
+                reason: "the entry is missing although the head is past it".into(),
+            })));
+        }
         self.deliver(entries).await
     }
 

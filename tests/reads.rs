@@ -471,3 +471,53 @@ async fn relation_types_and_log_info_describe_the_server() {
     assert_eq!(info.relation_types as usize, types.len());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn large_entries_stream_in_messages_a_default_client_accepts() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let big: Vec<_> = (0..200)
+        .map(|i| {
+            let mut a = actor(&format!("a{i}"), "A", proto::ActorKind::Person);
+            if let Some(Body::Actor(actor)) = &mut a.body {
+                actor.description = "d".repeat(16_000);
+            }
+            a
+        })
+        .collect();
+    append(&mut client, big[..100].to_vec())
+        .await
+        .expect("append");
+    append(&mut client, big[100..].to_vec())
+        .await
+        .expect("append");
+    // A client with the default 4 MiB message limit reads 3.2 MB of entries.
+    let mut default_client =
+        eventlog::proto::event_log_client::EventLogClient::connect(server.url())
+            .await
+            .expect("connect");
+    let mut stream = default_client
+        .read_log(proto::ReadLogRequest {
+            from_position: 1,
+            max_entries: 0,
+        })
+        .await
+        .expect("ReadLog")
+        .into_inner();
+    let mut messages = 0;
+    let mut count = 0;
+    while let Some(chunk) = stream.message().await.expect("chunk within the limit") {
+        messages += 1;
+        count += chunk.entries.len();
+    }
+    assert_eq!(count, 200);
+    assert!(messages >= 4, "{messages} messages");
+    let mut subscription = default_client
+        .subscribe(proto::SubscribeRequest::default())
+        .await
+        .expect("subscribe")
+        .into_inner();
+    let said = read_through(&mut subscription, 200).await;
+    assert_eq!(positions(&said), (1..=200).collect::<Vec<_>>());
+    server.stop().await;
+}

@@ -4,6 +4,7 @@
 //! maps errors (`status`) and builds the response (`to_proto`). It holds no state of its own
 //! and makes no decision that a second transport would have to repeat.
 
+mod chunks;
 mod page_token;
 mod status;
 mod subscriptions;
@@ -210,11 +211,12 @@ impl EventLog for EventLogService {
                     return;
                 };
                 next = last.next();
-                let message = proto::ReadLogResponse {
-                    entries: entries.into_iter().map(to_proto::entry).collect(),
-                };
-                if tx.send(Ok(message)).await.is_err() {
-                    return; // The client went away.
+                let entries = entries.into_iter().map(to_proto::entry).collect();
+                for run in chunks::by_size(entries) {
+                    let message = proto::ReadLogResponse { entries: run };
+                    if tx.send(Ok(message)).await.is_err() {
+                        return; // The client went away.
+                    }
                 }
             }
         });

@@ -46,7 +46,10 @@ impl From<StoreError> for Status {
             StoreError::Closed | StoreError::Poisoned(_) | StoreError::Locked { .. } => {
                 Status::unavailable(message)
             }
-            StoreError::Engine(_) | StoreError::Corrupt { .. } | StoreError::Encode(_) => {
+            StoreError::Engine(_)
+            | StoreError::Corrupt { .. }
+            | StoreError::Encode(_)
+            | StoreError::Task(_) => {
                 tracing::error!(%message, "storage failure");
                 Status::internal(message)
             }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_stream::StreamExt;
+use futures_util::{stream, StreamExt};
 use tonic::Status;
 
 use crate::domain::{
@@ -17,7 +17,7 @@ use crate::proto;
 use crate::store::Store;
 use crate::subscription::{self, Delivery, StreamEnd};
 
-use super::{blocking, to_domain, to_proto, SubscribeStream};
+use super::{blocking, chunks, to_domain, to_proto, SubscribeStream};
 
 /// Starts a subscription stream.
 pub async fn subscribe(
@@ -73,31 +73,51 @@ pub async fn subscribe(
         "subscription started"
     );
     let deliveries = subscription::follow(Arc::clone(store), start, filter, shutdown);
-    let stream = ReceiverStream::new(deliveries).map(move |item| match item {
-        Ok(delivery) => Ok(message(delivery)),
-        Err(StreamEnd::ShuttingDown { next }) => {
-            tracing::info!(next = next.0, "subscription ended: server shutting down");
-            Err(Status::unavailable(format!(
-                "the server is shutting down; resume from position {next}"
-            )))
-        }
-        Err(StreamEnd::Store(error)) => {
-            tracing::warn!(%error, "subscription ended: store failure");
-            Err(error.into())
-        }
+    let stream = ReceiverStream::new(deliveries).flat_map(|item| {
+        let messages: Vec<Result<proto::SubscribeResponse, Status>> = match item {
+            Ok(delivery) => messages(delivery).into_iter().map(Ok).collect(),
+            Err(end) => vec![Err(end_status(end))],
+        };
+        stream::iter(messages)
     });
     Ok(Box::pin(stream))
 }
 
-fn message(delivery: Delivery) -> proto::SubscribeResponse {
-    use proto::subscribe_response::Message;
-    let message = match delivery {
-        Delivery::Entries(mut entries) if entries.len() == 1 => {
-            Message::Entry(to_proto::entry(entries.remove(0)))
+fn end_status(end: StreamEnd) -> Status {
+    match end {
+        StreamEnd::ShuttingDown { next } => {
+            tracing::info!(next = next.0, "subscription ended: server shutting down");
+            Status::unavailable(format!(
+                "the server is shutting down; resume from position {next}"
+            ))
         }
-        Delivery::Entries(entries) => Message::Entries(proto::Entries {
-            entries: entries.into_iter().map(to_proto::entry).collect(),
-        }),
+        StreamEnd::Store(error) => {
+            tracing::warn!(%error, "subscription ended: store failure");
+            error.into()
+        }
+    }
+}
+
+/// The messages of one delivery: entries are cut into messages of bounded size.
+fn messages(delivery: Delivery) -> Vec<proto::SubscribeResponse> {
+    use proto::subscribe_response::Message;
+    let wrap = |message| proto::SubscribeResponse {
+        message: Some(message),
+    };
+    let message = match delivery {
+        Delivery::Entries(entries) => {
+            let entries = entries.into_iter().map(to_proto::entry).collect();
+            return chunks::by_size(entries)
+                .into_iter()
+                .map(|mut run| {
+                    if run.len() == 1 {
+                        wrap(Message::Entry(run.remove(0)))
+                    } else {
+                        wrap(Message::Entries(proto::Entries { entries: run }))
+                    }
+                })
+                .collect();
+        }
         Delivery::Checkpoint(position) => Message::Checkpoint(proto::Checkpoint {
             position: position.0,
         }),
@@ -107,9 +127,7 @@ fn message(delivery: Delivery) -> proto::SubscribeResponse {
             head: head.0,
         }),
     };
-    proto::SubscribeResponse {
-        message: Some(message),
-    }
+    vec![wrap(message)]
 }
 
 /// Resolves a filter: kinds, actor names to ids, relations, dates, certainty.

@@ -23,6 +23,9 @@ pub enum StoreError {
     /// An entry could not be encoded (a defect, not an input error).
     #[error("cannot encode entry: {0}")]
     Encode(String),
+    /// A thread or task doing storage work could not start or failed.
+    #[error("a storage task failed: {0}")]
+    Task(String),
     /// An earlier write failed to reach the disk, so later writes are refused until restart:
     /// after a failed flush the store can no longer tell what is durable.
     #[error("the store stopped accepting writes after a failed flush ({0}); restart the server")]

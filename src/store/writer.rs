@@ -111,7 +111,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("eventlog-writer".into())
             .spawn(move || state.run(rx))
-            .map_err(|e| StoreError::Encode(format!("cannot start the writer thread: {e}")))?;
+            .map_err(|e| StoreError::Task(format!("cannot start the writer thread: {e}")))?;
         Ok(Writer {
             jobs: Some(jobs),
             thread: Some(thread),
