@@ -17,12 +17,15 @@ use eventlog::proto::{self, entry::Body, subscribe_request::Start, subscribe_res
 use eventlog::server::{self, RunningServer, Settings};
 use tonic::transport::Channel;
 
-const RATE_PER_SECOND: u64 = 10_000;
 /// Events per append in the fan-out run: 10 every millisecond makes 10k/s.
 const FAN_OUT_BATCH: u64 = 10;
+/// Appends in flight at once in the fan-out run.
+const MAX_IN_FLIGHT: usize = 32;
 
 /// How big a run is: the full benchmark under `cargo bench`, a smoke run under `cargo test`.
 struct Scale {
+    /// Events appended per second in the fan-out run (EVENTLOG_BENCH_RATE, default 10k).
+    rate: u64,
     subscribers: usize,
     fan_out_seconds: u64,
     entries: u64,
@@ -175,7 +178,7 @@ async fn fan_out(scale: &Scale) {
 
     let receipts: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::new(Mutex::new(Vec::new()));
     let mut subscribers = Vec::new();
-    let total = RATE_PER_SECOND * scale.fan_out_seconds;
+    let total = scale.rate * scale.fan_out_seconds;
     let last = 3 + total;
     for _ in 0..subscribers_wanted {
         let mut client = connect(&server).await;
@@ -209,29 +212,49 @@ async fn fan_out(scale: &Scale) {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let mut acks = vec![None; last as usize + 1];
+    // Appends are paced by a ticker and sent without waiting for the previous one, as
+    // independent producers would: at most `MAX_IN_FLIGHT` at once, so the rate holds even when
+    // one append waits for a flush.
+    let acks: Arc<Mutex<Vec<Option<Instant>>>> =
+        Arc::new(Mutex::new(vec![None; last as usize + 1]));
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     let mut ticker = tokio::time::interval(Duration::from_micros(
-        1_000_000 * FAN_OUT_BATCH / RATE_PER_SECOND,
+        1_000_000 * FAN_OUT_BATCH / scale.rate,
     ));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let started = Instant::now();
+    let mut appends = Vec::new();
     let mut n = 0;
     while n < total {
         ticker.tick().await;
-        let batch = (0..FAN_OUT_BATCH)
+        let permit = Arc::clone(&in_flight)
+            .acquire_owned()
+            .await
+            .expect("semaphore");
+        let batch: Vec<_> = (0..FAN_OUT_BATCH)
             .map(|i| event(format!("fan-{}", n + i), false))
             .collect();
-        let response = append(&mut writer, batch).await;
-        let now = Instant::now();
-        for result in response.results {
-            acks[result.position as usize] = Some(now);
-        }
+        let mut client = writer.clone();
+        let acks = Arc::clone(&acks);
+        appends.push(tokio::spawn(async move {
+            let response = append(&mut client, batch).await;
+            let now = Instant::now();
+            let mut acks = acks.lock().expect("acks");
+            for result in response.results {
+                acks[result.position as usize] = Some(now);
+            }
+            drop(permit);
+        }));
         n += FAN_OUT_BATCH;
+    }
+    for task in appends {
+        task.await.expect("append task");
     }
     let append_rate = total as f64 / started.elapsed().as_secs_f64();
     for s in subscribers {
         s.await.expect("subscriber");
     }
+    let acks = std::mem::take(&mut *acks.lock().expect("acks"));
     let receipts = std::mem::take(&mut *receipts.lock().expect("receipts"));
     let mut latencies: Vec<Duration> = receipts
         .iter()
@@ -325,6 +348,10 @@ fn main() {
     let benchmarking = std::env::args().any(|a| a == "--bench");
     let scale = if benchmarking {
         Scale {
+            rate: std::env::var("EVENTLOG_BENCH_RATE")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(10_000),
             subscribers: 100,
             fan_out_seconds: 5,
             entries: std::env::var("EVENTLOG_BENCH_ENTRIES")
@@ -334,6 +361,7 @@ fn main() {
         }
     } else {
         Scale {
+            rate: 10_000,
             subscribers: 4,
             fan_out_seconds: 1,
             entries: 5_000,
@@ -343,8 +371,14 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // EVENTLOG_BENCH_ONLY=fan-out or =catch-up runs one part.
+    let only = std::env::var("EVENTLOG_BENCH_ONLY").unwrap_or_default();
     runtime.block_on(async {
-        fan_out(&scale).await;
-        catch_up_and_filtered(scale.entries).await;
+        if only.is_empty() || only == "fan-out" {
+            fan_out(&scale).await;
+        }
+        if only.is_empty() || only == "catch-up" {
+            catch_up_and_filtered(scale.entries).await;
+        }
     });
 }
