@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use tokio_stream::wrappers::ReceiverStream;
 use futures_util::{stream, StreamExt};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use crate::domain::{
