@@ -27,6 +27,10 @@ use prost::Message;
 use tokio::runtime::Runtime;
 use tonic::transport::Channel;
 
+/// The same allocator as the server binary, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Events per `Append` request (and per sled batch) in the batched benchmarks.
 const BATCH: usize = 100;
 /// Concurrent clients of the single-append benchmark.

@@ -17,6 +17,10 @@ use eventlog::proto::{self, entry::Body, subscribe_request::Start, subscribe_res
 use eventlog::server::{self, RunningServer, Settings};
 use tonic::transport::Channel;
 
+/// The same allocator as the server binary, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Events per append in the fan-out run: 10 every millisecond makes 10k/s.
 const FAN_OUT_BATCH: u64 = 10;
 /// Appends in flight at once in the fan-out run.
