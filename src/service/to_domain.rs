@@ -394,3 +394,163 @@ fn supersedes(field: &str, ids: Vec<String>, own: &EntryId) -> Result<Vec<EntryI
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            "[a-z_]{1,12}",
+            "\\PC{0,40}",
+            Just("2022-03~".to_string()),
+            Just("liwa-al-quds".to_string()),
+        ]
+    }
+
+    fn event() -> impl Strategy<Value = proto::Event> {
+        (
+            text(),
+            text(),
+            prop::collection::vec((text(), -2_i32..7), 0..4),
+            text(),
+            prop::option::of((
+                text(),
+                text(),
+                prop::option::of(-200.0..200.0_f64),
+                prop::option::of(-200.0..200.0_f64),
+            )),
+            -2_i32..8,
+            prop::collection::vec((text(), text(), text()), 0..3),
+            prop::collection::btree_map(text(), text(), 0..3),
+            prop::collection::vec(text(), 0..3),
+        )
+            .prop_map(
+                |(
+                    id,
+                    relation,
+                    participants,
+                    date,
+                    location,
+                    certainty,
+                    sources,
+                    attributes,
+                    supersedes,
+                )| {
+                    proto::Event {
+                        id,
+                        relation,
+                        participants: participants
+                            .into_iter()
+                            .map(|(actor_id, role)| proto::Participant { actor_id, role })
+                            .collect(),
+                        date,
+                        location: location.map(|(name, country, latitude, longitude)| {
+                            proto::Location {
+                                name,
+                                country,
+                                latitude,
+                                longitude,
+                                ..Default::default()
+                            }
+                        }),
+                        certainty,
+                        sources: sources
+                            .into_iter()
+                            .map(|(name, url, published)| proto::Source {
+                                name,
+                                url,
+                                published,
+                            })
+                            .collect(),
+                        attributes: attributes.into_iter().collect(),
+                        supersedes,
+                        ..Default::default()
+                    }
+                },
+            )
+    }
+
+    fn claim() -> impl Strategy<Value = proto::Claim> {
+        (
+            text(),
+            text(),
+            text(),
+            text(),
+            text(),
+            text(),
+            text(),
+            -2_i32..8,
+            any::<bool>(),
+        )
+            .prop_map(
+                |(id, subject, relation, object, event_id, valid, claimant, certainty, negated)| {
+                    proto::Claim {
+                        id,
+                        subject,
+                        relation,
+                        object,
+                        event_id,
+                        valid,
+                        claimant,
+                        certainty,
+                        negated,
+                        ..Default::default()
+                    }
+                },
+            )
+    }
+
+    fn actor() -> impl Strategy<Value = proto::Actor> {
+        (
+            text(),
+            text(),
+            prop::collection::vec(text(), 0..3),
+            -2_i32..10,
+            text(),
+            prop::collection::vec((text(), text(), text()), 0..3),
+        )
+            .prop_map(
+                |(id, name, aliases, kind, country, affiliations)| proto::Actor {
+                    id,
+                    name,
+                    aliases,
+                    kind,
+                    country,
+                    affiliations: affiliations
+                        .into_iter()
+                        .map(|(actor_id, relation, valid)| proto::Affiliation {
+                            actor_id,
+                            relation,
+                            valid,
+                            valid_span: None,
+                        })
+                        .collect(),
+                    description: String::new(),
+                },
+            )
+    }
+
+    proptest! {
+        /// Whatever arrives on the wire, conversion answers Ok or a field error; it never panics,
+        /// and every error names a field.
+        #[test]
+        fn any_entry_converts_or_names_the_bad_field(
+            body in prop_oneof![
+                event().prop_map(proto::entry::Body::Event),
+                claim().prop_map(proto::entry::Body::Claim),
+                actor().prop_map(proto::entry::Body::Actor),
+            ],
+            position in prop_oneof![Just(0_u64), any::<u64>()],
+        ) {
+            let entry = proto::Entry { position, recorded_at: None, body: Some(body) };
+            if let Err(error) = entry_body(entry, &Vocabulary::builtin()) {
+                prop_assert!(!error.field.is_empty());
+                prop_assert!(!error.reason.is_empty());
+            }
+        }
+    }
+}
