@@ -346,23 +346,27 @@ async fn get_actor_and_list_actors_page_through_latest_revisions() {
 
     let mut ids = Vec::new();
     let mut token = String::new();
+    let mut pages = 0;
     for _ in 0..10 {
+        pages += 1;
         let page = client
             .list_actors(proto::ListActorsRequest {
-                page_size: 3,
+                page_size: 5,
                 page_token: token.clone(),
                 ..Default::default()
             })
             .await
             .expect("ListActors")
             .into_inner();
-        assert!(page.actors.len() <= 3);
+        assert!(page.actors.len() <= 5);
         ids.extend(page.actors.into_iter().map(|a| a.id));
         token = page.next_page_token;
         if token.is_empty() {
             break;
         }
     }
+    // 10 actors in pages of 5: the second page is full and still says it is the last.
+    assert_eq!(pages, 2);
     let mut expected: Vec<String> = ["iran", "liwa-al-quds", "russia"]
         .iter()
         .map(|s| s.to_string())

@@ -223,6 +223,7 @@ impl Store {
     ///
     /// At most `limit * 20` actors are examined per call, so a filter that matches rarely
     /// returns a short (even empty) page with `resume_after` set rather than scanning on.
+    /// `resume_after` is `None` once the listing is known to be complete.
     pub fn list_actors(
         &self,
         after: Option<&EntryId>,
@@ -248,14 +249,16 @@ impl Store {
                 .as_ref()
                 .is_none_or(|c| actor.country.as_ref() == Some(c));
             if kind_ok && country_ok {
+                // One more than the page, to know whether another page follows.
                 actors.push(actor);
-                if actors.len() == limit {
+                if actors.len() > limit {
                     break;
                 }
             }
         }
-        let full_page = actors.len() == limit;
-        let resume_after = if full_page {
+        let more_follow = actors.len() > limit;
+        actors.truncate(limit);
+        let resume_after = if more_follow {
             actors.last().map(|a| a.id.clone())
         } else if examined == budget {
             last_examined
