@@ -81,10 +81,8 @@ async fn an_operator_vocabulary_adds_relations() {
     )
     .expect("write");
     let running = server::start(&Settings {
-        data_dir: dir.path().join("data"),
-        listen: "127.0.0.1:0".parse().expect("address"),
         vocabulary_file: Some(file),
-        cache_capacity_bytes: 16 * 1024 * 1024,
+        ..settings(&dir.path().join("data"))
     })
     .await
     .expect("server starts");

@@ -71,13 +71,7 @@ async fn a_restart_keeps_entries_indexes_and_counters() {
 #[tokio::test]
 async fn a_second_server_cannot_open_a_data_directory_in_use() {
     let server = TestServer::start().await;
-    let settings = eventlog::server::Settings {
-        data_dir: server.data_dir.clone(),
-        listen: "127.0.0.1:0".parse().expect("address"),
-        vocabulary_file: None,
-        cache_capacity_bytes: 16 * 1024 * 1024,
-    };
-    let error = eventlog::server::start(&settings)
+    let error = eventlog::server::start(&settings(&server.data_dir))
         .await
         .err()
         .expect("refused");

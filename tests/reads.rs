@@ -147,18 +147,11 @@ async fn read_log_streams_in_order_from_any_position() {
         (1..=903).collect::<Vec<_>>()
     );
 
-    let mut stream = client
-        .read_log(proto::ReadLogRequest {
-            from_position: 500,
-            max_entries: 10,
-        })
+    let positions: Vec<u64> = read_log(&mut client, 500, 10)
         .await
-        .expect("ReadLog")
-        .into_inner();
-    let mut positions = Vec::new();
-    while let Some(chunk) = stream.message().await.expect("chunk") {
-        positions.extend(chunk.entries.iter().map(|e| e.position));
-    }
+        .iter()
+        .map(|e| e.position)
+        .collect();
     assert_eq!(positions, (500..510).collect::<Vec<_>>());
 
     let mut beyond = client

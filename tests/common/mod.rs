@@ -61,16 +61,21 @@ impl TestServer {
     }
 }
 
-/// Starts a server on `data_dir` and a free port.
-pub async fn start_on(data_dir: &Path) -> RunningServer {
-    server::start(&Settings {
+/// Test settings: `data_dir`, a free loopback port, the built-in vocabulary, a small cache.
+pub fn settings(data_dir: &Path) -> Settings {
+    Settings {
         data_dir: data_dir.to_path_buf(),
         listen: "127.0.0.1:0".parse().expect("valid address"),
         vocabulary_file: None,
         cache_capacity_bytes: 64 * 1024 * 1024,
-    })
-    .await
-    .expect("server starts")
+    }
+}
+
+/// Starts a server on `data_dir` and a free port.
+pub async fn start_on(data_dir: &Path) -> RunningServer {
+    server::start(&settings(data_dir))
+        .await
+        .expect("server starts")
 }
 
 /// An actor entry.
@@ -215,12 +220,16 @@ pub fn assert_status<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, 
     }
 }
 
-/// Reads the whole log.
-pub async fn read_all(client: &mut EventLogClient<Channel>) -> Vec<proto::Entry> {
+/// Reads the log from `from_position`, at most `max_entries` (0 = up to the head).
+pub async fn read_log(
+    client: &mut EventLogClient<Channel>,
+    from_position: u64,
+    max_entries: u64,
+) -> Vec<proto::Entry> {
     let mut stream = client
         .read_log(proto::ReadLogRequest {
-            from_position: 1,
-            max_entries: 0,
+            from_position,
+            max_entries,
         })
         .await
         .expect("ReadLog")
@@ -230,6 +239,11 @@ pub async fn read_all(client: &mut EventLogClient<Channel>) -> Vec<proto::Entry>
         entries.extend(chunk.entries);
     }
     entries
+}
+
+/// Reads the whole log.
+pub async fn read_all(client: &mut EventLogClient<Channel>) -> Vec<proto::Entry> {
+    read_log(client, 1, 0).await
 }
 
 /// The three actors most tests need: Russia (alias Moscow), Iran and Liwa' al-Quds.
