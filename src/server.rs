@@ -100,11 +100,6 @@ impl RunningServer {
         }
         result
     }
-
-    /// Asks the server to stop without waiting.
-    pub fn shutdown_handle(&mut self) -> Option<oneshot::Sender<()>> {
-        self.shutdown.take()
-    }
 }
 
 /// Opens the store, binds the listen address and serves in the background.

@@ -168,11 +168,6 @@ impl Vocabulary {
         }
     }
 
-    /// Describes a known relation.
-    pub fn describe(&self, key: &RelationKey) -> Option<&RelationType> {
-        self.relations.get(key.as_str())
-    }
-
     /// Every relation, in key order.
     pub fn relations(&self) -> impl Iterator<Item = &RelationType> {
         self.relations.values()

@@ -119,11 +119,6 @@ impl Store {
         *self.head.borrow()
     }
 
-    /// A receiver told of every new durable head.
-    pub fn watch_head(&self) -> watch::Receiver<Position> {
-        self.head.clone()
-    }
-
     /// The live feed: the entries of every group commit from now on, published right after
     /// the head moved past them. A receiver that falls more than `LIVE_FEED_GROUPS` groups
     /// behind gets `Lagged` and must read the rest from the store.
@@ -334,11 +329,6 @@ impl Store {
         self.subscriptions_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Flushes whatever is buffered (appends are flushed already; this is for shutdown).
-    pub fn flush(&self) -> Result<(), StoreError> {
-        self.log.flush()
     }
 }
 

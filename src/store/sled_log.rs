@@ -296,12 +296,6 @@ impl SledLog {
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
     }
-
-    /// Flushes everything written so far.
-    pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        Ok(())
-    }
 }
 
 fn decode_entry(position: Position, bytes: &[u8]) -> Result<Entry, StoreError> {
