@@ -5,6 +5,7 @@
 //! leaves either the whole group commit or none of it.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -50,12 +51,30 @@ pub struct SledLog {
 }
 
 const TREE_NAME: &str = "eventlog";
+/// How long `open` waits for a data directory another handle is releasing.
+const LOCK_RETRY: Duration = Duration::from_secs(2);
 const COUNTS_KEY: &str = "counts";
 
 impl SledLog {
     /// Opens (or creates) the database in `path`, with sled's page cache capped at
     /// `cache_capacity` bytes so memory does not grow with the log.
+    ///
+    /// A directory still locked is retried for a moment before giving up: when a store is
+    /// closed and reopened in one process, sled's background threads may hold the lock for a
+    /// few milliseconds after the last handle is dropped.
     pub fn open(path: &Path, cache_capacity: u64) -> Result<SledLog, StoreError> {
+        let deadline = Instant::now() + LOCK_RETRY;
+        loop {
+            match Self::try_open(path, cache_capacity) {
+                Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn try_open(path: &Path, cache_capacity: u64) -> Result<SledLog, StoreError> {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_capacity)
