@@ -196,24 +196,10 @@ async fn an_actor_appended_with_new_content_is_a_new_revision() {
     assert_eq!(got.position, 4);
     assert_eq!(got.actor.expect("actor").aliases, vec!["Al-Quds Brigade"]);
     // The old alias no longer resolves; the new one does.
-    let old = client
-        .resolve_actor(proto::ResolveActorRequest {
-            name: "Jerusalem Brigade".into(),
-            limit: 0,
-        })
-        .await
-        .expect("ResolveActor")
-        .into_inner();
-    assert!(old.matches.is_empty(), "{:?}", old.matches);
-    let new = client
-        .resolve_actor(proto::ResolveActorRequest {
-            name: "al quds brigade".into(),
-            limit: 0,
-        })
-        .await
-        .expect("ResolveActor")
-        .into_inner();
-    assert_eq!(new.matches[0].id, "liwa-al-quds");
+    let old = resolve_ids(&mut client, "Jerusalem Brigade").await;
+    assert!(old.is_empty(), "{old:?}");
+    let new = resolve_ids(&mut client, "al quds brigade").await;
+    assert_eq!(new[0], "liwa-al-quds");
     let info = client
         .get_log_info(proto::GetLogInfoRequest {})
         .await

@@ -46,15 +46,8 @@ async fn a_restart_keeps_entries_indexes_and_counters() {
         ),
         (5, 3, 1, 1)
     );
-    let found = client
-        .resolve_actor(proto::ResolveActorRequest {
-            name: "Jerusalem Brigade".into(),
-            limit: 0,
-        })
-        .await
-        .expect("resolve")
-        .into_inner();
-    assert_eq!(found.matches[0].id, "liwa-al-quds");
+    let found = resolve_ids(&mut client, "Jerusalem Brigade").await;
+    assert_eq!(found[0], "liwa-al-quds");
     // Idempotency survives the restart, and positions continue where they stopped.
     let again = append(&mut client, batch).await.expect("re-append");
     assert!(again.results.iter().all(|r| r.duplicate));

@@ -127,20 +127,7 @@ async fn read_log_streams_in_order_from_any_position() {
     let server = TestServer::start().await;
     let mut client = server.client().await;
     append(&mut client, seed_actors()).await.expect("actors");
-    for chunk in 0..3 {
-        let batch = (0..300)
-            .map(|i| {
-                event(
-                    &format!("e{chunk}-{i}"),
-                    "attacks",
-                    "russia",
-                    "liwa-al-quds",
-                    "2022-09-24",
-                )
-            })
-            .collect();
-        append(&mut client, batch).await.expect("events");
-    }
+    append_attacks(&mut client, 3, 300, "2022-09-24").await;
     let all = read_all(&mut client).await;
     assert_eq!(
         all.iter().map(|e| e.position).collect::<Vec<_>>(),
@@ -282,15 +269,7 @@ async fn exact_names_rank_before_aliases_and_prefixes() {
     )
     .await
     .expect("actors");
-    let found = client
-        .resolve_actor(proto::ResolveActorRequest {
-            name: "hamza division".into(),
-            limit: 0,
-        })
-        .await
-        .expect("resolve")
-        .into_inner();
-    let ids: Vec<&str> = found.matches.iter().map(|a| a.id.as_str()).collect();
+    let ids = resolve_ids(&mut client, "hamza division").await;
     assert_eq!(ids, vec!["a-name", "a-alias", "a-prefix"]);
     let limited = client
         .resolve_actor(proto::ResolveActorRequest {

@@ -360,20 +360,7 @@ async fn filtered_streams_report_progress_while_nothing_matches() {
     let server = TestServer::start().await;
     let mut client = server.client().await;
     append(&mut client, seed_actors()).await.expect("actors");
-    for chunk in 0..5 {
-        let batch = (0..1000)
-            .map(|i| {
-                event(
-                    &format!("e{chunk}-{i}"),
-                    "attacks",
-                    "russia",
-                    "liwa-al-quds",
-                    "2022",
-                )
-            })
-            .collect();
-        append(&mut client, batch).await.expect("append");
-    }
+    append_attacks(&mut client, 5, 1000, "2022").await;
     let request = proto::SubscribeRequest {
         filter: Some(proto::SubscriptionFilter {
             relations: vec!["negotiates_with".into()],

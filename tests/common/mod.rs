@@ -246,6 +246,46 @@ pub async fn read_all(client: &mut EventLogClient<Channel>) -> Vec<proto::Entry>
     read_log(client, 1, 0).await
 }
 
+/// The ids of the actors `ResolveActor` finds for `name`, best first.
+pub async fn resolve_ids(client: &mut EventLogClient<Channel>, name: &str) -> Vec<String> {
+    client
+        .resolve_actor(proto::ResolveActorRequest {
+            name: name.into(),
+            limit: 0,
+        })
+        .await
+        .expect("ResolveActor")
+        .into_inner()
+        .matches
+        .into_iter()
+        .map(|a| a.id)
+        .collect()
+}
+
+/// Appends `batches` batches of `per_batch` events "russia attacks liwa-al-quds" on `date`,
+/// with ids `e<batch>-<i>` (the seed actors must be in the log).
+pub async fn append_attacks(
+    client: &mut EventLogClient<Channel>,
+    batches: u32,
+    per_batch: u32,
+    date: &str,
+) {
+    for chunk in 0..batches {
+        let batch = (0..per_batch)
+            .map(|i| {
+                event(
+                    &format!("e{chunk}-{i}"),
+                    "attacks",
+                    "russia",
+                    "liwa-al-quds",
+                    date,
+                )
+            })
+            .collect();
+        append(client, batch).await.expect("append events");
+    }
+}
+
 /// The three actors most tests need: Russia (alias Moscow), Iran and Liwa' al-Quds.
 pub fn seed_actors() -> Vec<proto::Entry> {
     vec![
