@@ -138,3 +138,16 @@ pub enum SubscriptionRejection {
     #[error("subscription \"{0}\" exists with a different filter; omit the filter to resume it, or delete it first")]
     FilterMismatch(String),
 }
+
+/// Why a well-formed query cannot be answered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryRejection {
+    /// `as_of_position` lies in the future of the log.
+    #[error("as_of_position {as_of} is beyond the head of the log ({head}); ask for at most the head, or 0 for the head")]
+    AsOfBeyondHead {
+        /// The position asked for.
+        as_of: Position,
+        /// The head.
+        head: Position,
+    },
+}

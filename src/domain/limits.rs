@@ -17,8 +17,9 @@ pub const MAX_LONG_TEXT: usize = 16_384;
 pub const MAX_ALIASES: usize = 64;
 /// Affiliations of one actor.
 pub const MAX_AFFILIATIONS: usize = 64;
-/// Participants of one event.
-pub const MAX_PARTICIPANTS: usize = 64;
+/// Participants of one event. Every pair of them is indexed for counterpart queries, so this
+/// bounds an event's pair postings at 496.
+pub const MAX_PARTICIPANTS: usize = 32;
 /// Sources of one event or claim.
 pub const MAX_SOURCES: usize = 32;
 /// Attributes of one event.

@@ -11,18 +11,24 @@ pub mod ids;
 pub mod limits;
 pub mod model;
 pub mod names;
+pub mod query;
+pub mod relations;
 pub mod subscription;
 pub mod vocabulary;
 
 pub use append::{plan_append, AppendPlan, LogView, PlanError, PlannedEntry};
 pub use calendar::Day;
 pub use edtf::{DateSpan, Edtf, EdtfError};
-pub use error::{AppendRejection, InvalidField, SubscriptionRejection};
+pub use error::{AppendRejection, InvalidField, QueryRejection, SubscriptionRejection};
 pub use filter::EntryFilter;
 pub use ids::{ActorId, CountryCode, EntryId, Position, RelationKey};
 pub use model::{
     Actor, ActorKind, Affiliation, Certainty, Claim, Entry, EntryBody, EntryKind, Event, Location,
     Participant, ReferenceField, Role, Source,
 };
+pub use query::{
+    ClaimQuery, DateKey, DateMatch, DateRange, EventQuery, QueryOrder, Snapshot, SymmetricRelations,
+};
+pub use relations::{Direction, RelationEdge, RelationQuery};
 pub use subscription::{SubscriptionName, SubscriptionState};
 pub use vocabulary::{RelationType, Vocabulary, VocabularyError};

@@ -168,6 +168,15 @@ impl Vocabulary {
         }
     }
 
+    /// The keys of the symmetric relations ("A rel B" also means "B rel A").
+    pub fn symmetric_keys(&self) -> std::collections::BTreeSet<RelationKey> {
+        self.relations
+            .values()
+            .filter(|r| r.symmetric)
+            .map(|r| RelationKey(r.key.clone()))
+            .collect()
+    }
+
     /// Every relation, in key order.
     pub fn relations(&self) -> impl Iterator<Item = &RelationType> {
         self.relations.values()

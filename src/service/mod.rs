@@ -6,6 +6,8 @@
 
 mod chunks;
 mod page_token;
+mod queries;
+mod query_token;
 mod status;
 mod subscriptions;
 mod to_domain;
@@ -23,7 +25,7 @@ use tonic::{Request, Response, Status};
 use crate::domain::limits::{
     MAX_BATCH_BYTES, MAX_ENTRIES_PER_BATCH, MAX_PAGE_SIZE, MAX_RESOLVE_MATCHES, MAX_SHORT_TEXT,
 };
-use crate::domain::{InvalidField, Position, Vocabulary};
+use crate::domain::{InvalidField, Position, SymmetricRelations, Vocabulary};
 use crate::proto;
 use crate::proto::event_log_server::EventLog;
 use crate::shutdown::Shutdown;
@@ -42,6 +44,8 @@ const DEFAULT_RESOLVE_MATCHES: usize = 10;
 pub struct EventLogService {
     store: Arc<Store>,
     vocabulary: Arc<Vocabulary>,
+    /// The vocabulary's symmetric relations, which every query needs.
+    symmetric: SymmetricRelations,
     /// Ends subscription streams with UNAVAILABLE when the server stops.
     shutdown: Shutdown,
 }
@@ -56,8 +60,17 @@ impl EventLogService {
     ) -> EventLogService {
         EventLogService {
             store,
+            symmetric: Arc::new(vocabulary.symmetric_keys()),
             vocabulary,
             shutdown,
+        }
+    }
+
+    fn query_context(&self) -> queries::QueryContext<'_> {
+        queries::QueryContext {
+            store: &self.store,
+            vocabulary: &self.vocabulary,
+            symmetric: &self.symmetric,
         }
     }
 }
@@ -374,6 +387,33 @@ impl EventLog for EventLogService {
         request: Request<proto::DeleteSubscriptionRequest>,
     ) -> Result<Response<proto::DeleteSubscriptionResponse>, Status> {
         subscriptions::delete(&self.store, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn query_events(
+        &self,
+        request: Request<proto::QueryEventsRequest>,
+    ) -> Result<Response<proto::QueryEventsResponse>, Status> {
+        queries::query_events(self.query_context(), request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn query_claims(
+        &self,
+        request: Request<proto::QueryClaimsRequest>,
+    ) -> Result<Response<proto::QueryClaimsResponse>, Status> {
+        queries::query_claims(self.query_context(), request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_relations(
+        &self,
+        request: Request<proto::ListRelationsRequest>,
+    ) -> Result<Response<proto::ListRelationsResponse>, Status> {
+        queries::list_relations(self.query_context(), request.into_inner())
             .await
             .map(Response::new)
     }

@@ -2,12 +2,12 @@
 //!
 //! Each arm picks the code a client can act on: INVALID_ARGUMENT means "fix the request",
 //! FAILED_PRECONDITION "append what it depends on first", ALREADY_EXISTS "this id is taken",
-//! ABORTED "re-read and retry", UNAVAILABLE "retry later or elsewhere", INTERNAL "tell an
+//! ABORTED "re-read and retry", OUT_OF_RANGE "ask within the log", UNAVAILABLE "retry later or elsewhere", INTERNAL "tell an
 //! operator". Messages are the domain's own, which say what to fix.
 
 use tonic::Status;
 
-use crate::domain::{AppendRejection, InvalidField, SubscriptionRejection};
+use crate::domain::{AppendRejection, InvalidField, QueryRejection, SubscriptionRejection};
 use crate::store::{AppendError, StoreError};
 
 impl From<InvalidField> for Status {
@@ -35,6 +35,14 @@ impl From<SubscriptionRejection> for Status {
             SubscriptionRejection::BeyondHead { .. } | SubscriptionRejection::FilterMismatch(_) => {
                 Status::failed_precondition(message)
             }
+        }
+    }
+}
+
+impl From<QueryRejection> for Status {
+    fn from(rejection: QueryRejection) -> Status {
+        match rejection {
+            QueryRejection::AsOfBeyondHead { .. } => Status::out_of_range(rejection.to_string()),
         }
     }
 }

@@ -11,8 +11,9 @@ use crate::domain::limits::{
     MAX_MEDIUM_TEXT, MAX_PARTICIPANTS, MAX_SHORT_TEXT, MAX_SOURCES, MAX_SUPERSEDES,
 };
 use crate::domain::{
-    Actor, ActorKind, Affiliation, Certainty, Claim, CountryCode, Edtf, EntryBody, EntryId, Event,
-    InvalidField, Location, Participant, RelationKey, Role, Source, Vocabulary,
+    Actor, ActorKind, Affiliation, Certainty, Claim, CountryCode, DateMatch, DateRange, Direction,
+    Edtf, EntryBody, EntryId, Event, InvalidField, Location, Participant, QueryOrder, RelationKey,
+    Role, Source, Vocabulary,
 };
 use crate::proto;
 
@@ -137,6 +138,66 @@ fn role(field: &str, value: i32) -> Result<Role> {
         )),
         Err(_) => Err(unknown_enum(field, value, "Role")),
     }
+}
+
+/// Converts a `Role` enum value used as a filter; unspecified is `None`.
+pub fn optional_role(field: &str, value: i32) -> Result<Option<Role>> {
+    match proto::Role::try_from(value) {
+        Ok(proto::Role::Unspecified) => Ok(None),
+        _ => role(field, value).map(Some),
+    }
+}
+
+/// Converts a `DateMatch` enum value; unspecified is OVERLAPS.
+pub fn date_match(field: &str, value: i32) -> Result<DateMatch> {
+    use proto::DateMatch as P;
+    match P::try_from(value) {
+        Ok(P::Unspecified | P::Overlaps) => Ok(DateMatch::Overlaps),
+        Ok(P::Within) => Ok(DateMatch::Within),
+        Err(_) => Err(unknown_enum(field, value, "DateMatch")),
+    }
+}
+
+/// Converts a `QueryOrder` enum value; unspecified is DATE_ASCENDING.
+pub fn query_order(field: &str, value: i32) -> Result<QueryOrder> {
+    use proto::QueryOrder as P;
+    match P::try_from(value) {
+        Ok(P::Unspecified | P::DateAscending) => Ok(QueryOrder::DateAscending),
+        Ok(P::DateDescending) => Ok(QueryOrder::DateDescending),
+        Ok(P::Position) => Ok(QueryOrder::Position),
+        Err(_) => Err(unknown_enum(field, value, "QueryOrder")),
+    }
+}
+
+/// Converts a `Direction` enum value; unspecified is BOTH.
+pub fn direction(field: &str, value: i32) -> Result<Direction> {
+    use proto::Direction as P;
+    match P::try_from(value) {
+        Ok(P::Unspecified | P::Both) => Ok(Direction::Both),
+        Ok(P::Outgoing) => Ok(Direction::Outgoing),
+        Ok(P::Incoming) => Ok(Direction::Incoming),
+        Err(_) => Err(unknown_enum(field, value, "Direction")),
+    }
+}
+
+/// A range of EDTF dates, either end open.
+pub fn date_range(from: &str, to: &str, mode: DateMatch) -> Result<DateRange> {
+    let from = optional_date("date_from", from)?;
+    let to = optional_date("date_to", to)?;
+    DateRange::between(from.as_ref(), to.as_ref(), mode)
+        .map_err(|reason| InvalidField::new("date_from", reason))
+}
+
+/// Relation keys of a filter, each checked against the vocabulary.
+pub fn relations(field: &str, keys: &[String], vocabulary: &Vocabulary) -> Result<Vec<RelationKey>> {
+    keys.iter()
+        .enumerate()
+        .map(|(i, key)| {
+            vocabulary
+                .relation(key)
+                .map_err(|reason| InvalidField::new(format!("{field}[{i}]"), reason))
+        })
+        .collect()
 }
 
 /// Converts a `Certainty` enum value; unspecified is `None`.

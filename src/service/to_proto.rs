@@ -1,6 +1,6 @@
 //! Domain values to responses. Infallible: everything in the store was valid when written.
 
-use crate::domain::{
+use crate::domain::{RelationEdge, 
     Actor, ActorKind, Certainty, Claim, DateSpan, Day, Edtf, Entry, EntryBody, EntryFilter,
     EntryKind, Event, Location, RelationType, Role, Source,
 };
@@ -115,6 +115,25 @@ pub fn span(date: &Edtf) -> proto::DateSpan {
 
 fn day(day: Day) -> String {
     day.to_string()
+}
+
+/// An edge of the relation graph, with open or unknown dates as empty strings.
+pub fn relation_edge(edge: RelationEdge) -> proto::RelationEdge {
+    let (earliest, latest) = edge
+        .dated
+        .map_or((String::new(), String::new()), |s| (day(s.earliest), day(s.latest)));
+    proto::RelationEdge {
+        subject: edge.subject.into(),
+        relation: edge.relation.to_string(),
+        object: edge.object.into(),
+        earliest,
+        latest,
+        event_count: edge.event_count,
+        claim_count: edge.claim_count,
+        certainty: certainty(edge.certainty) as i32,
+        denied: edge.denied,
+        evidence_ids: edge.evidence.into_iter().map(String::from).collect(),
+    }
 }
 
 /// A relation of the vocabulary.

@@ -22,6 +22,10 @@ pub const WORD: u8 = b'T';
 pub const META: u8 = b'M';
 /// `S` + subscription name -> the named subscription's state.
 pub const SUBSCRIPTION: u8 = b'S';
+/// `Q` + family + scope + order key -> facts: the query indexes (see `postings`).
+pub const QUERY: u8 = b'Q';
+/// `X` + superseded id + 0x00 + position of the entry that supersedes it -> nothing.
+pub const SUPERSEDED: u8 = b'X';
 
 /// Separates variable-length text from what follows it.
 const SEPARATOR: u8 = 0;

@@ -10,6 +10,8 @@ mod actor_index;
 mod codec;
 mod error;
 pub mod keys;
+mod postings;
+mod query;
 mod sled_log;
 mod writer;
 
@@ -27,6 +29,7 @@ use crate::domain::{
 };
 
 pub use error::StoreError;
+pub use query::{QueryPage, RelationAnswer, EVIDENCE_BUDGET, SCAN_BUDGET};
 pub use sled_log::Counts;
 pub use writer::{AppendError, AppendReceipt, AppendedEntry, CommittedEntries, LIVE_FEED_GROUPS};
 
@@ -91,6 +94,7 @@ impl Store {
     /// Opens the store, recovering head and counters from disk.
     pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
         let log = Arc::new(SledLog::open(&config.path, config.cache_capacity_bytes)?);
+        log.ensure_query_index()?;
         let head = log.last_position()?;
         let counts = log.counts()?;
         let (head_tx, head_rx) = watch::channel(head);

@@ -16,6 +16,7 @@ use super::actor_index::{actor_index_keys, source_of_byte};
 use super::codec::{decode_id_value, decode_record, encode_id_value};
 use super::error::StoreError;
 use super::keys;
+use super::postings::{postings, superseded_prefix, supersession_keys};
 
 /// Entry counters kept beside the log, updated in the same batch as the entries they count.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +55,14 @@ const TREE_NAME: &str = "eventlog";
 /// How long `open` waits for a data directory another handle is releasing.
 const LOCK_RETRY: Duration = Duration::from_secs(2);
 const COUNTS_KEY: &str = "counts";
+/// Metadata key of the query indexes' state: format version and the last position indexed.
+const QUERY_INDEX_KEY: &str = "query_index";
+/// Bump when the postings' encoding changes: older indexes are then dropped and rebuilt.
+const QUERY_INDEX_VERSION: u8 = 1;
+/// Entries indexed per batch while (re)building the query indexes.
+const REBUILD_CHUNK: usize = 2_000;
+/// Keys removed per batch while dropping an outdated index.
+const DROP_CHUNK: usize = 10_000;
 
 impl SledLog {
     /// Opens (or creates) the database in `path`, with sled's page cache capped at
@@ -230,8 +239,11 @@ impl SledLog {
         counts: &Counts,
     ) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
+        let mut indexed_through = None;
         for record in records {
             let id = record.body.id();
+            indexed_through = indexed_through.max(Some(record.position));
+            add_query_postings(&mut batch, record.position, record.body);
             batch.insert(&keys::log_key(record.position), record.record);
             batch.insert(
                 keys::id_key(id),
@@ -263,9 +275,109 @@ impl SledLog {
         }
         let counts = serde_json::to_vec(counts).map_err(|e| StoreError::Encode(e.to_string()))?;
         batch.insert(keys::meta_key(COUNTS_KEY), counts);
+        if let Some(position) = indexed_through {
+            batch.insert(keys::meta_key(QUERY_INDEX_KEY), &query_index_state(position));
+        }
         self.tree.apply_batch(batch)?;
         self.db.flush()?;
         Ok(())
+    }
+
+    /// Makes the query indexes cover the whole log: they are written with the entries, so this
+    /// only has work after an upgrade (no index, or one of an older format, which is dropped)
+    /// or if the stored state is behind the log for any other reason.
+    pub fn ensure_query_index(&self) -> Result<(), StoreError> {
+        let head = self.last_position()?;
+        let key = keys::meta_key(QUERY_INDEX_KEY);
+        let state = self.tree.get(&key)?;
+        let indexed = match state.as_deref() {
+            Some([QUERY_INDEX_VERSION, position @ ..]) => keys::decode_position(position),
+            _ => None,
+        };
+        let from = match indexed {
+            Some(through) if through >= head => return Ok(()),
+            Some(through) => through.next(),
+            None => {
+                self.drop_query_index()?;
+                Position(1)
+            }
+        };
+        tracing::info!(from = from.0, head = head.0, "building query indexes");
+        let started = Instant::now();
+        let mut next = from;
+        while next <= head {
+            let entries = self.scan(next, head, REBUILD_CHUNK)?;
+            let Some(last) = entries.last().map(|e| e.position) else {
+                break;
+            };
+            let mut batch = sled::Batch::default();
+            for entry in &entries {
+                add_query_postings(&mut batch, entry.position, &entry.body);
+            }
+            batch.insert(key.clone(), &query_index_state(last));
+            self.tree.apply_batch(batch)?;
+            next = last.next();
+        }
+        self.tree
+            .insert(&key, &query_index_state(head))?;
+        self.db.flush()?;
+        tracing::info!(
+            entries = head.0.saturating_sub(from.0 - 1),
+            seconds = started.elapsed().as_secs_f64(),
+            "query indexes built"
+        );
+        Ok(())
+    }
+
+    fn drop_query_index(&self) -> Result<(), StoreError> {
+        for prefix in [keys::QUERY, keys::SUPERSEDED] {
+            loop {
+                let mut batch = sled::Batch::default();
+                let mut removed = 0;
+                for item in self.tree.scan_prefix([prefix]).keys().take(DROP_CHUNK) {
+                    batch.remove(item?);
+                    removed += 1;
+                }
+                if removed == 0 {
+                    break;
+                }
+                self.tree.apply_batch(batch)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Walks index keys in `range`, forwards or backwards, decoding each with `decode` (keys
+    /// it refuses are reported as corrupt).
+    pub fn walk_index<T: 'static>(
+        &self,
+        range: (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>),
+        reverse: bool,
+        decode: fn(&[u8], &[u8]) -> Option<T>,
+    ) -> Box<dyn Iterator<Item = Result<T, StoreError>> + Send> {
+        let items = self.tree.range(range);
+        let items: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + Send> =
+            if reverse {
+                Box::new(items.rev())
+            } else {
+                Box::new(items)
+            };
+        Box::new(items.map(move |item| {
+            let (key, value) = item?;
+            decode(&key, &value).ok_or_else(|| corrupt(&key, "bad index posting"))
+        }))
+    }
+
+    /// The position of the first entry that supersedes `id`, if any.
+    pub fn first_supersession(&self, id: &EntryId) -> Result<Option<Position>, StoreError> {
+        match self.tree.scan_prefix(superseded_prefix(id)).keys().next() {
+            None => Ok(None),
+            Some(key) => {
+                let key = key?;
+                let at = key.len().saturating_sub(8);
+                Ok(keys::decode_position(&key[at..]))
+            }
+        }
     }
 
     /// A named subscription's state.
@@ -315,6 +427,21 @@ impl SledLog {
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
     }
+}
+
+fn add_query_postings(batch: &mut sled::Batch, position: Position, body: &EntryBody) {
+    for (key, value) in postings(position, body) {
+        batch.insert(key, value);
+    }
+    for key in supersession_keys(position, body) {
+        batch.insert(key, &[]);
+    }
+}
+
+fn query_index_state(indexed_through: Position) -> [u8; 9] {
+    let mut state = [QUERY_INDEX_VERSION; 9];
+    state[1..].copy_from_slice(&keys::encode_position(indexed_through));
+    state
 }
 
 fn decode_entry(position: Position, bytes: &[u8]) -> Result<Entry, StoreError> {

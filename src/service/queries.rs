@@ -1,0 +1,264 @@
+//! The query RPCs: `QueryEvents`, `QueryClaims`, `ListRelations`. Each resolves its request
+//! (actor names to ids, dates to days, the page token to a snapshot and cursor), asks the
+//! store, and builds the page.
+
+use std::sync::Arc;
+
+use tonic::Status;
+
+use crate::domain::limits::MAX_PAGE_SIZE;
+use crate::domain::{
+    ActorId, ClaimQuery, DateMatch, EntryId, EventQuery, InvalidField, Position, QueryRejection,
+    RelationQuery, Snapshot, SymmetricRelations, Vocabulary,
+};
+use crate::proto;
+use crate::store::{QueryPage, Store};
+
+use super::query_token::{self, QueryToken, TokenKind};
+use super::subscriptions::resolve_actor;
+use super::{blocking, page_size, to_domain, to_proto, DEFAULT_PAGE_SIZE};
+
+/// What the query handlers share: the store and the vocabulary's symmetric relations.
+pub struct QueryContext<'a> {
+    /// The store.
+    pub store: &'a Arc<Store>,
+    /// The relation vocabulary.
+    pub vocabulary: &'a Vocabulary,
+    /// Its symmetric relations.
+    pub symmetric: &'a SymmetricRelations,
+}
+
+/// `QueryEvents`.
+pub async fn query_events(
+    context: QueryContext<'_>,
+    request: proto::QueryEventsRequest,
+) -> Result<proto::QueryEventsResponse, Status> {
+    let limit = page_size(
+        "page_size",
+        request.page_size,
+        DEFAULT_PAGE_SIZE,
+        MAX_PAGE_SIZE,
+    )?;
+    let fingerprint = query_token::fingerprint(&proto::QueryEventsRequest {
+        page_size: 0,
+        page_token: String::new(),
+        ..request.clone()
+    });
+    let token = query_token::decode(&request.page_token, TokenKind::Events, fingerprint)?;
+    let actor = optional_actor(context.store, "actor", request.actor).await?;
+    let role = to_domain::optional_role("role", request.role)?;
+    if role.is_some() && actor.is_none() {
+        return Err(InvalidField::new("role", "needs `actor`: the role of which actor?").into());
+    }
+    let query = EventQuery {
+        actor,
+        role,
+        counterpart: optional_actor(context.store, "counterpart", request.counterpart).await?,
+        relations: to_domain::relations("relations", &request.relations, context.vocabulary)?,
+        dates: to_domain::date_range(
+            &request.date_from,
+            &request.date_to,
+            to_domain::date_match("date_match", request.date_match)?,
+        )?,
+        country: to_domain::optional_country("country", &request.country)?,
+        min_certainty: to_domain::certainty("min_certainty", request.min_certainty)?,
+        symmetric: Arc::clone(context.symmetric),
+    };
+    let order = to_domain::query_order("order", request.order)?;
+    let snapshot = snapshot(
+        context.store,
+        token,
+        request.as_of_position,
+        request.include_superseded,
+    )?;
+    let after = token.map(|t| t.after);
+    let store = Arc::clone(context.store);
+    let page = blocking(move || store.query_events(&query, snapshot, order, after, limit)).await??;
+    let (entries, next_page_token) = page_parts(page, TokenKind::Events, fingerprint, snapshot);
+    Ok(proto::QueryEventsResponse {
+        entries,
+        next_page_token,
+        as_of_position: snapshot.as_of.0,
+    })
+}
+
+/// `QueryClaims`.
+pub async fn query_claims(
+    context: QueryContext<'_>,
+    request: proto::QueryClaimsRequest,
+) -> Result<proto::QueryClaimsResponse, Status> {
+    let limit = page_size(
+        "page_size",
+        request.page_size,
+        DEFAULT_PAGE_SIZE,
+        MAX_PAGE_SIZE,
+    )?;
+    let fingerprint = query_token::fingerprint(&proto::QueryClaimsRequest {
+        page_size: 0,
+        page_token: String::new(),
+        ..request.clone()
+    });
+    let token = query_token::decode(&request.page_token, TokenKind::Claims, fingerprint)?;
+    let store = context.store;
+    let min_certainty = to_domain::certainty("min_certainty", request.min_certainty)?;
+    let max_certainty = to_domain::certainty("max_certainty", request.max_certainty)?;
+    if let (Some(min), Some(max)) = (min_certainty, max_certainty) {
+        if max < min {
+            return Err(InvalidField::new(
+                "max_certainty",
+                "is more certain than min_certainty, so nothing can match; swap them?",
+            )
+            .into());
+        }
+    }
+    let event_id = match request.event_id.as_str() {
+        "" => None,
+        text => Some(to_domain::id("event_id", text)?),
+    };
+    let query = ClaimQuery {
+        subject: optional_actor(store, "subject", request.subject).await?,
+        object: optional_actor(store, "object", request.object).await?,
+        claimant: optional_actor(store, "claimant", request.claimant).await?,
+        actor: optional_actor(store, "actor", request.actor).await?,
+        relations: to_domain::relations("relations", &request.relations, context.vocabulary)?,
+        event_id: event_id.clone(),
+        dates: to_domain::date_range(
+            &request.date_from,
+            &request.date_to,
+            to_domain::date_match("date_match", request.date_match)?,
+        )?,
+        min_certainty,
+        max_certainty,
+        negated: request.negated,
+        symmetric: Arc::clone(context.symmetric),
+    };
+    if let Some(id) = event_id {
+        require_event(store, id).await?;
+    }
+    let order = to_domain::query_order("order", request.order)?;
+    let snapshot = snapshot(
+        store,
+        token,
+        request.as_of_position,
+        request.include_superseded,
+    )?;
+    let after = token.map(|t| t.after);
+    let store = Arc::clone(store);
+    let page = blocking(move || store.query_claims(&query, snapshot, order, after, limit)).await??;
+    let (entries, next_page_token) = page_parts(page, TokenKind::Claims, fingerprint, snapshot);
+    Ok(proto::QueryClaimsResponse {
+        entries,
+        next_page_token,
+        as_of_position: snapshot.as_of.0,
+    })
+}
+
+/// `ListRelations`.
+pub async fn list_relations(
+    context: QueryContext<'_>,
+    request: proto::ListRelationsRequest,
+) -> Result<proto::ListRelationsResponse, Status> {
+    let store = context.store;
+    let Some(actor) = optional_actor(store, "actor", request.actor).await? else {
+        return Err(InvalidField::new(
+            "actor",
+            "is required: the actor (id, name or alias) whose relations to list",
+        )
+        .into());
+    };
+    let query = RelationQuery {
+        actor,
+        counterpart: optional_actor(store, "counterpart", request.counterpart).await?,
+        relations: to_domain::relations("relations", &request.relations, context.vocabulary)?,
+        dates: to_domain::date_range(&request.date_from, &request.date_to, DateMatch::Overlaps)?,
+        direction: to_domain::direction("direction", request.direction)?,
+        min_certainty: to_domain::certainty("min_certainty", request.min_certainty)?,
+        symmetric: Arc::clone(context.symmetric),
+    };
+    let snapshot = snapshot(store, None, request.as_of_position, false)?;
+    let store = Arc::clone(store);
+    let answer = blocking(move || store.relations(&query, snapshot.as_of)).await??;
+    Ok(proto::ListRelationsResponse {
+        edges: answer
+            .edges
+            .into_iter()
+            .map(to_proto::relation_edge)
+            .collect(),
+        truncated: answer.truncated,
+        as_of_position: snapshot.as_of.0,
+    })
+}
+
+/// An optional actor filter: empty is none, anything else must resolve.
+async fn optional_actor(
+    store: &Arc<Store>,
+    field: &str,
+    name: String,
+) -> Result<Option<ActorId>, Status> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    resolve_actor(store, field, name).await.map(Some)
+}
+
+/// Refuses an `event_id` filter naming no event, which would otherwise silently match nothing.
+async fn require_event(store: &Arc<Store>, id: EntryId) -> Result<(), Status> {
+    let store = Arc::clone(store);
+    let found = blocking(move || store.entry_by_id(&id).map(|e| (id, e))).await??;
+    match found {
+        (_, Some(entry)) if entry.body.kind() == crate::domain::EntryKind::Event => Ok(()),
+        (id, _) => Err(Status::not_found(format!(
+            "event_id: no event has id {:?}",
+            id.as_str()
+        ))),
+    }
+}
+
+/// The log state a query reads: the token's snapshot on later pages, else `as_of_position`
+/// (which must not be beyond the head), else the head.
+fn snapshot(
+    store: &Store,
+    token: Option<QueryToken>,
+    as_of_position: u64,
+    include_superseded: bool,
+) -> Result<Snapshot, Status> {
+    let head = store.head();
+    let as_of = match (token, as_of_position) {
+        (Some(token), _) => token.snapshot,
+        (None, 0) => head,
+        (None, asked) if Position(asked) > head => {
+            return Err(QueryRejection::AsOfBeyondHead {
+                as_of: Position(asked),
+                head,
+            }
+            .into())
+        }
+        (None, asked) => Position(asked),
+    };
+    Ok(Snapshot {
+        as_of,
+        include_superseded,
+    })
+}
+
+fn page_parts(
+    page: QueryPage,
+    kind: TokenKind,
+    fingerprint: u64,
+    snapshot: Snapshot,
+) -> (Vec<proto::Entry>, String) {
+    let token = page
+        .resume
+        .map(|after| {
+            query_token::encode(
+                kind,
+                fingerprint,
+                QueryToken {
+                    snapshot: snapshot.as_of,
+                    after,
+                },
+            )
+        })
+        .unwrap_or_default();
+    (page.entries.into_iter().map(to_proto::entry).collect(), token)
+}

@@ -1,0 +1,427 @@
+//! The query indexes: which postings an event or claim gets, and how they are encoded.
+//!
+//! A posting is a key in one of two families:
+//!
+//! - **date**: `Q d <scope> <class> <earliest day> <position>`, walked for date-ordered queries;
+//! - **position**: `Q p <scope> <position>`, walked for position-ordered queries.
+//!
+//! The *scope* names the entries a posting list holds: all events, the events of one actor, of
+//! one relation, of an actor with a relation, of a pair of actors; the same for claims, plus the
+//! claims about one event. A query walks the narrowest scope its filters allow, so the work per
+//! page follows the page, not the log. The value of every posting carries the facts that most
+//! filters test (date span, certainty, negation, country), so most non-matching candidates are
+//! skipped without reading the entry.
+//!
+//! Fuzzy dates make a date range query harder than a key range: "2022" overlaps September 2022
+//! but starts in January. So date postings are split by the *class* of their span's length (a
+//! day, a month, a quarter, a year, a decade, longer or open); within a class every span is at
+//! most `CLASS_MAX_DAYS` long, so the entries overlapping `[from, to]` all start in
+//! `[from - max + 1, to]`, one key range per class. The query merges the class ranges, which are
+//! each sorted by (earliest day, position), into one stream in that order.
+//!
+//! Position postings exist only for the single-filter scopes (all, actor, relation, event): a
+//! position-ordered query that combines filters walks one of those and checks the rest, which
+//! costs more per page than the date order but keeps the index small.
+
+use crate::domain::{
+    ActorId, Certainty, Claim, DateSpan, Day, EntryBody, EntryId, Event, Position, RelationKey,
+};
+
+use super::keys::{QUERY, SUPERSEDED};
+
+/// Which walk order a posting serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Sorted by (class, earliest day, position) within a scope.
+    Date,
+    /// Sorted by position within a scope.
+    Position,
+}
+
+impl Family {
+    fn byte(self) -> u8 {
+        match self {
+            Family::Date => b'd',
+            Family::Position => b'p',
+        }
+    }
+}
+
+/// A posting list: the entries of one kind that share a filter value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// Every event.
+    Events,
+    /// Events an actor takes part in.
+    EventActor(&'a ActorId),
+    /// Events of a relation.
+    EventRelation(&'a RelationKey),
+    /// Events of a relation an actor takes part in.
+    EventActorRelation(&'a ActorId, &'a RelationKey),
+    /// Events two actors take part in (the pair in id order).
+    EventPair(&'a ActorId, &'a ActorId),
+    /// Every claim.
+    Claims,
+    /// Claims with an actor as subject, object or claimant.
+    ClaimActor(&'a ActorId),
+    /// Claims of a relation.
+    ClaimRelation(&'a RelationKey),
+    /// Claims of a relation with an actor as subject, object or claimant.
+    ClaimActorRelation(&'a ActorId, &'a RelationKey),
+    /// Claims with two actors as subject and object, in either order (the pair in id order).
+    ClaimPair(&'a ActorId, &'a ActorId),
+    /// Claims about an event.
+    ClaimEvent(&'a EntryId),
+}
+
+impl Scope<'_> {
+    /// The pair scope of two actors for events, whatever their order.
+    pub fn event_pair<'a>(a: &'a ActorId, b: &'a ActorId) -> Scope<'a> {
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        Scope::EventPair(low, high)
+    }
+
+    /// The pair scope of two actors for claims, whatever their order.
+    pub fn claim_pair<'a>(a: &'a ActorId, b: &'a ActorId) -> Scope<'a> {
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        Scope::ClaimPair(low, high)
+    }
+
+    /// True if position postings exist for this scope.
+    pub fn has_position_postings(&self) -> bool {
+        matches!(
+            self,
+            Scope::Events
+                | Scope::EventActor(_)
+                | Scope::EventRelation(_)
+                | Scope::Claims
+                | Scope::ClaimActor(_)
+                | Scope::ClaimRelation(_)
+                | Scope::ClaimEvent(_)
+        )
+    }
+
+    fn tag_and_parts(&self) -> (u8, [&str; 2]) {
+        match *self {
+            Scope::Events => (b'E', ["", ""]),
+            Scope::EventActor(a) => (b'a', [a.as_str(), ""]),
+            Scope::EventRelation(r) => (b'r', [r.as_str(), ""]),
+            Scope::EventActorRelation(a, r) => (b'b', [a.as_str(), r.as_str()]),
+            Scope::EventPair(a, b) => (b'c', [a.as_str(), b.as_str()]),
+            Scope::Claims => (b'C', ["", ""]),
+            Scope::ClaimActor(a) => (b'A', [a.as_str(), ""]),
+            Scope::ClaimRelation(r) => (b'R', [r.as_str(), ""]),
+            Scope::ClaimActorRelation(a, r) => (b'B', [a.as_str(), r.as_str()]),
+            Scope::ClaimPair(a, b) => (b'P', [a.as_str(), b.as_str()]),
+            Scope::ClaimEvent(e) => (b'V', [e.as_str(), ""]),
+        }
+    }
+
+    /// The key prefix of this scope's postings in `family`. Each text part ends with 0x00,
+    /// which ids and relation keys never contain, so no scope's prefix is another's.
+    pub fn prefix(&self, family: Family) -> Vec<u8> {
+        let (tag, parts) = self.tag_and_parts();
+        let mut key = vec![QUERY, family.byte(), tag];
+        for part in parts {
+            key.extend_from_slice(part.as_bytes());
+            key.push(0);
+        }
+        key
+    }
+}
+
+/// Span-length classes of date postings: the longest span, in days, each class holds. Spans
+/// longer than the last, or open at either end, are in the open class.
+pub const CLASS_MAX_DAYS: [i64; 5] = [1, 31, 92, 366, 3_660];
+/// The class of spans that are open or longer than every bounded class.
+pub const OPEN_CLASS: u8 = CLASS_MAX_DAYS.len() as u8;
+
+/// The class of a span (see the module docs).
+pub fn class_of(span: DateSpan) -> u8 {
+    if span.earliest.is_open() || span.latest.is_open() {
+        return OPEN_CLASS;
+    }
+    let days = i64::from(span.latest.0) - i64::from(span.earliest.0) + 1;
+    CLASS_MAX_DAYS
+        .iter()
+        .position(|max| days <= *max)
+        .map_or(OPEN_CLASS, |c| c as u8)
+}
+
+/// What a posting's value says about its entry, for filtering without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Facts {
+    /// The entry's date span (a claim's `valid`, unbounded if it has none).
+    pub span: DateSpan,
+    /// Its certainty.
+    pub certainty: Certainty,
+    /// A negated claim.
+    pub negated: bool,
+    /// The event's location country (ASCII), zeros when unknown.
+    pub country: [u8; 3],
+}
+
+const FACTS_LEN: usize = 12;
+
+impl Facts {
+    fn of(body: &EntryBody) -> Option<Facts> {
+        match body {
+            EntryBody::Actor(_) => None,
+            EntryBody::Event(e) => Some(Facts {
+                span: e.date.span(),
+                certainty: e.certainty,
+                negated: false,
+                country: e
+                    .location
+                    .as_ref()
+                    .and_then(|l| l.country.as_ref())
+                    .and_then(|c| c.as_str().as_bytes().try_into().ok())
+                    .unwrap_or([0; 3]),
+            }),
+            EntryBody::Claim(c) => Some(Facts {
+                span: crate::domain::query::claim_span(c),
+                certainty: c.certainty,
+                negated: c.negated,
+                country: [0; 3],
+            }),
+        }
+    }
+
+    fn encode(&self) -> [u8; FACTS_LEN] {
+        let mut value = [0; FACTS_LEN];
+        value[0..4].copy_from_slice(&day_bytes(self.span.earliest));
+        value[4..8].copy_from_slice(&day_bytes(self.span.latest));
+        value[8] = certainty_byte(self.certainty) | if self.negated { 0x80 } else { 0 };
+        value[9..12].copy_from_slice(&self.country);
+        value
+    }
+
+    fn decode(value: &[u8]) -> Option<Facts> {
+        let value: &[u8; FACTS_LEN] = value.try_into().ok()?;
+        Some(Facts {
+            span: DateSpan {
+                earliest: day_of(value[0..4].try_into().ok()?),
+                latest: day_of(value[4..8].try_into().ok()?),
+            },
+            certainty: certainty_of(value[8] & 0x7f)?,
+            negated: value[8] & 0x80 != 0,
+            country: value[9..12].try_into().ok()?,
+        })
+    }
+}
+
+/// One decoded posting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Posting {
+    /// The entry's position.
+    pub position: Position,
+    /// What the value says about it.
+    pub facts: Facts,
+}
+
+/// Decodes a posting from its key and value; the position is the key's last 8 bytes.
+pub fn decode_posting(key: &[u8], value: &[u8]) -> Option<Posting> {
+    let at = key.len().checked_sub(8)?;
+    let position = Position(u64::from_be_bytes(key[at..].try_into().ok()?));
+    Some(Posting {
+        position,
+        facts: Facts::decode(value)?,
+    })
+}
+
+/// A date posting key: the scope prefix, class, earliest day and position.
+pub fn date_key(prefix: &[u8], class: u8, earliest: Day, position: Position) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + 13);
+    key.extend_from_slice(prefix);
+    key.push(class);
+    key.extend_from_slice(&day_bytes(earliest));
+    key.extend_from_slice(&position.0.to_be_bytes());
+    key
+}
+
+/// A position posting key: the scope prefix and position.
+pub fn position_key(prefix: &[u8], position: Position) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + 8);
+    key.extend_from_slice(prefix);
+    key.extend_from_slice(&position.0.to_be_bytes());
+    key
+}
+
+/// Every posting of the entry at `position`: keys and the shared value. Actors have none.
+pub fn postings(position: Position, body: &EntryBody) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let Some(facts) = Facts::of(body) else {
+        return Vec::new();
+    };
+    let scopes = match body {
+        EntryBody::Actor(_) => Vec::new(),
+        EntryBody::Event(e) => event_scopes(e),
+        EntryBody::Claim(c) => claim_scopes(c),
+    };
+    let value = facts.encode().to_vec();
+    let class = class_of(facts.span);
+    let mut keys = Vec::with_capacity(scopes.len() * 2);
+    for scope in scopes {
+        keys.push((
+            date_key(
+                &scope.prefix(Family::Date),
+                class,
+                facts.span.earliest,
+                position,
+            ),
+            value.clone(),
+        ));
+        if scope.has_position_postings() {
+            keys.push((
+                position_key(&scope.prefix(Family::Position), position),
+                value.clone(),
+            ));
+        }
+    }
+    keys
+}
+
+fn event_scopes(event: &Event) -> Vec<Scope<'_>> {
+    let mut actors: Vec<&ActorId> = event.participants.iter().map(|p| &p.actor_id).collect();
+    actors.sort();
+    actors.dedup();
+    let mut scopes = vec![Scope::Events, Scope::EventRelation(&event.relation)];
+    for (i, actor) in actors.iter().enumerate() {
+        scopes.push(Scope::EventActor(actor));
+        scopes.push(Scope::EventActorRelation(actor, &event.relation));
+        for other in &actors[i + 1..] {
+            scopes.push(Scope::EventPair(actor, other));
+        }
+    }
+    scopes
+}
+
+fn claim_scopes(claim: &Claim) -> Vec<Scope<'_>> {
+    let mut scopes = vec![Scope::Claims];
+    let mut actors: Vec<&ActorId> = [&claim.subject, &claim.object, &claim.claimant]
+        .into_iter()
+        .flatten()
+        .collect();
+    actors.sort();
+    actors.dedup();
+    for actor in &actors {
+        scopes.push(Scope::ClaimActor(actor));
+        if let Some(relation) = &claim.relation {
+            scopes.push(Scope::ClaimActorRelation(actor, relation));
+        }
+    }
+    if let Some(relation) = &claim.relation {
+        scopes.push(Scope::ClaimRelation(relation));
+    }
+    if let (Some(subject), Some(object)) = (&claim.subject, &claim.object) {
+        if subject != object {
+            scopes.push(Scope::claim_pair(subject, object));
+        }
+    }
+    if let Some(event) = &claim.event_id {
+        scopes.push(Scope::ClaimEvent(event));
+    }
+    scopes
+}
+
+/// `X` + superseded id + 0x00 + superseding position: one key per correction.
+pub fn superseded_key(id: &EntryId, by: Position) -> Vec<u8> {
+    let mut key = superseded_prefix(id);
+    key.extend_from_slice(&by.0.to_be_bytes());
+    key
+}
+
+/// The prefix of every correction of `id`; the first key found is the earliest correction.
+pub fn superseded_prefix(id: &EntryId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(id.as_str().len() + 10);
+    key.push(SUPERSEDED);
+    key.extend_from_slice(id.as_str().as_bytes());
+    key.push(0);
+    key
+}
+
+/// The corrections an entry makes: one key per id it supersedes.
+pub fn supersession_keys(position: Position, body: &EntryBody) -> Vec<Vec<u8>> {
+    let ids = match body {
+        EntryBody::Actor(_) => return Vec::new(),
+        EntryBody::Event(e) => &e.supersedes,
+        EntryBody::Claim(c) => &c.supersedes,
+    };
+    ids.iter().map(|id| superseded_key(id, position)).collect()
+}
+
+/// Big-endian with the sign bit flipped, so byte order is numeric order for negative days too.
+pub fn day_bytes(day: Day) -> [u8; 4] {
+    ((day.0 as u32) ^ 0x8000_0000).to_be_bytes()
+}
+
+fn day_of(bytes: [u8; 4]) -> Day {
+    Day((u32::from_be_bytes(bytes) ^ 0x8000_0000) as i32)
+}
+
+fn certainty_byte(certainty: Certainty) -> u8 {
+    match certainty {
+        Certainty::Confirmed => 1,
+        Certainty::Reported => 2,
+        Certainty::Alleged => 3,
+        Certainty::Speculated => 4,
+        Certainty::Disputed => 5,
+    }
+}
+
+fn certainty_of(byte: u8) -> Option<Certainty> {
+    Some(match byte {
+        1 => Certainty::Confirmed,
+        2 => Certainty::Reported,
+        3 => Certainty::Alleged,
+        4 => Certainty::Speculated,
+        5 => Certainty::Disputed,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Edtf;
+
+    #[test]
+    fn day_bytes_sort_numerically() {
+        let days = [i32::MIN, -500, -1, 0, 1, 19_000, i32::MAX];
+        let encoded: Vec<_> = days.iter().map(|d| day_bytes(Day(*d))).collect();
+        assert!(encoded.windows(2).all(|w| w[0] < w[1]));
+        assert!(days.iter().all(|d| day_of(day_bytes(Day(*d))) == Day(*d)));
+    }
+
+    #[test]
+    fn spans_fall_in_the_class_of_their_length() {
+        let class = |text: &str| class_of(Edtf::parse(text).expect("valid").span());
+        assert_eq!(class("2022-09-24"), 0);
+        assert_eq!(class("2022-09"), 1);
+        assert_eq!(class("2022-21"), 2); // spring: three months
+        assert_eq!(class("2022"), 3);
+        assert_eq!(class("2015/2023"), 4);
+        assert_eq!(class("2015/.."), OPEN_CLASS);
+        assert_eq!(class_of(DateSpan::UNBOUNDED), OPEN_CLASS);
+    }
+
+    #[test]
+    fn facts_round_trip() {
+        let facts = Facts {
+            span: Edtf::parse("2022-03~").expect("valid").span(),
+            certainty: Certainty::Speculated,
+            negated: true,
+            country: *b"SYR",
+        };
+        assert_eq!(Facts::decode(&facts.encode()), Some(facts));
+        assert_eq!(Facts::decode(&[0; 3]), None);
+    }
+
+    #[test]
+    fn scope_prefixes_do_not_nest() {
+        let a = ActorId::parse("ab").expect("valid");
+        let ab = ActorId::parse("abc").expect("valid");
+        let short = Scope::EventActor(&a).prefix(Family::Date);
+        let long = Scope::EventActor(&ab).prefix(Family::Date);
+        assert!(!long.starts_with(&short));
+    }
+}

@@ -1,0 +1,447 @@
+//! Answering queries from the indexes: pick the narrowest posting lists, merge them in the
+//! requested order, check each candidate, stop at a page.
+//!
+//! **Choosing an index.** Each filter that names an actor, a pair of actors, a relation or an
+//! event has its own posting lists, including the combinations analysts ask most (actor with
+//! relation, actor with counterpart). A query walks the lists of its most specific filter and
+//! checks the others on each candidate: first against the facts stored in the posting (dates,
+//! certainty, negation, country), which costs no read, then against the entry itself with the
+//! domain's predicate, which decides. Walking one list and checking was chosen over
+//! intersecting several sorted lists because the composite lists already make the common
+//! combinations narrow, and a merge-intersection would pay a seek per step on every list for
+//! the rare remaining ones.
+//!
+//! **Merging.** A date-ordered query reads one key range per span class (see `postings`) of
+//! each list it walks (several lists when several relations are asked) and merges them by
+//! (earliest day, position); position-ordered queries merge position lists.
+//!
+//! **Bounding.** A page examines at most `SCAN_BUDGET` postings. A query whose candidates
+//! rarely match returns a short page with a token to continue, rather than working without
+//! bound; `ListRelations` stops at `EVIDENCE_BUDGET` and says it is truncated.
+
+use std::iter::Peekable;
+use std::ops::Bound;
+
+use crate::domain::query::{
+    ClaimQuery, DateKey, DateRange, EventQuery, QueryOrder, Snapshot,
+};
+use crate::domain::relations::{RelationEdge, RelationGraph, RelationQuery};
+use crate::domain::{DateMatch, Day, Entry, EntryBody, Position};
+
+use super::error::StoreError;
+use super::postings::{
+    date_key, decode_posting, position_key, Facts, Family, Posting, Scope, CLASS_MAX_DAYS,
+    OPEN_CLASS,
+};
+use super::Store;
+
+/// Postings one page examines at most.
+pub const SCAN_BUDGET: usize = 10_000;
+/// Postings one `ListRelations` call examines at most.
+pub const EVIDENCE_BUDGET: usize = 20_000;
+
+/// One page of a query's answer.
+#[derive(Debug, Clone)]
+pub struct QueryPage {
+    /// The matching entries, in order.
+    pub entries: Vec<Entry>,
+    /// Where the next page starts; `None` when the answer is complete.
+    pub resume: Option<DateKey>,
+}
+
+/// The relation graph around an actor.
+#[derive(Debug, Clone)]
+pub struct RelationAnswer {
+    /// The edges.
+    pub edges: Vec<RelationEdge>,
+    /// True if the evidence budget ran out before all evidence was examined.
+    pub truncated: bool,
+}
+
+/// Where a query reads and how far.
+struct Walk<'a> {
+    family: Family,
+    scopes: Vec<Scope<'a>>,
+    dates: DateRange,
+    order: QueryOrder,
+    after: Option<DateKey>,
+    as_of: Position,
+}
+
+impl Store {
+    /// One page of events matching `query`, as of `snapshot`, in `order`, after `after`.
+    pub fn query_events(
+        &self,
+        query: &EventQuery,
+        snapshot: Snapshot,
+        order: QueryOrder,
+        after: Option<DateKey>,
+        limit: usize,
+    ) -> Result<QueryPage, StoreError> {
+        let walk = Walk {
+            family: family_for(order),
+            scopes: event_scopes(query, order),
+            dates: query.dates,
+            order,
+            after,
+            as_of: snapshot.as_of,
+        };
+        let facts_ok = |f: &Facts| {
+            query.dates.accepts(f.span)
+                && query.min_certainty.is_none_or(|min| f.certainty <= min)
+                && query
+                    .country
+                    .as_ref()
+                    .is_none_or(|c| f.country == c.as_str().as_bytes())
+        };
+        let matches = |body: &EntryBody| matches!(body, EntryBody::Event(e) if query.matches(e));
+        self.page(&walk, snapshot, limit, facts_ok, matches)
+    }
+
+    /// One page of claims matching `query`.
+    pub fn query_claims(
+        &self,
+        query: &ClaimQuery,
+        snapshot: Snapshot,
+        order: QueryOrder,
+        after: Option<DateKey>,
+        limit: usize,
+    ) -> Result<QueryPage, StoreError> {
+        let walk = Walk {
+            family: family_for(order),
+            scopes: claim_scopes(query, order),
+            dates: query.dates,
+            order,
+            after,
+            as_of: snapshot.as_of,
+        };
+        let facts_ok = |f: &Facts| {
+            query.dates.accepts(f.span)
+                && query.min_certainty.is_none_or(|min| f.certainty <= min)
+                && query.max_certainty.is_none_or(|max| f.certainty >= max)
+                && query.negated.is_none_or(|n| f.negated == n)
+        };
+        let matches = |body: &EntryBody| matches!(body, EntryBody::Claim(c) if query.matches(c));
+        self.page(&walk, snapshot, limit, facts_ok, matches)
+    }
+
+    /// The relation graph around `query.actor` as of `as_of`, without superseded evidence.
+    pub fn relations(
+        &self,
+        query: &RelationQuery,
+        as_of: Position,
+    ) -> Result<RelationAnswer, StoreError> {
+        let actor = &query.actor;
+        let mut scopes = Vec::new();
+        match &query.counterpart {
+            Some(other) if other != actor => {
+                scopes.push(Scope::event_pair(actor, other));
+                scopes.push(Scope::claim_pair(actor, other));
+            }
+            _ if !query.relations.is_empty() => {
+                for relation in &query.relations {
+                    scopes.push(Scope::EventActorRelation(actor, relation));
+                    scopes.push(Scope::ClaimActorRelation(actor, relation));
+                }
+            }
+            _ => {
+                scopes.push(Scope::EventActor(actor));
+                scopes.push(Scope::ClaimActor(actor));
+            }
+        }
+        let walk = Walk {
+            family: Family::Date,
+            scopes,
+            dates: DateRange {
+                mode: DateMatch::Overlaps,
+                ..query.dates
+            },
+            order: QueryOrder::DateAscending,
+            after: None,
+            as_of,
+        };
+        let snapshot = Snapshot {
+            as_of,
+            include_superseded: false,
+        };
+        let mut graph = RelationGraph::new(query);
+        let mut postings = self.merged(&walk);
+        let mut examined = 0;
+        while let Some(posting) = postings.next_posting()? {
+            if examined == EVIDENCE_BUDGET {
+                return Ok(RelationAnswer {
+                    edges: graph.into_edges(),
+                    truncated: true,
+                });
+            }
+            examined += 1;
+            let evidence_ok = posting.position <= as_of
+                && query.dates.accepts(posting.facts.span)
+                && query
+                    .min_certainty
+                    .is_none_or(|min| posting.facts.certainty <= min);
+            if !evidence_ok {
+                continue;
+            }
+            if let Some(entry) = self.visible(posting.position, snapshot, |_| true)? {
+                graph.add(entry.position, &entry.body);
+            }
+        }
+        Ok(RelationAnswer {
+            edges: graph.into_edges(),
+            truncated: false,
+        })
+    }
+
+    fn page(
+        &self,
+        walk: &Walk<'_>,
+        snapshot: Snapshot,
+        limit: usize,
+        facts_ok: impl Fn(&Facts) -> bool,
+        matches: impl Fn(&EntryBody) -> bool,
+    ) -> Result<QueryPage, StoreError> {
+        let mut postings = self.merged(walk);
+        let mut entries = Vec::with_capacity(limit.min(64));
+        let mut last_returned = None;
+        let mut examined = 0;
+        while let Some(posting) = postings.next_posting()? {
+            examined += 1;
+            let key = DateKey {
+                earliest: posting.facts.span.earliest,
+                position: posting.position,
+            };
+            if posting.position <= snapshot.as_of && facts_ok(&posting.facts) {
+                if let Some(entry) = self.visible(posting.position, snapshot, &matches)? {
+                    if entries.len() == limit {
+                        // One match beyond the page: another page follows.
+                        return Ok(QueryPage {
+                            entries,
+                            resume: last_returned,
+                        });
+                    }
+                    entries.push(entry);
+                    last_returned = Some(key);
+                }
+            }
+            if examined == SCAN_BUDGET {
+                return Ok(QueryPage {
+                    entries,
+                    resume: Some(key),
+                });
+            }
+        }
+        Ok(QueryPage {
+            entries,
+            resume: None,
+        })
+    }
+
+    /// The entry at `position` if it matches and is visible in `snapshot` (not superseded by
+    /// an entry at or before `snapshot.as_of`, unless superseded entries are wanted).
+    fn visible(
+        &self,
+        position: Position,
+        snapshot: Snapshot,
+        matches: impl Fn(&EntryBody) -> bool,
+    ) -> Result<Option<Entry>, StoreError> {
+        let Some(entry) = self.log.read_at(position)? else {
+            return Ok(None);
+        };
+        if !matches(&entry.body) {
+            return Ok(None);
+        }
+        if !snapshot.include_superseded {
+            if let Some(by) = self.log.first_supersession(entry.body.id())? {
+                if by <= snapshot.as_of {
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(entry))
+    }
+
+    /// The postings of every scope of `walk`, merged into its order.
+    fn merged(&self, walk: &Walk<'_>) -> Merge {
+        let mut streams = Vec::new();
+        for scope in &walk.scopes {
+            let prefix = scope.prefix(walk.family);
+            match walk.family {
+                Family::Position => {
+                    let lower = match walk.after {
+                        Some(after) => Bound::Excluded(position_key(&prefix, after.position)),
+                        None => Bound::Included(position_key(&prefix, Position(1))),
+                    };
+                    let upper = Bound::Included(position_key(&prefix, walk.as_of));
+                    if !is_empty_range(&lower, &upper) {
+                        streams.push(self.log.walk_index((lower, upper), false, decode_posting));
+                    }
+                }
+                Family::Date => {
+                    for class in 0..=OPEN_CLASS {
+                        if let Some(range) = class_range(&prefix, class, walk) {
+                            let reverse = walk.order == QueryOrder::DateDescending;
+                            streams.push(self.log.walk_index(range, reverse, decode_posting));
+                        }
+                    }
+                }
+            }
+        }
+        Merge {
+            streams: streams.into_iter().map(Iterator::peekable).collect(),
+            order: walk.order,
+        }
+    }
+}
+
+fn family_for(order: QueryOrder) -> Family {
+    match order {
+        QueryOrder::Position => Family::Position,
+        QueryOrder::DateAscending | QueryOrder::DateDescending => Family::Date,
+    }
+}
+
+/// The posting lists an event query walks: its most specific filter's.
+fn event_scopes(query: &EventQuery, order: QueryOrder) -> Vec<Scope<'_>> {
+    let by_date = order != QueryOrder::Position;
+    let anchor = query.actor.as_ref().or(query.counterpart.as_ref());
+    match (&query.actor, &query.counterpart) {
+        (Some(a), Some(c)) if a != c && by_date => return vec![Scope::event_pair(a, c)],
+        _ => {}
+    }
+    match anchor {
+        Some(a) if by_date && !query.relations.is_empty() => query
+            .relations
+            .iter()
+            .map(|r| Scope::EventActorRelation(a, r))
+            .collect(),
+        Some(a) => vec![Scope::EventActor(a)],
+        None if !query.relations.is_empty() => {
+            query.relations.iter().map(Scope::EventRelation).collect()
+        }
+        None => vec![Scope::Events],
+    }
+}
+
+/// The posting lists a claim query walks: its most specific filter's.
+fn claim_scopes(query: &ClaimQuery, order: QueryOrder) -> Vec<Scope<'_>> {
+    let by_date = order != QueryOrder::Position;
+    if let Some(event) = &query.event_id {
+        return vec![Scope::ClaimEvent(event)];
+    }
+    if let (Some(s), Some(o), true) = (&query.subject, &query.object, by_date) {
+        if s != o {
+            return vec![Scope::claim_pair(s, o)];
+        }
+    }
+    let anchor = [&query.subject, &query.object, &query.claimant, &query.actor]
+        .into_iter()
+        .flatten()
+        .next();
+    match anchor {
+        Some(a) if by_date && !query.relations.is_empty() => query
+            .relations
+            .iter()
+            .map(|r| Scope::ClaimActorRelation(a, r))
+            .collect(),
+        Some(a) => vec![Scope::ClaimActor(a)],
+        None if !query.relations.is_empty() => {
+            query.relations.iter().map(Scope::ClaimRelation).collect()
+        }
+        None => vec![Scope::Claims],
+    }
+}
+
+/// The key range of one span class of a date posting list: the earliest days an entry of that
+/// class can have and still match, cut at the cursor. `None` when the range is empty.
+fn class_range(
+    prefix: &[u8],
+    class: u8,
+    walk: &Walk<'_>,
+) -> Option<(Bound<Vec<u8>>, Bound<Vec<u8>>)> {
+    let dates = walk.dates;
+    let lowest = match dates.mode {
+        // A span of at most `max` days that ends on or after `from` starts after `from - max`.
+        DateMatch::Overlaps => match CLASS_MAX_DAYS.get(usize::from(class)) {
+            Some(max) => Day(dates.from.0.saturating_sub((*max - 1) as i32)),
+            None => Day::OPEN_START,
+        },
+        DateMatch::Within => dates.from,
+    };
+    let mut lower = Bound::Included(date_key(prefix, class, lowest, Position(0)));
+    let mut upper = Bound::Included(date_key(prefix, class, dates.to, Position(u64::MAX)));
+    if let Some(after) = walk.after {
+        let cut = date_key(prefix, class, after.earliest, after.position);
+        if walk.order == QueryOrder::DateDescending {
+            if bound_key(&upper) >= cut.as_slice() {
+                upper = Bound::Excluded(cut);
+            }
+        } else if bound_key(&lower) <= cut.as_slice() {
+            lower = Bound::Excluded(cut);
+        }
+    }
+    (!is_empty_range(&lower, &upper)).then_some((lower, upper))
+}
+
+fn bound_key(bound: &Bound<Vec<u8>>) -> &[u8] {
+    match bound {
+        Bound::Included(key) | Bound::Excluded(key) => key,
+        Bound::Unbounded => &[],
+    }
+}
+
+/// True if no key lies between the bounds (sled refuses ranges that end before they start).
+fn is_empty_range(lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
+    match (lower, upper) {
+        (Bound::Included(l), Bound::Included(u)) => l > u,
+        (Bound::Included(l) | Bound::Excluded(l), Bound::Included(u) | Bound::Excluded(u)) => {
+            l >= u
+        }
+        _ => false,
+    }
+}
+
+type PostingStream = Peekable<Box<dyn Iterator<Item = Result<Posting, StoreError>> + Send>>;
+
+/// Several posting streams, each sorted in the query's order, read as one.
+struct Merge {
+    streams: Vec<PostingStream>,
+    order: QueryOrder,
+}
+
+impl Merge {
+    fn next_posting(&mut self) -> Result<Option<Posting>, StoreError> {
+        let mut best: Option<(usize, Posting)> = None;
+        for (i, stream) in self.streams.iter_mut().enumerate() {
+            match stream.peek() {
+                None => {}
+                Some(Err(_)) => {
+                    if let Some(Err(error)) = stream.next() {
+                        return Err(error);
+                    }
+                }
+                Some(Ok(posting)) => {
+                    if best
+                        .as_ref()
+                        .is_none_or(|(_, b)| precedes(self.order, posting, b))
+                    {
+                        best = Some((i, *posting));
+                    }
+                }
+            }
+        }
+        Ok(best.map(|(i, posting)| {
+            self.streams[i].next();
+            posting
+        }))
+    }
+}
+
+fn precedes(order: QueryOrder, a: &Posting, b: &Posting) -> bool {
+    let key = |p: &Posting| (p.facts.span.earliest, p.position);
+    match order {
+        QueryOrder::DateAscending => key(a) < key(b),
+        QueryOrder::DateDescending => key(a) > key(b),
+        QueryOrder::Position => a.position < b.position,
+    }
+}
