@@ -434,7 +434,7 @@ async fn malformed_entries_are_invalid_arguments_naming_the_field() {
         &["entries[0].event.participants[1].role", "is required"],
     ));
     let mut e = valid();
-    e.participants = (0..65)
+    e.participants = (0..33)
         .map(|_| proto::Participant {
             actor_id: "iran".into(),
             role: proto::Role::Participant as i32,
@@ -442,7 +442,7 @@ async fn malformed_entries_are_invalid_arguments_naming_the_field() {
         .collect();
     cases.push((
         entry(Body::Event(e)),
-        &["entries[0].event.participants", "the limit is 64"],
+        &["entries[0].event.participants", "the limit is 32"],
     ));
     let mut e = valid();
     e.location = Some(proto::Location {

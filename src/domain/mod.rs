@@ -29,6 +29,6 @@ pub use model::{
 pub use query::{
     ClaimQuery, DateKey, DateMatch, DateRange, EventQuery, QueryOrder, Snapshot, SymmetricRelations,
 };
-pub use relations::{Direction, RelationEdge, RelationQuery};
+pub use relations::{Direction, RelationEdge, RelationGraph, RelationQuery};
 pub use subscription::{SubscriptionName, SubscriptionState};
 pub use vocabulary::{RelationType, Vocabulary, VocabularyError};

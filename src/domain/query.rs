@@ -213,8 +213,13 @@ impl ClaimQuery {
             .as_ref()
             .is_some_and(|r| self.symmetric.contains(r));
         let oriented = |subject: &Option<ActorId>, object: &Option<ActorId>| {
-            self.subject.as_ref().is_none_or(|s| subject.as_ref() == Some(s))
-                && self.object.as_ref().is_none_or(|o| object.as_ref() == Some(o))
+            self.subject
+                .as_ref()
+                .is_none_or(|s| subject.as_ref() == Some(s))
+                && self
+                    .object
+                    .as_ref()
+                    .is_none_or(|o| object.as_ref() == Some(o))
         };
         let ends_ok = oriented(&claim.subject, &claim.object)
             || (symmetric && oriented(&claim.object, &claim.subject));

@@ -125,7 +125,11 @@ impl<'q> RelationGraph<'q> {
                 }
             }
         } else {
-            for initiator in event.participants.iter().filter(|p| p.role == Role::Initiator) {
+            for initiator in event
+                .participants
+                .iter()
+                .filter(|p| p.role == Role::Initiator)
+            {
                 for target in event.participants.iter().filter(|p| p.role == Role::Target) {
                     pairs.insert((&initiator.actor_id, &target.actor_id));
                 }

@@ -73,7 +73,8 @@ pub async fn query_events(
     )?;
     let after = token.map(|t| t.after);
     let store = Arc::clone(context.store);
-    let page = blocking(move || store.query_events(&query, snapshot, order, after, limit)).await??;
+    let page =
+        blocking(move || store.query_events(&query, snapshot, order, after, limit)).await??;
     let (entries, next_page_token) = page_parts(page, TokenKind::Events, fingerprint, snapshot);
     Ok(proto::QueryEventsResponse {
         entries,
@@ -144,7 +145,8 @@ pub async fn query_claims(
     )?;
     let after = token.map(|t| t.after);
     let store = Arc::clone(store);
-    let page = blocking(move || store.query_claims(&query, snapshot, order, after, limit)).await??;
+    let page =
+        blocking(move || store.query_claims(&query, snapshot, order, after, limit)).await??;
     let (entries, next_page_token) = page_parts(page, TokenKind::Claims, fingerprint, snapshot);
     Ok(proto::QueryClaimsResponse {
         entries,
@@ -260,5 +262,8 @@ fn page_parts(
             )
         })
         .unwrap_or_default();
-    (page.entries.into_iter().map(to_proto::entry).collect(), token)
+    (
+        page.entries.into_iter().map(to_proto::entry).collect(),
+        token,
+    )
 }

@@ -59,7 +59,8 @@ pub fn decode(
         return Ok(None);
     }
     let invalid = |reason: &str| InvalidField::new("page_token", reason.to_string());
-    let not_ours = "is not a token this server issued; pass next_page_token from the previous page unchanged";
+    let not_ours =
+        "is not a token this server issued; pass next_page_token from the previous page unchanged";
     let hex = text.strip_prefix(PREFIX).ok_or_else(|| invalid(not_ours))?;
     let bytes = unhex(hex).ok_or_else(|| invalid(not_ours))?;
     if bytes.len() != PAYLOAD_LEN + 8 {

@@ -189,7 +189,11 @@ pub fn date_range(from: &str, to: &str, mode: DateMatch) -> Result<DateRange> {
 }
 
 /// Relation keys of a filter, each checked against the vocabulary.
-pub fn relations(field: &str, keys: &[String], vocabulary: &Vocabulary) -> Result<Vec<RelationKey>> {
+pub fn relations(
+    field: &str,
+    keys: &[String],
+    vocabulary: &Vocabulary,
+) -> Result<Vec<RelationKey>> {
     keys.iter()
         .enumerate()
         .map(|(i, key)| {

@@ -1,8 +1,8 @@
 //! Domain values to responses. Infallible: everything in the store was valid when written.
 
-use crate::domain::{RelationEdge, 
+use crate::domain::{
     Actor, ActorKind, Certainty, Claim, DateSpan, Day, Edtf, Entry, EntryBody, EntryFilter,
-    EntryKind, Event, Location, RelationType, Role, Source,
+    EntryKind, Event, Location, RelationEdge, RelationType, Role, Source,
 };
 use crate::proto;
 
@@ -119,9 +119,9 @@ fn day(day: Day) -> String {
 
 /// An edge of the relation graph, with open or unknown dates as empty strings.
 pub fn relation_edge(edge: RelationEdge) -> proto::RelationEdge {
-    let (earliest, latest) = edge
-        .dated
-        .map_or((String::new(), String::new()), |s| (day(s.earliest), day(s.latest)));
+    let (earliest, latest) = edge.dated.map_or((String::new(), String::new()), |s| {
+        (day(s.earliest), day(s.latest))
+    });
     proto::RelationEdge {
         subject: edge.subject.into(),
         relation: edge.relation.to_string(),

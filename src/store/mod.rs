@@ -337,4 +337,6 @@ impl Store {
 }
 
 #[cfg(test)]
+mod query_tests;
+#[cfg(test)]
 mod tests;

@@ -22,9 +22,7 @@
 use std::iter::Peekable;
 use std::ops::Bound;
 
-use crate::domain::query::{
-    ClaimQuery, DateKey, DateRange, EventQuery, QueryOrder, Snapshot,
-};
+use crate::domain::query::{ClaimQuery, DateKey, DateRange, EventQuery, QueryOrder, Snapshot};
 use crate::domain::relations::{RelationEdge, RelationGraph, RelationQuery};
 use crate::domain::{DateMatch, Day, Entry, EntryBody, Position};
 

@@ -276,7 +276,10 @@ impl SledLog {
         let counts = serde_json::to_vec(counts).map_err(|e| StoreError::Encode(e.to_string()))?;
         batch.insert(keys::meta_key(COUNTS_KEY), counts);
         if let Some(position) = indexed_through {
-            batch.insert(keys::meta_key(QUERY_INDEX_KEY), &query_index_state(position));
+            batch.insert(
+                keys::meta_key(QUERY_INDEX_KEY),
+                &query_index_state(position),
+            );
         }
         self.tree.apply_batch(batch)?;
         self.db.flush()?;
@@ -318,14 +321,31 @@ impl SledLog {
             self.tree.apply_batch(batch)?;
             next = last.next();
         }
-        self.tree
-            .insert(&key, &query_index_state(head))?;
+        self.tree.insert(&key, &query_index_state(head))?;
         self.db.flush()?;
         tracing::info!(
             entries = head.0.saturating_sub(from.0 - 1),
             seconds = started.elapsed().as_secs_f64(),
             "query indexes built"
         );
+        Ok(())
+    }
+
+    /// Makes the query indexes look missing (`None`) or indexed only up to a position, as an
+    /// older version or an interrupted build would leave them.
+    #[cfg(test)]
+    pub fn reset_query_index(&self, indexed_through: Option<Position>) -> Result<(), StoreError> {
+        let key = keys::meta_key(QUERY_INDEX_KEY);
+        match indexed_through {
+            None => {
+                self.drop_query_index()?;
+                self.tree.remove(key)?;
+            }
+            Some(position) => {
+                self.tree.insert(key, &query_index_state(position))?;
+            }
+        }
+        self.db.flush()?;
         Ok(())
     }
 
