@@ -5,6 +5,7 @@
 //! and makes no decision that a second transport would have to repeat.
 
 mod chunks;
+mod hex;
 mod page_token;
 mod queries;
 mod query_token;

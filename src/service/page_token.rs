@@ -10,11 +10,7 @@ const PREFIX: &str = "a1.";
 
 /// The token that resumes a listing after `id`.
 pub fn encode(id: &EntryId) -> String {
-    let mut token = String::from(PREFIX);
-    for byte in id.as_str().bytes() {
-        token.push_str(&format!("{byte:02x}"));
-    }
-    token
+    format!("{PREFIX}{}", super::hex::encode(id.as_str().as_bytes()))
 }
 
 /// The id a token resumes after; `None` for the empty token (first page).
@@ -29,14 +25,7 @@ pub fn decode(token: &str) -> Result<Option<EntryId>, InvalidField> {
         )
     };
     let hex = token.strip_prefix(PREFIX).ok_or_else(invalid)?;
-    if hex.len() % 2 != 0 || !hex.is_ascii() {
-        return Err(invalid());
-    }
-    let bytes = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
-        .collect::<Result<Vec<u8>, _>>()
-        .map_err(|_| invalid())?;
+    let bytes = super::hex::decode(hex).ok_or_else(invalid)?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     EntryId::parse(&text).map(Some).map_err(|_| invalid())
 }

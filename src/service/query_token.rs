@@ -40,13 +40,10 @@ pub fn fingerprint(request_without_paging: &impl Message) -> u64 {
 
 /// The token that continues the query of `fingerprint` after `token.after`.
 pub fn encode(kind: TokenKind, fingerprint: u64, token: QueryToken) -> String {
-    let payload = payload(kind, fingerprint, token);
-    let mut text = String::with_capacity(PREFIX.len() + 2 * (PAYLOAD_LEN + 8));
-    text.push_str(PREFIX);
-    for byte in payload.iter().chain(&fnv1a(&payload).to_be_bytes()) {
-        text.push_str(&format!("{byte:02x}"));
-    }
-    text
+    let mut bytes = payload(kind, fingerprint, token);
+    let checksum = fnv1a(&bytes);
+    bytes.extend_from_slice(&checksum.to_be_bytes());
+    format!("{PREFIX}{}", super::hex::encode(&bytes))
 }
 
 /// The token of a request; `None` for the first page.
@@ -62,7 +59,7 @@ pub fn decode(
     let not_ours =
         "is not a token this server issued; pass next_page_token from the previous page unchanged";
     let hex = text.strip_prefix(PREFIX).ok_or_else(|| invalid(not_ours))?;
-    let bytes = unhex(hex).ok_or_else(|| invalid(not_ours))?;
+    let bytes = super::hex::decode(hex).ok_or_else(|| invalid(not_ours))?;
     if bytes.len() != PAYLOAD_LEN + 8 {
         return Err(invalid(not_ours));
     }
@@ -104,16 +101,6 @@ fn u64_at(bytes: &[u8], at: usize) -> u64 {
     let mut word = [0; 8];
     word.copy_from_slice(&bytes[at..at + 8]);
     u64::from_be_bytes(word)
-}
-
-fn unhex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 || !hex.is_ascii() {
-        return None;
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
-        .collect()
 }
 
 /// FNV-1a, 64 bits: stable across builds and platforms, unlike the standard library's hasher.

@@ -31,6 +31,7 @@ use super::postings::{
     date_key, decode_posting, position_key, Facts, Family, Posting, Scope, CLASS_MAX_DAYS,
     OPEN_CLASS,
 };
+use super::sled_log::KeyRange;
 use super::Store;
 
 /// Postings one page examines at most.
@@ -352,11 +353,7 @@ fn claim_scopes(query: &ClaimQuery, order: QueryOrder) -> Vec<Scope<'_>> {
 
 /// The key range of one span class of a date posting list: the earliest days an entry of that
 /// class can have and still match, cut at the cursor. `None` when the range is empty.
-fn class_range(
-    prefix: &[u8],
-    class: u8,
-    walk: &Walk<'_>,
-) -> Option<(Bound<Vec<u8>>, Bound<Vec<u8>>)> {
+fn class_range(prefix: &[u8], class: u8, walk: &Walk<'_>) -> Option<KeyRange> {
     let dates = walk.dates;
     let lowest = match dates.mode {
         // A span of at most `max` days that ends on or after `from` starts after `from - max`.
@@ -418,14 +415,14 @@ impl Merge {
                         return Err(error);
                     }
                 }
-                Some(Ok(posting)) => {
+                Some(Ok(posting))
                     if best
                         .as_ref()
-                        .is_none_or(|(_, b)| precedes(self.order, posting, b))
-                    {
-                        best = Some((i, *posting));
-                    }
+                        .is_none_or(|(_, b)| precedes(self.order, posting, b)) =>
+                {
+                    best = Some((i, *posting));
                 }
+                Some(Ok(_)) => {}
             }
         }
         Ok(best.map(|(i, posting)| {

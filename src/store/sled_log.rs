@@ -31,6 +31,9 @@ pub struct Counts {
     pub actors: u64,
 }
 
+/// A range of keys, either end included, excluded or open.
+pub type KeyRange = (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>);
+
 /// One new entry to write, as the writer planned it.
 pub struct CommitRecord<'a> {
     /// Where it goes.
@@ -371,7 +374,7 @@ impl SledLog {
     /// it refuses are reported as corrupt).
     pub fn walk_index<T: 'static>(
         &self,
-        range: (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>),
+        range: KeyRange,
         reverse: bool,
         decode: fn(&[u8], &[u8]) -> Option<T>,
     ) -> Box<dyn Iterator<Item = Result<T, StoreError>> + Send> {
