@@ -131,8 +131,10 @@ impl Scope<'_> {
 }
 
 /// Span-length classes of date postings: the longest span, in days, each class holds. Spans
-/// longer than the last, or open at either end, are in the open class.
-pub const CLASS_MAX_DAYS: [i64; 5] = [1, 31, 92, 366, 3_660];
+/// longer than the last, or open at either end, are in the open class. The bounds roughly
+/// double, so within a class no span is much shorter than the class's window: the entries a
+/// range walk skips because they end before the range stay a fraction of those it returns.
+pub const CLASS_MAX_DAYS: [i64; 10] = [1, 7, 31, 92, 183, 366, 731, 1_462, 2_923, 5_844];
 /// The class of spans that are open or longer than every bounded class.
 pub const OPEN_CLASS: u8 = CLASS_MAX_DAYS.len() as u8;
 
@@ -396,10 +398,13 @@ mod tests {
     fn spans_fall_in_the_class_of_their_length() {
         let class = |text: &str| class_of(Edtf::parse(text).expect("valid").span());
         assert_eq!(class("2022-09-24"), 0);
-        assert_eq!(class("2022-09"), 1);
-        assert_eq!(class("2022-21"), 2); // spring: three months
-        assert_eq!(class("2022"), 3);
-        assert_eq!(class("2015/2023"), 4);
+        assert_eq!(class("2022-09-24~"), 1); // a day either side
+        assert_eq!(class("2022-09"), 2);
+        assert_eq!(class("2022-21"), 3); // spring: three months
+        assert_eq!(class("2022"), 5);
+        assert_eq!(class("2022~"), 7); // a year either side
+        assert_eq!(class("2015/2023"), 9);
+        assert_eq!(class("1990/2010"), OPEN_CLASS);
         assert_eq!(class("2015/.."), OPEN_CLASS);
         assert_eq!(class_of(DateSpan::UNBOUNDED), OPEN_CLASS);
     }
