@@ -585,3 +585,66 @@ fn an_unknown_actor_or_empty_store_answers_nothing() {
     assert!(page.entries.is_empty());
     assert!(page.resume.is_none());
 }
+
+#[test]
+fn a_page_stops_at_its_scan_budget_and_resumes_where_it_stopped() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let actor = EntryBody::Actor(Actor {
+        id: actor_id(0),
+        name: "Actor 0".into(),
+        aliases: vec![],
+        kind: ActorKind::ArmedGroup,
+        country: None,
+        affiliations: vec![],
+        description: String::new(),
+    });
+    runtime
+        .block_on(store.append(vec![actor], None))
+        .expect("actor appends");
+    // Many disputed events, then one confirmed: a query for confirmed events examines every one.
+    let total = SCAN_BUDGET + 500;
+    for chunk in 0..total.div_ceil(1_000) {
+        let batch = (chunk * 1_000..((chunk + 1) * 1_000).min(total))
+            .map(|n| {
+                let certainty = if n + 1 == total { 0 } else { 4 };
+                let spec = Spec::Event {
+                    relation: 2,
+                    participants: vec![(0, 0)],
+                    date: 3,
+                    certainty,
+                    country: None,
+                    supersedes: None,
+                };
+                build(n, &spec, &[], &[])
+            })
+            .collect();
+        runtime
+            .block_on(store.append(batch, None))
+            .expect("batch appends");
+    }
+    let query = EventQuery {
+        actor: Some(actor_id(0)),
+        min_certainty: Some(Certainty::Confirmed),
+        symmetric: Arc::new(BTreeSet::new()),
+        ..EventQuery::default()
+    };
+    let snapshot = Snapshot {
+        as_of: store.head(),
+        include_superseded: false,
+    };
+    let first = store
+        .query_events(&query, snapshot, QueryOrder::DateAscending, None, 50)
+        .expect("first page");
+    assert!(first.entries.is_empty(), "the budget ends the first page");
+    let resume = first.resume.expect("a token to continue");
+    let second = store
+        .query_events(&query, snapshot, QueryOrder::DateAscending, Some(resume), 50)
+        .expect("second page");
+    assert_eq!(second.entries.len(), 1);
+    assert_eq!(second.entries[0].position, store.head());
+    assert!(second.resume.is_none());
+}
