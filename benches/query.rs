@@ -18,7 +18,7 @@ use eventlog::domain::{
 };
 use eventlog::proto;
 use eventlog::proto::event_log_client::EventLogClient;
-use eventlog::server::{self, Settings};
+use eventlog::server::{self, RunningServer, Settings};
 use eventlog::store::{Store, StoreConfig};
 use tonic::transport::Channel;
 
@@ -330,8 +330,8 @@ fn queries() -> Vec<(&'static str, Query)> {
             Query::Events(proto::QueryEventsRequest {
                 actor: "actor-0001".into(),
                 counterpart: "actor-0002".into(),
-                date_from: "2021".into(),
-                date_to: "2021".into(),
+                date_from: "2018".into(),
+                date_to: "2024".into(),
                 ..Default::default()
             }),
         ),
@@ -373,11 +373,18 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(index).copied().unwrap_or_default()
 }
 
-/// p50 and p99 of each query's first page on a log of `entries`.
+/// A log of `entries` entries served by its own server.
 ///
 /// With `EVENTLOG_BENCH_DIR` set, the logs are kept in `<dir>/<entries>` and reused by later
 /// runs, which saves rebuilding a million entries while tuning.
-async fn measure(entries: u64, rounds: usize) -> Vec<(Duration, Duration)> {
+struct Served {
+    entries: u64,
+    server: RunningServer,
+    client: EventLogClient<Channel>,
+    _temp: tempfile::TempDir,
+}
+
+async fn serve(entries: u64) -> Served {
     let temp = tempfile::tempdir().expect("temp dir");
     let dir = match std::env::var_os("EVENTLOG_BENCH_DIR") {
         Some(kept) => std::path::PathBuf::from(kept).join(entries.to_string()),
@@ -395,31 +402,49 @@ async fn measure(entries: u64, rounds: usize) -> Vec<(Duration, Duration)> {
     })
     .await
     .expect("server starts");
-    let mut client = EventLogClient::connect(format!("http://{}", server.local_addr))
+    let client = EventLogClient::connect(format!("http://{}", server.local_addr))
         .await
         .expect("connect");
-    let mut results = Vec::new();
-    for (name, query) in queries() {
-        let mut found = 0;
-        for _ in 0..rounds / 10 {
-            found = query.first_page(&mut client).await;
-        }
-        let mut latencies = Vec::with_capacity(rounds);
-        for _ in 0..rounds {
-            let started = Instant::now();
-            std::hint::black_box(query.first_page(&mut client).await);
-            latencies.push(started.elapsed());
-        }
-        latencies.sort();
-        let (p50, p99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
-        println!(
-            "{entries:>9} entries  {name:<28} {found:>2} results  p50 {:>7.3} ms  p99 {:>7.3} ms",
-            p50.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3
-        );
-        results.push((p50, p99));
+    Served {
+        entries,
+        server,
+        client,
+        _temp: temp,
     }
-    server.stop().await.expect("server stops");
+}
+
+/// p50 and p99 of each query's first page on each log. The logs are queried in turn, round by
+/// round, so that whatever else the machine does weighs on all sizes alike.
+async fn measure(logs: &mut [Served], rounds: usize) -> Vec<Vec<(Duration, Duration)>> {
+    let mut results = vec![Vec::new(); logs.len()];
+    for (name, query) in queries() {
+        let mut latencies = vec![Vec::with_capacity(rounds); logs.len()];
+        let mut found = vec![0; logs.len()];
+        for round in 0..rounds + rounds / 10 {
+            for (i, log) in logs.iter_mut().enumerate() {
+                let started = Instant::now();
+                found[i] = query.first_page(&mut log.client).await;
+                if round >= rounds / 10 {
+                    latencies[i].push(started.elapsed());
+                }
+            }
+        }
+        for (i, log) in logs.iter().enumerate() {
+            latencies[i].sort();
+            let (p50, p99) = (
+                percentile(&latencies[i], 0.5),
+                percentile(&latencies[i], 0.99),
+            );
+            println!(
+                "{:>9} entries  {name:<28} {:>2} results  p50 {:>7.3} ms  p99 {:>7.3} ms",
+                log.entries,
+                found[i],
+                p50.as_secs_f64() * 1e3,
+                p99.as_secs_f64() * 1e3
+            );
+            results[i].push((p50, p99));
+        }
+    }
     results
 }
 
@@ -439,9 +464,13 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let mut by_size = Vec::new();
+        let mut logs = Vec::new();
         for size in &sizes {
-            by_size.push(measure(*size, rounds).await);
+            logs.push(serve(*size).await);
+        }
+        let by_size = measure(&mut logs, rounds).await;
+        for log in logs {
+            log.server.stop().await.expect("server stops");
         }
         if let (Some(small), Some(large)) = (by_size.first(), by_size.last()) {
             println!(
