@@ -642,7 +642,13 @@ fn a_page_stops_at_its_scan_budget_and_resumes_where_it_stopped() {
     assert!(first.entries.is_empty(), "the budget ends the first page");
     let resume = first.resume.expect("a token to continue");
     let second = store
-        .query_events(&query, snapshot, QueryOrder::DateAscending, Some(resume), 50)
+        .query_events(
+            &query,
+            snapshot,
+            QueryOrder::DateAscending,
+            Some(resume),
+            50,
+        )
         .expect("second page");
     assert_eq!(second.entries.len(), 1);
     assert_eq!(second.entries[0].position, store.head());
