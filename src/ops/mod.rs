@@ -1,0 +1,22 @@
+//! Running the service in production: what operators see and what keeps the wrong clients out.
+//!
+//! Everything here wraps the gRPC service from the outside, as tower layers assembled in one
+//! place (`server::start`), so the handlers stay unaware of it. From the outside in:
+//!
+//! - [`request_log`]: a `tracing` span per RPC with its request id, and the RPC metrics;
+//! - [`auth`]: bearer tokens and roles, per [`methods::METHODS`];
+//! - [`limits`]: concurrent requests, subscribers, timeouts, message size;
+//! - [`health`]: `grpc.health.v1.Health` and ending its watches at shutdown.
+//!
+//! Beside them: [`metrics`] (the Prometheus endpoint), [`tls`] (rustls from PEM files),
+//! [`logging`] (pretty or JSON output) and [`grpc`] (status helpers the layers share).
+
+pub mod auth;
+pub mod grpc;
+pub mod health;
+pub mod limits;
+pub mod logging;
+pub mod methods;
+pub mod metrics;
+pub mod request_log;
+pub mod tls;
