@@ -167,23 +167,45 @@ pub async fn scrape(addr: SocketAddr) -> String {
     body.to_string()
 }
 
-/// The samples of a text exposition: `name{labels}` (exactly as written) to value.
+/// The samples of a text exposition, keyed as [`series`] writes them.
 pub fn parse_samples(text: &str) -> HashMap<String, f64> {
     let mut samples = HashMap::new();
     for line in text.lines() {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (series, value) = line.rsplit_once(' ').expect("sample line");
+        let (written, value) = line.rsplit_once(' ').expect("sample line");
         let value: f64 = value
             .parse()
             .unwrap_or_else(|_| panic!("value in {line:?}"));
-        assert!(
-            samples.insert(series.to_string(), value).is_none(),
-            "{series} twice"
-        );
+        let key = match written.split_once('{') {
+            None => written.to_string(),
+            Some((name, labels)) => {
+                let labels: Vec<(&str, &str)> = labels
+                    .trim_end_matches('}')
+                    .split("\",")
+                    .map(|pair| {
+                        let (k, v) = pair.split_once('=').expect("label=value");
+                        (k, v.trim_matches('"'))
+                    })
+                    .collect();
+                series(name, &labels)
+            }
+        };
+        assert!(samples.insert(key, value).is_none(), "{written} twice");
     }
     samples
+}
+
+/// A series' key: its name and its labels in name order, `name{a="1",b="2"}`.
+pub fn series(name: &str, labels: &[(&str, &str)]) -> String {
+    if labels.is_empty() {
+        return name.to_string();
+    }
+    let mut labels = labels.to_vec();
+    labels.sort();
+    let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    format!("{name}{{{}}}", labels.join(","))
 }
 
 /// The real binary, running.
