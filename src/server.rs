@@ -204,7 +204,9 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
     };
     tracing::info!(
         %local_addr,
-        metrics = ?metrics_listener.as_ref().map(|(_, addr)| addr),
+        metrics = %metrics_listener
+            .as_ref()
+            .map_or_else(|| "off".to_string(), |(_, addr)| addr.to_string()),
         tls = settings.tls.is_some(),
         mutual_tls = settings.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
         access_tokens = settings.access.enforced(),
