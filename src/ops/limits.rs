@@ -218,3 +218,62 @@ impl http_body::Body for Holding {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use super::*;
+
+    /// A handler that answers OK after `0`.
+    #[derive(Clone)]
+    struct Slow(Duration);
+
+    impl Service<http::Request<()>> for Slow {
+        type Response = http::Response<tonic::body::Body>;
+        type Error = Infallible;
+        type Future = BoxFuture<Self::Response, Infallible>;
+
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _request: http::Request<()>) -> Self::Future {
+            let delay = self.0;
+            Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                Ok(refuse(Status::ok("")))
+            })
+        }
+    }
+
+    async fn code_of(limits: Limits, handler: Duration, path: &str) -> Option<Code> {
+        let mut service = LimitsLayer::new(limits).layer(Slow(handler));
+        let request = http::Request::builder()
+            .uri(path)
+            .body(())
+            .expect("request");
+        let response = service.call(request).await.expect("infallible");
+        code_in(response.headers())
+    }
+
+    #[tokio::test]
+    async fn slow_unary_calls_time_out_unavailable_and_streams_do_not() {
+        let limits = Limits {
+            request_timeout: Duration::from_millis(50),
+            ..Limits::default()
+        };
+        let started = std::time::Instant::now();
+        let slow = Duration::from_secs(5);
+        assert_eq!(
+            code_of(limits, slow, "/eventlog.v1.EventLog/GetLogInfo").await,
+            Some(Code::Unavailable)
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let a_bit = Duration::from_millis(200);
+        assert_eq!(
+            code_of(limits, a_bit, "/eventlog.v1.EventLog/ReadLog").await,
+            Some(Code::Ok)
+        );
+    }
+}
