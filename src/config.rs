@@ -107,12 +107,12 @@ pub struct ServeArgs {
     pub tls_client_ca: Option<PathBuf>,
 
     /// Let clients without a token use server reflection (by default it needs the read role
-    /// when tokens are configured).
+    /// when tokens are configured). [default: off]
     #[arg(long, env = "EVENTLOG_OPEN_REFLECTION")]
     pub open_reflection: bool,
 
     /// Allow listening on a non-loopback address without TLS and access tokens, e.g. behind a
-    /// proxy or mesh that provides them.
+    /// proxy or mesh that provides them. [default: off]
     #[arg(long, env = "EVENTLOG_INSECURE")]
     pub insecure: bool,
 
@@ -308,5 +308,90 @@ impl ServeArgs {
             log_format,
             log_level,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn resolve(args: &[&str]) -> Result<Serve, ConfigError> {
+        let matches = Cli::command()
+            .try_get_matches_from(args)
+            .expect("valid arguments");
+        let Command::Serve(serve) = Cli::from_arg_matches(&matches).expect("parsed").command else {
+            panic!("serve expected");
+        };
+        serve.resolve(matches.subcommand_matches("serve"))
+    }
+
+    use clap::FromArgMatches;
+
+    #[test]
+    fn flags_beat_environment_beats_file_beats_defaults() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("eventlog.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:7001\"\ncache_mb = 1\nmax_subscribers = 2\n\
+             max_concurrent_requests = 4\nlog_format = \"json\"\n",
+        )
+        .expect("write");
+        // Variables only this test reads.
+        std::env::set_var("EVENTLOG_MAX_SUBSCRIBERS", "3");
+        std::env::set_var("EVENTLOG_MAX_CONCURRENT_REQUESTS", "5");
+        let serve = resolve(&[
+            "eventlog",
+            "serve",
+            "--config",
+            file.to_str().expect("utf-8"),
+            "--cache-mb",
+            "7",
+            "--max-concurrent-requests",
+            "6",
+        ])
+        .expect("resolves");
+        std::env::remove_var("EVENTLOG_MAX_SUBSCRIBERS");
+        std::env::remove_var("EVENTLOG_MAX_CONCURRENT_REQUESTS");
+        let settings = serve.settings;
+        assert_eq!(
+            settings.cache_capacity_bytes,
+            7 * 1024 * 1024,
+            "flag over file"
+        );
+        assert_eq!(
+            settings.limits.max_concurrent_requests, 6,
+            "flag over environment"
+        );
+        assert_eq!(settings.limits.max_subscribers, 3, "environment over file");
+        assert_eq!(
+            settings.listen,
+            "127.0.0.1:7001".parse().expect("addr"),
+            "file"
+        );
+        assert_eq!(serve.log_format, LogFormat::Json, "file over default");
+        assert_eq!(
+            settings.limits.request_timeout,
+            Duration::from_secs(30),
+            "default"
+        );
+    }
+
+    #[test]
+    fn half_a_tls_configuration_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("eventlog.toml");
+        std::fs::write(&file, "tls_cert = \"cert.pem\"\n").expect("write");
+        let error = resolve(&[
+            "eventlog",
+            "serve",
+            "--config",
+            file.to_str().expect("utf-8"),
+        ])
+        .err()
+        .expect("refused");
+        assert!(error.to_string().contains("--tls-key"), "{error}");
     }
 }
