@@ -99,6 +99,14 @@ async fn json_logs_carry_request_ids_spans_and_no_secrets() {
         .expect("subscribe")
         .into_inner();
     stream.message().await.expect("history").expect("a message");
+    let mut left = reader
+        .subscribe(proto::SubscribeRequest::default())
+        .await
+        .expect("subscribe")
+        .into_inner();
+    left.message().await.expect("history").expect("a message");
+    drop(left);
+    tokio::time::sleep(Duration::from_millis(300)).await;
 
     sigterm(&server.child);
     let status = tokio::time::timeout(Duration::from_secs(20), server.child.wait())
@@ -157,5 +165,13 @@ async fn json_logs_carry_request_ids_spans_and_no_secrets() {
     assert!(
         messages.contains(&"subscription ended: server shutting down"),
         "{messages:?}"
+    );
+    let gone = lines
+        .iter()
+        .find(|line| line["message"] == "subscription ended: the client went away")
+        .unwrap_or_else(|| panic!("no line for the subscriber that left: {messages:?}"));
+    assert_eq!(
+        gone["span"]["method"], "Subscribe",
+        "in the RPC's span: {gone}"
     );
 }

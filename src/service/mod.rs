@@ -129,7 +129,7 @@ impl EventLog for EventLogService {
         self.metrics.flushed(started.elapsed());
         let mut written = receipt.entries.iter().filter(|e| !e.duplicate);
         let first = written.next().map(|e| e.position.0);
-        let last = written.last().map(|e| e.position.0).or(first);
+        let last = written.next_back().map(|e| e.position.0).or(first);
         tracing::info!(
             first_position = first,
             last_position = last,
