@@ -95,11 +95,11 @@ pub struct ServeArgs {
 
     /// The server's TLS certificate chain (PEM); with --tls-key, serves gRPC over TLS.
     /// [default: none, plaintext]
-    #[arg(long, env = "EVENTLOG_TLS_CERT", requires = "tls_key")]
+    #[arg(long, env = "EVENTLOG_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
 
     /// The private key of --tls-cert (PEM). [default: none]
-    #[arg(long, env = "EVENTLOG_TLS_KEY", requires = "tls_cert")]
+    #[arg(long, env = "EVENTLOG_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
 
     /// CA certificate (PEM) that client certificates must be signed by: mutual TLS; clients

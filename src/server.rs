@@ -20,7 +20,8 @@ use tonic::transport::server::TcpIncoming;
 use crate::domain::limits::MAX_BATCH_BYTES;
 use crate::domain::{Vocabulary, VocabularyError};
 use crate::ops::auth::{AccessPolicy, AuthLayer};
-use crate::ops::health::{self, EndWatchesLayer, Health};
+use crate::ops::end_streams::EndStreamsLayer;
+use crate::ops::health::{self, Health};
 use crate::ops::limits::{Limits, LimitsLayer};
 use crate::ops::metrics::{self, Metrics};
 use crate::ops::request_log::RequestLogLayer;
@@ -267,7 +268,7 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
         .layer(RequestLogLayer::new(metrics))
         .layer(AuthLayer::new(settings.access.clone()))
         .layer(LimitsLayer::new(settings.limits))
-        .layer(EndWatchesLayer::new(streams_shutdown))
+        .layer(EndStreamsLayer::new(streams_shutdown))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)

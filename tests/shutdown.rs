@@ -172,3 +172,42 @@ async fn health_says_not_serving_once_a_stop_begins_and_watches_end() {
         .expect("the stop is not held up by the watch")
         .expect("stop task");
 }
+
+#[tokio::test]
+async fn an_open_reflection_stream_does_not_hold_up_a_stop() {
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    let server = TestServer::start().await;
+    let mut client = ServerReflectionClient::new(channel(&server.url()).await);
+    let (requests, outgoing) = tokio::sync::mpsc::channel(1);
+    requests
+        .send(ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        })
+        .await
+        .expect("queue a request");
+    // The client never closes its side: `requests` stays alive.
+    let mut responses = client
+        .server_reflection_info(tokio_stream::wrappers::ReceiverStream::new(outgoing))
+        .await
+        .expect("reflection")
+        .into_inner();
+    responses
+        .message()
+        .await
+        .expect("a response")
+        .expect("services");
+    tokio::time::timeout(Duration::from_secs(5), server.stop())
+        .await
+        .expect("stops promptly despite the open stream");
+    let end = tokio::time::timeout(Duration::from_secs(5), responses.message())
+        .await
+        .expect("the stream ends");
+    assert_eq!(
+        end.expect_err("ends with a status").code(),
+        Code::Unavailable
+    );
+    drop(requests);
+}

@@ -6,12 +6,14 @@
 //! - [`request_log`]: a `tracing` span per RPC with its request id, and the RPC metrics;
 //! - [`auth`]: bearer tokens and roles, per [`methods::METHODS`];
 //! - [`limits`]: concurrent requests, subscribers, timeouts, message size;
-//! - [`health`]: `grpc.health.v1.Health` and ending its watches at shutdown.
+//! - [`end_streams`]: ends health watches and reflection streams at shutdown.
 //!
-//! Beside them: [`metrics`] (the Prometheus endpoint), [`tls`] (rustls from PEM files),
+//! Beside them: [`health`] (`grpc.health.v1.Health`), [`metrics`] (the Prometheus endpoint),
+//! [`tls`] (rustls from PEM files),
 //! [`logging`] (pretty or JSON output) and [`grpc`] (status helpers the layers share).
 
 pub mod auth;
+pub mod end_streams;
 pub mod grpc;
 pub mod health;
 pub mod limits;

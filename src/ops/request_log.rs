@@ -104,6 +104,7 @@ where
                 method: name,
                 code: None,
                 subscription: kind == Some(MethodKind::Subscription),
+                quiet: kind == Some(MethodKind::Health),
             };
             let mut response = future.instrument(span).await?;
             if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -163,6 +164,8 @@ struct Finish {
     code: Option<Code>,
     /// A subscription counted in `eventlog_subscribers_active`, to uncount at the end.
     subscription: bool,
+    /// Logged at debug rather than info (health checks, which probes send every few seconds).
+    quiet: bool,
 }
 
 impl Drop for Finish {
@@ -182,9 +185,7 @@ impl Drop for Finish {
             Some(Code::Internal | Code::Unknown | Code::DataLoss) => {
                 tracing::warn!(code, latency_ms, "rpc finished")
             }
-            _ if self.span.metadata().map(|m| *m.level()) == Some(tracing::Level::DEBUG) => {
-                tracing::debug!(code, latency_ms, "rpc finished")
-            }
+            _ if self.quiet => tracing::debug!(code, latency_ms, "rpc finished"),
             _ => tracing::info!(code, latency_ms, "rpc finished"),
         }
     }
