@@ -42,6 +42,8 @@ async fn json_logs_carry_request_ids_spans_and_no_secrets() {
         &[
             "--log-format",
             "json",
+            "--metrics-listen",
+            "127.0.0.1:0",
             "--config",
             config.to_str().expect("utf-8"),
             "--data-dir",
@@ -106,7 +108,16 @@ async fn json_logs_carry_request_ids_spans_and_no_secrets() {
         .into_inner();
     left.message().await.expect("history").expect("a message");
     drop(left);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Wait until the server saw it go (one subscriber left), then a moment for its log line.
+    let metrics = server.metrics.expect("metrics address");
+    for _ in 0..200 {
+        let samples = parse_samples(&scrape(metrics).await);
+        if samples.get("eventlog_subscribers_active") == Some(&1.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
 
     sigterm(&server.child);
     let status = tokio::time::timeout(Duration::from_secs(20), server.child.wait())
