@@ -103,7 +103,9 @@ where
                 metrics,
                 method: name,
                 code: None,
-                subscription: kind == Some(MethodKind::Subscription),
+                // Counted only once the stream is open: a call cancelled before must not
+                // uncount a subscriber it never counted.
+                subscription: false,
                 quiet: kind == Some(MethodKind::Health),
             };
             let mut response = future.instrument(span).await?;
@@ -111,10 +113,9 @@ where
                 response.headers_mut().insert(REQUEST_ID, value);
             }
             finish.code = code_in(response.headers());
-            if finish.subscription && finish.code.is_none() {
+            if kind == Some(MethodKind::Subscription) && finish.code.is_none() {
                 finish.metrics.subscriber_started();
-            } else {
-                finish.subscription = false;
+                finish.subscription = true;
             }
             let (parts, body) = response.into_parts();
             let body = Observed {
