@@ -117,9 +117,14 @@ pub struct ServeArgs {
     #[arg(long, env = "EVENTLOG_INSECURE")]
     pub insecure: bool,
 
-    /// Most unary calls and finite streams handled at once; past it, RESOURCE_EXHAUSTED.
+    /// Most unary calls handled at once; past it, RESOURCE_EXHAUSTED.
     #[arg(long, env = "EVENTLOG_MAX_CONCURRENT_REQUESTS", default_value_t = Limits::default().max_concurrent_requests)]
     pub max_concurrent_requests: usize,
+
+    /// Most finite streams (ReadLog, queries, reflection) open at once; past it,
+    /// RESOURCE_EXHAUSTED.
+    #[arg(long, env = "EVENTLOG_MAX_STREAMS", default_value_t = Limits::default().max_streams)]
+    pub max_streams: usize,
 
     /// Most Subscribe streams open at once; past it, RESOURCE_EXHAUSTED.
     #[arg(long, env = "EVENTLOG_MAX_SUBSCRIBERS", default_value_t = Limits::default().max_subscribers)]
@@ -244,6 +249,7 @@ impl ServeArgs {
                 self.max_concurrent_requests,
                 file.max_concurrent_requests,
             ),
+            max_streams: pick(given("max_streams"), self.max_streams, file.max_streams),
             max_subscribers: pick(
                 given("max_subscribers"),
                 self.max_subscribers,

@@ -46,6 +46,8 @@ fn serve_help_documents_every_setting_and_its_environment_variable() {
         "--insecure",
         "--max-concurrent-requests",
         "[default: 256]",
+        "--max-streams",
+        "EVENTLOG_MAX_STREAMS",
         "--max-subscribers",
         "[default: 1024]",
         "--request-timeout",

@@ -75,40 +75,39 @@ async fn subscribers_past_their_limit_are_refused_and_do_not_starve_other_calls(
 }
 
 #[tokio::test]
-async fn requests_past_the_limit_are_refused_at_once_and_health_still_answers() {
+async fn streams_past_their_limit_are_refused_at_once_and_unary_calls_and_health_go_on() {
     let (running, _temp) = start(Limits {
+        max_streams: 1,
         max_concurrent_requests: 1,
         ..Limits::default()
     })
     .await;
     let url = format!("http://{}", running.local_addr);
     let mut client = authed(&url, None).await;
-    append(
-        &mut eventlog::proto::event_log_client::EventLogClient::connect(url.clone())
-            .await
-            .expect("connect"),
-        seed_actors(),
-    )
-    .await
-    .expect("actors");
     let mut plain = eventlog::proto::event_log_client::EventLogClient::connect(url.clone())
         .await
         .expect("connect");
+    append(&mut plain, seed_actors()).await.expect("actors");
     append_attacks(&mut plain, 8, 500, "2022").await;
+    let read_all_log = proto::ReadLogRequest {
+        from_position: 1,
+        max_entries: 0,
+    };
     // A ReadLog stream the client does not read holds its slot (flow control stops the server).
-    let held = client
-        .read_log(proto::ReadLogRequest {
-            from_position: 1,
-            max_entries: 0,
-        })
-        .await
-        .expect("read log");
-    let refused = client.get_log_info(proto::GetLogInfoRequest {}).await;
-    assert_status(
-        refused,
-        Code::ResourceExhausted,
-        &["--max-concurrent-requests"],
+    let held = client.read_log(read_all_log).await.expect("read log");
+    let started = std::time::Instant::now();
+    let refused = client.read_log(read_all_log).await;
+    assert_status(refused, Code::ResourceExhausted, &["--max-streams"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refused promptly"
     );
+    for _ in 0..3 {
+        client
+            .get_log_info(proto::GetLogInfoRequest {})
+            .await
+            .expect("unary calls have their own pool");
+    }
     let health = tonic_health::pb::health_client::HealthClient::new(channel(&url).await)
         .check(tonic_health::pb::HealthCheckRequest::default())
         .await
@@ -120,11 +119,7 @@ async fn requests_past_the_limit_are_refused_at_once_and_health_still_answers() 
     drop(held);
     let mut served = false;
     for _ in 0..100 {
-        if client
-            .get_log_info(proto::GetLogInfoRequest {})
-            .await
-            .is_ok()
-        {
+        if client.read_log(read_all_log).await.is_ok() {
             served = true;
             break;
         }

@@ -41,6 +41,8 @@ pub struct ConfigFile {
     pub insecure: Option<bool>,
     /// `max_concurrent_requests`.
     pub max_concurrent_requests: Option<usize>,
+    /// `max_streams`.
+    pub max_streams: Option<usize>,
     /// `max_subscribers`.
     pub max_subscribers: Option<usize>,
     /// `request_timeout`, in seconds.

@@ -1,10 +1,12 @@
 //! Overload limits: past them a request is refused at once, never queued.
 //!
-//! - **Concurrent requests**: unary calls and finite streams (`ReadLog`, queries, reflection)
-//!   each hold a slot until their response ends. With every slot taken, a new one gets
-//!   `RESOURCE_EXHAUSTED` immediately: waiting requests would hold memory and time out anyway.
-//! - **Subscribers**: `Subscribe` streams live as long as their clients want, so they have a
-//!   pool of their own; idle subscribers can never starve unary calls.
+//! - **Concurrent requests**: unary calls each hold a slot until their response ends. With every
+//!   slot taken, a new one gets `RESOURCE_EXHAUSTED` immediately: waiting requests would hold
+//!   memory and time out anyway.
+//! - **Streams and subscribers**: finite streams (`ReadLog`, queries, reflection) last as long
+//!   as their client takes to read them, and `Subscribe` streams as long as their client wants,
+//!   so each kind has a pool of its own: slow readers and idle subscribers can never starve
+//!   unary calls, nor each other.
 //! - **Request timeout**: a unary call that has not answered in time gets `UNAVAILABLE` (the
 //!   server is too busy; retry). Streams are not timed out: they end when read to the end.
 //! - **Message size**: a request larger than the decoding limit is refused by tonic; this layer
@@ -31,8 +33,10 @@ use super::methods::{self, MethodKind};
 /// The limits, as configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Unary calls and finite streams in progress at once.
+    /// Unary calls in progress at once.
     pub max_concurrent_requests: usize,
+    /// Finite streams (`ReadLog`, queries, reflection) open at once.
+    pub max_streams: usize,
     /// `Subscribe` streams open at once.
     pub max_subscribers: usize,
     /// Longest a unary call may take.
@@ -45,6 +49,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_concurrent_requests: 256,
+            max_streams: 256,
             max_subscribers: 1024,
             request_timeout: Duration::from_secs(30),
             // A full batch (4 MiB) plus framing headroom.
@@ -58,6 +63,7 @@ impl Default for Limits {
 pub struct LimitsLayer {
     limits: Limits,
     requests: Arc<Semaphore>,
+    streams: Arc<Semaphore>,
     subscribers: Arc<Semaphore>,
 }
 
@@ -67,6 +73,7 @@ impl LimitsLayer {
         LimitsLayer {
             limits,
             requests: Arc::new(Semaphore::new(limits.max_concurrent_requests)),
+            streams: Arc::new(Semaphore::new(limits.max_streams)),
             subscribers: Arc::new(Semaphore::new(limits.max_subscribers)),
         }
     }
@@ -123,18 +130,26 @@ where
                     }
                 }
             }
-            MethodKind::Unary | MethodKind::Stream => {
-                match Arc::clone(&self.layer.requests).try_acquire_owned() {
-                    Ok(permit) => Some(permit),
-                    Err(_) => {
-                        return refused(Status::resource_exhausted(format!(
-                            "the server is handling {} requests, its limit \
-                             (--max-concurrent-requests); retry with backoff",
-                            limits.max_concurrent_requests
-                        )))
-                    }
+            MethodKind::Stream => match Arc::clone(&self.layer.streams).try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    return refused(Status::resource_exhausted(format!(
+                        "the server already serves {} streams (ReadLog, queries, reflection), its \
+                         limit (--max-streams); retry with backoff",
+                        limits.max_streams
+                    )))
                 }
-            }
+            },
+            MethodKind::Unary => match Arc::clone(&self.layer.requests).try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    return refused(Status::resource_exhausted(format!(
+                        "the server is handling {} requests, its limit \
+                             (--max-concurrent-requests); retry with backoff",
+                        limits.max_concurrent_requests
+                    )))
+                }
+            },
         };
         let future = self.inner.call(request);
         Box::pin(async move {
@@ -255,6 +270,30 @@ mod tests {
             .expect("request");
         let response = service.call(request).await.expect("infallible");
         code_in(response.headers())
+    }
+
+    #[tokio::test]
+    async fn unary_calls_past_the_limit_are_refused_at_once() {
+        let limits = Limits {
+            max_concurrent_requests: 1,
+            ..Limits::default()
+        };
+        let layer = LimitsLayer::new(limits);
+        let mut busy = layer.layer(Slow(Duration::from_secs(5)));
+        let request = || {
+            http::Request::builder()
+                .uri("/eventlog.v1.EventLog/GetLogInfo")
+                .body(())
+                .expect("request")
+        };
+        let first = tokio::spawn(busy.call(request()));
+        tokio::task::yield_now().await;
+        let started = std::time::Instant::now();
+        let mut other = layer.layer(Slow(Duration::ZERO));
+        let response = other.call(request()).await.expect("infallible");
+        assert_eq!(code_in(response.headers()), Some(Code::ResourceExhausted));
+        assert!(started.elapsed() < Duration::from_secs(1));
+        first.abort();
     }
 
     #[tokio::test]

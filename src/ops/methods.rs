@@ -60,8 +60,8 @@ pub enum MethodKind {
     /// One request, one response, bounded work: counted against the concurrent-request limit
     /// and cut off by the request timeout.
     Unary,
-    /// A finite stream (`ReadLog`, reflection): counted against the concurrent-request limit
-    /// until it ends, never timed out (a large log takes as long as the client reads).
+    /// A finite stream (`ReadLog`, queries, reflection): counted against the stream limit until
+    /// it ends, never timed out (a large log takes as long as the client reads).
     Stream,
     /// `Subscribe`: open for as long as the client wants; counted against its own limit so
     /// idle subscribers never starve other calls.
