@@ -188,6 +188,7 @@ impl BenchServer {
             listen: "127.0.0.1:0".parse().expect("valid address"),
             vocabulary_file: None,
             cache_capacity_bytes: CACHE_BYTES,
+            ..Settings::default()
         })
         .await
         .expect("server starts");

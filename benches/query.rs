@@ -399,6 +399,7 @@ async fn serve(entries: u64) -> Served {
         listen: "127.0.0.1:0".parse().expect("address"),
         vocabulary_file: None,
         cache_capacity_bytes: 256 * 1024 * 1024,
+        ..Settings::default()
     })
     .await
     .expect("server starts");

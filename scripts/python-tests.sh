@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the Python grpcio client tests (tests/python) against the real eventlog binary.
-# Creates or reuses a virtualenv at target/python-venv and installs grpcio, grpcio-tools and
-# pytest into it from PyPI on first use. Builds the binary unless EVENTLOG_BIN is set.
+# Creates or reuses a virtualenv at target/python-venv and installs grpcio, grpcio-tools,
+# grpcio-health-checking, grpcio-reflection and pytest into it from PyPI on first use.
+# Builds the binary unless EVENTLOG_BIN is set.
 # Extra arguments are passed to pytest.
 set -euo pipefail
 
@@ -21,10 +22,10 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 py="$venv/bin/python"
 
-if ! "$py" -c 'import grpc, grpc_tools, pytest' >/dev/null 2>&1; then
-    echo "==> installing grpcio, grpcio-tools, pytest into $venv" >&2
+if ! "$py" -c 'import grpc, grpc_tools, grpc_health, grpc_reflection, pytest' >/dev/null 2>&1; then
+    echo "==> installing grpcio, grpcio-tools, grpcio-health-checking, grpcio-reflection, pytest into $venv" >&2
     "$py" -m pip install --quiet --disable-pip-version-check --no-input \
-        grpcio grpcio-tools pytest </dev/null
+        grpcio grpcio-tools grpcio-health-checking grpcio-reflection pytest </dev/null
 fi
 
 if [ -z "${EVENTLOG_BIN:-}" ]; then

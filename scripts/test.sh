@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project: Rust unit, property and integration tests (which start real
 # servers on free loopback ports), then the Python grpcio client tests against the real binary.
-# Installs what the Python tests need (grpcio, grpcio-tools, pytest) into target/python-venv on
-# first use. Needs only cargo and python3 on the machine.
+# Installs what the Python tests need (grpcio, grpcio-tools, grpcio-health-checking,
+# grpcio-reflection, pytest) into target/python-venv on first use. Needs only cargo and python3
+# on the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

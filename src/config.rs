@@ -1,14 +1,27 @@
-//! Command-line and environment configuration of `eventlog`.
+//! Command-line, environment and config-file configuration of `eventlog`.
 //!
-//! Every setting of `serve` is a flag with an `EVENTLOG_*` environment variable behind it, and
-//! `--help` documents each with its default, so an operator never has to read the code.
+//! Every setting of `serve` is a flag with an `EVENTLOG_*` environment variable behind it and a
+//! key of the same name (with `_` for `-`) in the optional TOML file given by `--config`. A
+//! flag wins over the environment, which wins over the file, which wins over the default.
+//! Access tokens live only in the file (`[[auth.tokens]]`), where their hashes are kept out of
+//! shell history and process listings. `--help` documents each setting with its default.
+
+mod file;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, Parser, Subcommand};
 
+use crate::ops::auth::{AccessPolicy, AuthConfigError};
+use crate::ops::limits::Limits;
+use crate::ops::logging::LogFormat;
+use crate::ops::tls::TlsSettings;
 use crate::server::Settings;
+
+pub use file::{ConfigFile, FileError};
 
 /// An append-only, durable log of structured events and claims about actors, served over gRPC.
 #[derive(Debug, Parser)]
@@ -21,24 +34,45 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start; boxing would buy nothing
 pub enum Command {
     /// Run the gRPC service on an embedded sled store.
     Serve(ServeArgs),
+    /// Manage access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `eventlog token ...`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Read a token from stdin and print its SHA-256 hash (lowercase hex), the form
+    /// `[[auth.tokens]]` in the config file takes. Surrounding whitespace is ignored.
+    Hash,
 }
 
 /// Settings of `eventlog serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// TOML config file: any setting below (key = flag name with `_` for `-`), plus access
+    /// tokens as `[[auth.tokens]]` tables with `name`, `sha256` (see `eventlog token hash`)
+    /// and `role` (read, append or admin). Flags and environment variables override the file.
+    /// [default: none]
+    #[arg(long, env = "EVENTLOG_CONFIG")]
+    pub config: Option<PathBuf>,
+
     /// Directory of the embedded store; created if missing. Only one server may use it at a time.
     #[arg(long, env = "EVENTLOG_DATA_DIR", default_value = "./eventlog-data")]
     pub data_dir: PathBuf,
 
-    /// Address to listen on for gRPC (port 0 picks a free port and prints it).
+    /// Address to listen on for gRPC (port 0 picks a free port and prints it). Without access
+    /// tokens and TLS, only loopback addresses are allowed (see --insecure).
     #[arg(long, env = "EVENTLOG_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
 
     /// TOML file of extra relation types, added to the built-in vocabulary
     /// (`[[relation]]` tables with key, description, symmetric, inverse, cameo_root).
+    /// [default: none]
     #[arg(long, env = "EVENTLOG_VOCABULARY")]
     pub vocabulary: Option<PathBuf>,
 
@@ -50,16 +84,320 @@ pub struct ServeArgs {
     /// `eventlog=debug`; RUST_LOG takes precedence when set.
     #[arg(long, env = "EVENTLOG_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
+
+    /// Log output on stderr: `pretty` for people, `json` for one JSON object a line.
+    #[arg(long, env = "EVENTLOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics. [default: none, no metrics endpoint]
+    #[arg(long, env = "EVENTLOG_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// The server's TLS certificate chain (PEM); with --tls-key, serves gRPC over TLS.
+    /// [default: none, plaintext]
+    #[arg(long, env = "EVENTLOG_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM). [default: none]
+    #[arg(long, env = "EVENTLOG_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+
+    /// CA certificate (PEM) that client certificates must be signed by: mutual TLS; clients
+    /// without such a certificate are refused. Needs --tls-cert. [default: none]
+    #[arg(long, env = "EVENTLOG_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Let clients without a token use server reflection (by default it needs the read role
+    /// when tokens are configured). [default: off]
+    #[arg(long, env = "EVENTLOG_OPEN_REFLECTION")]
+    pub open_reflection: bool,
+
+    /// Allow listening on a non-loopback address without TLS and access tokens, e.g. behind a
+    /// proxy or mesh that provides them. [default: off]
+    #[arg(long, env = "EVENTLOG_INSECURE")]
+    pub insecure: bool,
+
+    /// Most unary calls handled at once; past it, RESOURCE_EXHAUSTED.
+    #[arg(long, env = "EVENTLOG_MAX_CONCURRENT_REQUESTS", default_value_t = Limits::default().max_concurrent_requests)]
+    pub max_concurrent_requests: usize,
+
+    /// Most finite streams (ReadLog, queries, reflection) open at once; past it,
+    /// RESOURCE_EXHAUSTED.
+    #[arg(long, env = "EVENTLOG_MAX_STREAMS", default_value_t = Limits::default().max_streams)]
+    pub max_streams: usize,
+
+    /// Most Subscribe streams open at once; past it, RESOURCE_EXHAUSTED.
+    #[arg(long, env = "EVENTLOG_MAX_SUBSCRIBERS", default_value_t = Limits::default().max_subscribers)]
+    pub max_subscribers: usize,
+
+    /// Seconds a unary call may take before it is answered UNAVAILABLE (streams are exempt).
+    #[arg(long, env = "EVENTLOG_REQUEST_TIMEOUT", default_value = "30", value_parser = seconds)]
+    pub request_timeout: Duration,
+
+    /// Largest request message accepted, in bytes; past it, RESOURCE_EXHAUSTED.
+    #[arg(long, env = "EVENTLOG_MAX_MESSAGE_BYTES", default_value_t = Limits::default().max_message_bytes)]
+    pub max_message_bytes: usize,
+
+    /// Seconds a graceful shutdown (SIGTERM, SIGINT) may take: stop accepting, finish
+    /// in-flight calls, end subscriptions with UNAVAILABLE, flush. Past it the server exits
+    /// anyway, with status 1 (every acknowledged append is already durable).
+    #[arg(long, env = "EVENTLOG_SHUTDOWN_TIMEOUT", default_value = "10", value_parser = seconds)]
+    pub shutdown_timeout: Duration,
+}
+
+/// A duration in seconds, such as `30` or `0.5`.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(value.is_finite() && value > 0.0 && value <= 86_400.0) {
+        return Err(format!(
+            "{text} s: give a number of seconds above 0, at most 86400"
+        ));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// The tokens in it.
+    #[error("{path}: {source}")]
+    Tokens {
+        /// The config file.
+        path: String,
+        /// Why.
+        source: AuthConfigError,
+    },
+    /// TLS settings that do not go together.
+    #[error("{0}")]
+    Tls(String),
+}
+
+/// Everything `serve` needs: the server's settings and how to log.
+#[derive(Debug, Clone)]
+pub struct Serve {
+    /// For `server::start`.
+    pub settings: Settings,
+    /// Log output.
+    pub log_format: LogFormat,
+    /// Log filter (RUST_LOG wins).
+    pub log_level: String,
 }
 
 impl ServeArgs {
-    /// The server settings these arguments describe.
-    pub fn settings(&self) -> Settings {
-        Settings {
-            data_dir: self.data_dir.clone(),
-            listen: self.listen,
-            vocabulary_file: self.vocabulary.clone(),
-            cache_capacity_bytes: self.cache_mb.saturating_mul(1024 * 1024),
+    /// Merges these arguments with the config file they name. `matches` are the `serve`
+    /// subcommand's, which tell which values were given as flags or environment variables
+    /// (those win over the file) and which are defaults (the file wins over those).
+    pub fn resolve(self, matches: Option<&ArgMatches>) -> Result<Serve, ConfigError> {
+        let file = match &self.config {
+            Some(path) => ConfigFile::load(path)?,
+            None => ConfigFile::default(),
+        };
+        let given = |id: &str| {
+            matches.is_some_and(|m| {
+                matches!(
+                    m.value_source(id),
+                    Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+                )
+            })
+        };
+        fn pick<T>(given: bool, arg: T, file: Option<T>) -> T {
+            match file {
+                Some(value) if !given => value,
+                _ => arg,
+            }
         }
+        fn pick_option<T>(given: bool, arg: Option<T>, file: Option<T>) -> Option<T> {
+            if given {
+                arg
+            } else {
+                file.or(arg)
+            }
+        }
+        let data_dir = pick(given("data_dir"), self.data_dir, file.data_dir);
+        let listen = pick(given("listen"), self.listen, file.listen);
+        let vocabulary = pick_option(given("vocabulary"), self.vocabulary, file.vocabulary);
+        let cache_mb = pick(given("cache_mb"), self.cache_mb, file.cache_mb);
+        let log_level = pick(given("log_level"), self.log_level, file.log_level);
+        let log_format = pick(given("log_format"), self.log_format, file.log_format);
+        let metrics_listen = pick_option(
+            given("metrics_listen"),
+            self.metrics_listen,
+            file.metrics_listen,
+        );
+        let tls_cert = pick_option(given("tls_cert"), self.tls_cert, file.tls_cert);
+        let tls_key = pick_option(given("tls_key"), self.tls_key, file.tls_key);
+        let tls_client_ca = pick_option(
+            given("tls_client_ca"),
+            self.tls_client_ca,
+            file.tls_client_ca,
+        );
+        let open_reflection = pick(
+            given("open_reflection"),
+            self.open_reflection,
+            file.open_reflection,
+        );
+        let insecure = pick(given("insecure"), self.insecure, file.insecure);
+        let limits = Limits {
+            max_concurrent_requests: pick(
+                given("max_concurrent_requests"),
+                self.max_concurrent_requests,
+                file.max_concurrent_requests,
+            ),
+            max_streams: pick(given("max_streams"), self.max_streams, file.max_streams),
+            max_subscribers: pick(
+                given("max_subscribers"),
+                self.max_subscribers,
+                file.max_subscribers,
+            ),
+            request_timeout: pick(
+                given("request_timeout"),
+                self.request_timeout,
+                file.request_timeout.map(|s| s.0),
+            ),
+            max_message_bytes: pick(
+                given("max_message_bytes"),
+                self.max_message_bytes,
+                file.max_message_bytes,
+            ),
+        };
+        let shutdown_timeout = pick(
+            given("shutdown_timeout"),
+            self.shutdown_timeout,
+            file.shutdown_timeout.map(|s| s.0),
+        );
+        let tls = match (tls_cert, tls_key) {
+            (Some(cert), Some(key)) => Some(TlsSettings {
+                cert,
+                key,
+                client_ca: tls_client_ca,
+            }),
+            (None, None) if tls_client_ca.is_some() => {
+                return Err(ConfigError::Tls(
+                    "--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first"
+                        .into(),
+                ))
+            }
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Tls(
+                    "--tls-cert and --tls-key go together: give both or neither".into(),
+                ))
+            }
+        };
+        let access = AccessPolicy::new(&file.auth.tokens, open_reflection).map_err(|source| {
+            ConfigError::Tokens {
+                path: self
+                    .config
+                    .as_ref()
+                    .map_or_else(String::new, |p| p.display().to_string()),
+                source,
+            }
+        })?;
+        Ok(Serve {
+            settings: Settings {
+                data_dir,
+                listen,
+                vocabulary_file: vocabulary,
+                cache_capacity_bytes: cache_mb.saturating_mul(1024 * 1024),
+                access,
+                tls,
+                limits,
+                metrics_listen,
+                insecure,
+                shutdown_timeout,
+            },
+            log_format,
+            log_level,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn resolve(args: &[&str]) -> Result<Serve, ConfigError> {
+        let matches = Cli::command()
+            .try_get_matches_from(args)
+            .expect("valid arguments");
+        let Command::Serve(serve) = Cli::from_arg_matches(&matches).expect("parsed").command else {
+            panic!("serve expected");
+        };
+        serve.resolve(matches.subcommand_matches("serve"))
+    }
+
+    use clap::FromArgMatches;
+
+    #[test]
+    fn flags_beat_environment_beats_file_beats_defaults() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("eventlog.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:7001\"\ncache_mb = 1\nmax_subscribers = 2\n\
+             max_concurrent_requests = 4\nlog_format = \"json\"\n",
+        )
+        .expect("write");
+        // Variables only this test reads.
+        std::env::set_var("EVENTLOG_MAX_SUBSCRIBERS", "3");
+        std::env::set_var("EVENTLOG_MAX_CONCURRENT_REQUESTS", "5");
+        let serve = resolve(&[
+            "eventlog",
+            "serve",
+            "--config",
+            file.to_str().expect("utf-8"),
+            "--cache-mb",
+            "7",
+            "--max-concurrent-requests",
+            "6",
+        ])
+        .expect("resolves");
+        std::env::remove_var("EVENTLOG_MAX_SUBSCRIBERS");
+        std::env::remove_var("EVENTLOG_MAX_CONCURRENT_REQUESTS");
+        let settings = serve.settings;
+        assert_eq!(
+            settings.cache_capacity_bytes,
+            7 * 1024 * 1024,
+            "flag over file"
+        );
+        assert_eq!(
+            settings.limits.max_concurrent_requests, 6,
+            "flag over environment"
+        );
+        assert_eq!(settings.limits.max_subscribers, 3, "environment over file");
+        assert_eq!(
+            settings.listen,
+            "127.0.0.1:7001".parse().expect("addr"),
+            "file"
+        );
+        assert_eq!(serve.log_format, LogFormat::Json, "file over default");
+        assert_eq!(
+            settings.limits.request_timeout,
+            Duration::from_secs(30),
+            "default"
+        );
+    }
+
+    #[test]
+    fn half_a_tls_configuration_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("eventlog.toml");
+        std::fs::write(&file, "tls_cert = \"cert.pem\"\n").expect("write");
+        let error = resolve(&[
+            "eventlog",
+            "serve",
+            "--config",
+            file.to_str().expect("utf-8"),
+        ])
+        .expect_err("refused");
+        assert!(error.to_string().contains("--tls-key"), "{error}");
     }
 }

@@ -12,12 +12,14 @@
 //! - [`store`]: the only code that touches sled: the log, its indexes, group commit and flushes.
 //!
 //! Beside them: [`subscription`] (following the log: catch-up, then live), [`server`] and
-//! [`shutdown`] (start, serve, stop) and [`config`] (flags and environment).
+//! [`shutdown`] (start, serve, stop), [`config`] (flags, environment and config file) and
+//! [`ops`] (what operators need: logs, metrics, health, access control, limits, TLS).
 
 #![warn(missing_docs)]
 
 pub mod config;
 pub mod domain;
+pub mod ops;
 pub mod proto;
 pub mod server;
 pub mod service;

@@ -1,13 +1,14 @@
 //! The `eventlog` binary: parses the command line and runs the chosen subcommand.
 
-use std::io::IsTerminal;
+use std::io::Read;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::Parser;
-use tracing_subscriber::EnvFilter;
+use clap::{CommandFactory, FromArgMatches};
 
-use eventlog::config::{Cli, Command, ServeArgs};
-use eventlog::server;
+use eventlog::config::{Cli, Command, Serve, TokenCommand};
+use eventlog::ops::{auth, logging};
+use eventlog::server::{self, ServerError};
 
 /// mimalloc rather than the system allocator: the server's hot paths (decoding records,
 /// building messages) allocate many small strings, and glibc's malloc spent a third of the
@@ -16,21 +17,41 @@ use eventlog::server;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => match args.resolve(matches.subcommand_matches("serve")) {
+            Ok(serve) => run(serve),
+            Err(error) => {
+                eprintln!("eventlog: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Token(TokenCommand::Hash) => hash_token(),
     }
 }
 
-fn serve(args: ServeArgs) -> ExitCode {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&args.log_level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+/// `eventlog token hash`: the token on stdin, its hash on stdout. The token itself is never
+/// echoed.
+fn hash_token() -> ExitCode {
+    let mut token = String::new();
+    if let Err(error) = std::io::stdin().read_to_string(&mut token) {
+        eprintln!("eventlog: cannot read the token from stdin: {error}");
+        return ExitCode::FAILURE;
+    }
+    if token.trim().is_empty() {
+        eprintln!("eventlog: no token on stdin; e.g. `printf %s \"$TOKEN\" | eventlog token hash`");
+        return ExitCode::FAILURE;
+    }
+    println!("{}", auth::hash_token(&token));
+    ExitCode::SUCCESS
+}
+
+fn run(serve: Serve) -> ExitCode {
+    logging::init(serve.log_format, &serve.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -41,30 +62,48 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
-        let running = match server::start(&args.settings()).await {
+    let code = runtime.block_on(async {
+        let running = match server::start(&serve.settings).await {
             Ok(running) => running,
             Err(error) => {
                 eprintln!("eventlog: {error}");
                 return ExitCode::FAILURE;
             }
         };
-        // A stable line on stdout, so scripts and tests can learn the port when it was 0.
+        // Stable lines on stdout, so scripts and tests can learn the ports when 0 was asked.
         println!("eventlog listening on {}", running.local_addr);
-        wait_for_signal().await;
-        tracing::info!("shutting down");
+        if let Some(addr) = running.metrics_addr {
+            println!("eventlog metrics on http://{addr}/metrics");
+        }
+        let signal = wait_for_signal().await;
+        tracing::info!(
+            signal,
+            deadline_ms = serve.settings.shutdown_timeout.as_millis() as u64,
+            "shutting down"
+        );
         match running.stop().await {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(()) => {
+                tracing::info!("stopped cleanly");
+                ExitCode::SUCCESS
+            }
+            Err(error @ ServerError::ShutdownDeadline(_)) => {
+                tracing::error!(%error, "shutdown cut short");
+                eprintln!("eventlog: {error}");
+                ExitCode::FAILURE
+            }
             Err(error) => {
                 eprintln!("eventlog: {error}");
                 ExitCode::FAILURE
             }
         }
-    })
+    });
+    // Blocking tasks still running (a read cut short by the deadline) must not hold the exit.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    code
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn wait_for_signal() {
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM, naming which.
+async fn wait_for_signal() -> &'static str {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -72,17 +111,19 @@ async fn wait_for_signal() {
         match signal(SignalKind::terminate()) {
             Ok(mut term) => {
                 tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
+                    _ = ctrl_c => "SIGINT",
+                    _ = term.recv() => "SIGTERM",
                 }
             }
             Err(_) => {
                 let _ = ctrl_c.await;
+                "SIGINT"
             }
         }
     }
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+        "SIGINT"
     }
 }

@@ -1,7 +1,11 @@
 //! The server's lifecycle: open the store, bind, serve, and shut down without losing anything.
 //!
-//! Shutdown order matters for durability: stop accepting, let in-flight requests finish, then
-//! drop the service so the store's writer answers its last group and sled flushes on close.
+//! Shutdown order matters for durability: report `NOT_SERVING`, stop accepting, end the
+//! streams that never end by themselves, let in-flight requests finish, then drop the service
+//! so the store's writer answers its last group and sled flushes on close. All of it within
+//! the shutdown deadline.
+//!
+//! The middleware is assembled here, in one place (see `crate::ops`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,20 +14,25 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 use tonic::transport::server::TcpIncoming;
 
 use crate::domain::limits::MAX_BATCH_BYTES;
 use crate::domain::{Vocabulary, VocabularyError};
+use crate::ops::auth::{AccessPolicy, AuthLayer};
+use crate::ops::end_streams::EndStreamsLayer;
+use crate::ops::health::{self, Health};
+use crate::ops::limits::{Limits, LimitsLayer};
+use crate::ops::metrics::{self, Metrics};
+use crate::ops::request_log::RequestLogLayer;
+use crate::ops::tls::{self, TlsSettings};
 use crate::proto::event_log_server::EventLogServer;
 use crate::service::EventLogService;
 use crate::shutdown;
 use crate::store::{Store, StoreConfig, StoreError};
 
-/// Largest gRPC message the server decodes: a full batch plus framing headroom.
-const MAX_MESSAGE_BYTES: usize = MAX_BATCH_BYTES * 2;
-/// How long `stop` waits for the store to close after the last request.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest gRPC message the server encodes: a full batch plus framing headroom.
+const MAX_ENCODED_MESSAGE_BYTES: usize = MAX_BATCH_BYTES * 2;
 
 /// What the server needs to start.
 #[derive(Debug, Clone)]
@@ -36,6 +45,36 @@ pub struct Settings {
     pub vocabulary_file: Option<PathBuf>,
     /// Upper bound of the store's page cache.
     pub cache_capacity_bytes: u64,
+    /// Who may call what. With no tokens, everything is open and only loopback is allowed.
+    pub access: AccessPolicy,
+    /// TLS, if the server terminates it.
+    pub tls: Option<TlsSettings>,
+    /// Overload limits.
+    pub limits: Limits,
+    /// Where to serve Prometheus metrics, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Allows a non-loopback `listen` without TLS and tokens.
+    pub insecure: bool,
+    /// How long a graceful stop may take.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Settings {
+    /// The defaults `eventlog serve --help` documents.
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from("./eventlog-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            vocabulary_file: None,
+            cache_capacity_bytes: 256 * 1024 * 1024,
+            access: AccessPolicy::default(),
+            tls: None,
+            limits: Limits::default(),
+            metrics_listen: None,
+            insecure: false,
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Why the server could not start or stopped with an error.
@@ -60,42 +99,76 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
+    /// A non-loopback address without TLS and tokens, and no `--insecure`.
+    #[error(
+        "refusing to listen on {addr} without {missing}: anyone who can reach it could read \
+         and append. Listen on a loopback address (127.0.0.1, ::1), or configure TLS \
+         (--tls-cert, --tls-key) and access tokens ([[auth.tokens]] in --config), or pass \
+         --insecure if something in front of this server already provides them"
+    )]
+    Insecure {
+        /// The address.
+        addr: SocketAddr,
+        /// What is missing: TLS, tokens or both.
+        missing: &'static str,
+    },
+    /// The TLS material is unreadable or invalid.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The gRPC transport failed.
     #[error("gRPC transport failed: {0}")]
     Transport(#[from] tonic::transport::Error),
     /// The serving task panicked or was cancelled.
     #[error("server task failed: {0}")]
     Task(String),
+    /// A graceful stop took longer than the deadline and was cut short.
+    #[error("the server did not stop within {0:?} (--shutdown-timeout); stopped it anyway (acknowledged appends were already durable)")]
+    ShutdownDeadline(Duration),
 }
 
 /// A server running in the background.
 pub struct RunningServer {
     /// The address it listens on (with the real port when 0 was asked for).
     pub local_addr: SocketAddr,
+    /// The metrics endpoint's address, if it has one.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), ServerError>>,
     /// Lets `stop` wait until the store is really closed (its lock released).
     store: Weak<Store>,
+    /// Reports NOT_SERVING as soon as a stop begins.
+    health: Health,
+    shutdown_timeout: Duration,
 }
 
 impl RunningServer {
-    /// Stops accepting, waits for in-flight requests, and closes the store.
+    /// Stops gracefully within the shutdown deadline: reports NOT_SERVING, stops accepting,
+    /// ends subscriptions with UNAVAILABLE, waits for in-flight requests and closes the store.
     pub async fn stop(mut self) -> Result<(), ServerError> {
+        self.health.shutting_down().await;
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        self.wait().await
+        let deadline = self.shutdown_timeout;
+        let abort: AbortHandle = self.task.abort_handle();
+        match tokio::time::timeout(deadline, self.wait()).await {
+            Ok(result) => result,
+            Err(_) => {
+                abort.abort();
+                Err(ServerError::ShutdownDeadline(deadline))
+            }
+        }
     }
 
-    /// Waits until the server stops (after `stop` or a transport failure).
+    /// Waits until the server stops (after `stop` or a transport failure) and its store is
+    /// closed.
     pub async fn wait(self) -> Result<(), ServerError> {
         let result = self
             .task
             .await
             .map_err(|e| ServerError::Task(e.to_string()))?;
         // Streams still draining may hold the store for a moment after the transport is done.
-        let deadline = tokio::time::Instant::now() + CLOSE_TIMEOUT;
-        while self.store.strong_count() > 0 && tokio::time::Instant::now() < deadline {
+        while self.store.strong_count() > 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         result
@@ -104,6 +177,11 @@ impl RunningServer {
 
 /// Opens the store, binds the listen address and serves in the background.
 pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
+    check_exposure(settings)?;
+    let tls = match &settings.tls {
+        Some(tls) => Some(tls::server_config(tls).map_err(|e| ServerError::Tls(e.to_string()))?),
+        None => None,
+    };
     let vocabulary = match &settings.vocabulary_file {
         Some(path) => Vocabulary::with_extensions(path)?,
         None => Vocabulary::builtin(),
@@ -120,39 +198,86 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
             source,
         })?;
     let store = Arc::new(store);
-    let listener =
-        TcpListener::bind(settings.listen)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: settings.listen,
-                source,
-            })?;
-    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
-        addr: settings.listen,
-        source,
-    })?;
+    let (listener, local_addr) = bind(settings.listen).await?;
+    let metrics_listener = match settings.metrics_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
     tracing::info!(
         %local_addr,
+        metrics = %metrics_listener
+            .as_ref()
+            .map_or_else(|| "off".to_string(), |(_, addr)| addr.to_string()),
+        tls = settings.tls.is_some(),
+        mutual_tls = settings.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
+        access_tokens = settings.access.enforced(),
         data_dir = %settings.data_dir.display(),
         head = store.head().0,
         relation_types = vocabulary.len(),
         "eventlog serving"
     );
+    if settings.insecure && !settings.listen.ip().is_loopback() {
+        tracing::warn!(%local_addr, "--insecure: serving a non-loopback address without the TLS and tokens checks");
+    }
     let weak_store = Arc::downgrade(&store);
     let (streams_trigger, streams_shutdown) = shutdown::channel();
-    let service = EventLogServer::new(EventLogService::new(
-        store,
-        Arc::new(vocabulary),
-        streams_shutdown,
-    ))
-    .max_decoding_message_size(MAX_MESSAGE_BYTES)
-    .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let metrics = Metrics::new();
+    let service = EventLogServer::new(
+        EventLogService::new(
+            Arc::clone(&store),
+            Arc::new(vocabulary),
+            streams_shutdown.clone(),
+        )
+        .with_metrics(metrics.clone()),
+    )
+    .max_decoding_message_size(settings.limits.max_message_bytes)
+    .max_encoding_message_size(MAX_ENCODED_MESSAGE_BYTES);
+    drop(store);
+    let (health, health_service) = health::service().await;
+    let reflection = reflection()?;
+    let reflection_alpha = reflection_v1alpha()?;
+
+    let metrics_addr = match metrics_listener {
+        Some((listener, addr)) => {
+            let mut stop = streams_shutdown.clone();
+            let served =
+                metrics::serve(listener, metrics.clone(), weak_store.clone(), async move {
+                    stop.triggered().await
+                });
+            tokio::spawn(async move {
+                if let Err(error) = served.await {
+                    tracing::error!(%error, "the metrics endpoint failed");
+                }
+            });
+            Some(addr)
+        }
+        None => None,
+    };
+
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls).map_err(|e| {
+            ServerError::Tls(format!(
+                "invalid certificate, key or client CA (--tls-cert, --tls-key, --tls-client-ca): {}",
+                error_chain(&e)
+            ))
+        })?;
+    }
+    let router = builder
+        // From the outside in: the request's span and metrics see every refusal below.
+        .layer(RequestLogLayer::new(metrics))
+        .layer(AuthLayer::new(settings.access.clone()))
+        .layer(LimitsLayer::new(settings.limits))
+        .layer(EndStreamsLayer::new(streams_shutdown))
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(reflection_alpha)
+        .add_service(service);
     // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms to small responses.
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(service)
+        router
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = shutdown_rx.await;
                 // Streams never end by themselves: end them now, or the graceful shutdown
@@ -165,8 +290,79 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
     });
     Ok(RunningServer {
         local_addr,
+        metrics_addr,
         shutdown: Some(shutdown_tx),
         task,
         store: weak_store,
+        health,
+        shutdown_timeout: settings.shutdown_timeout,
     })
+}
+
+/// Secure by default: a non-loopback address needs TLS and tokens, or an explicit `--insecure`.
+fn check_exposure(settings: &Settings) -> Result<(), ServerError> {
+    if settings.listen.ip().is_loopback() || settings.insecure {
+        return Ok(());
+    }
+    let missing = match (settings.tls.is_some(), settings.access.enforced()) {
+        (true, true) => return Ok(()),
+        (true, false) => "access tokens",
+        (false, true) => "TLS",
+        (false, false) => "TLS and access tokens",
+    };
+    Err(ServerError::Insecure {
+        addr: settings.listen,
+        missing,
+    })
+}
+
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServerError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    Ok((listener, local))
+}
+
+/// Reflection over the API and the health service, so generic clients see both.
+fn reflection() -> Result<
+    tonic_reflection::pb::v1::server_reflection_server::ServerReflectionServer<
+        impl tonic_reflection::pb::v1::server_reflection_server::ServerReflection,
+    >,
+    ServerError,
+> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServerError::Task(format!("reflection: {e}")))
+}
+
+/// The same for clients that only speak the older v1alpha protocol (older grpcurl, Python's
+/// `grpcio-reflection`).
+fn reflection_v1alpha() -> Result<
+    tonic_reflection::pb::v1alpha::server_reflection_server::ServerReflectionServer<
+        impl tonic_reflection::pb::v1alpha::server_reflection_server::ServerReflection,
+    >,
+    ServerError,
+> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| ServerError::Task(format!("reflection: {e}")))
+}
+
+/// An error with its causes, for messages where the top level alone says too little.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

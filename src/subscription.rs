@@ -90,7 +90,8 @@ pub fn follow(
         unreported: 0,
         last_report: Instant::now(),
     };
-    tokio::spawn(follower.run());
+    // In the caller's span (the RPC's), so the follower's logs carry its request id.
+    tokio::spawn(tracing::Instrument::in_current_span(follower.run()));
     rx
 }
 
@@ -119,10 +120,17 @@ enum Stop {
 
 impl Follower {
     async fn run(mut self) {
-        let stop = self.follow().await;
-        if let Stop::End(end) = stop {
-            // A client that stopped reading must not hold up shutdown: give up after a moment.
-            let _ = tokio::time::timeout(END_TIMEOUT, self.tx.send(Err(end))).await;
+        match self.follow().await {
+            Stop::End(end) => {
+                // A client that stopped reading must not hold up shutdown: give up after a moment.
+                let _ = tokio::time::timeout(END_TIMEOUT, self.tx.send(Err(end))).await;
+            }
+            Stop::ClientGone => {
+                tracing::info!(
+                    next = self.next.0,
+                    "subscription ended: the client went away"
+                );
+            }
         }
     }
 

@@ -16,6 +16,7 @@ mod to_proto;
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
 use prost::Message;
 use tokio::sync::mpsc;
@@ -27,6 +28,7 @@ use crate::domain::limits::{
     MAX_BATCH_BYTES, MAX_ENTRIES_PER_BATCH, MAX_PAGE_SIZE, MAX_RESOLVE_MATCHES, MAX_SHORT_TEXT,
 };
 use crate::domain::{InvalidField, Position, SymmetricRelations, Vocabulary};
+use crate::ops::metrics::Metrics;
 use crate::proto;
 use crate::proto::event_log_server::EventLog;
 use crate::shutdown::Shutdown;
@@ -49,6 +51,8 @@ pub struct EventLogService {
     symmetric: SymmetricRelations,
     /// Ends subscription streams with UNAVAILABLE when the server stops.
     shutdown: Shutdown,
+    /// Flush latency and subscriber lag, which only the handlers can see.
+    metrics: Metrics,
 }
 
 impl EventLogService {
@@ -64,7 +68,13 @@ impl EventLogService {
             symmetric: Arc::new(vocabulary.symmetric_keys()),
             vocabulary,
             shutdown,
+            metrics: Metrics::default(),
         }
+    }
+
+    /// The same service, recording into `metrics`.
+    pub fn with_metrics(self, metrics: Metrics) -> EventLogService {
+        EventLogService { metrics, ..self }
     }
 
     fn query_context(&self) -> queries::QueryContext<'_> {
@@ -125,19 +135,21 @@ impl EventLog for EventLogService {
                     .map_err(|e| e.under(&format!("entries[{i}]")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let started = Instant::now();
         let receipt = self
             .store
             .append(bodies, request.expected_head.map(Position))
             .await?;
-        let first = receipt
-            .entries
-            .iter()
-            .find(|e| !e.duplicate)
-            .map(|e| e.position.0);
-        tracing::debug!(
+        self.metrics.flushed(started.elapsed());
+        let mut written = receipt.entries.iter().filter(|e| !e.duplicate);
+        let first = written.next().map(|e| e.position.0);
+        let last = written.next_back().map(|e| e.position.0).or(first);
+        tracing::info!(
             first_position = first,
+            last_position = last,
             head = receipt.head.0,
             entries = receipt.entries.len(),
+            duplicates = receipt.entries.iter().filter(|e| e.duplicate).count(),
             "appended"
         );
         Ok(Response::new(proto::AppendResponse {
@@ -361,6 +373,7 @@ impl EventLog for EventLogService {
             &self.store,
             &self.vocabulary,
             self.shutdown.clone(),
+            self.metrics.clone(),
             request.into_inner(),
         )
         .await?;

@@ -24,6 +24,7 @@ pub async fn subscribe(
     store: &Arc<Store>,
     vocabulary: &Vocabulary,
     shutdown: crate::shutdown::Shutdown,
+    metrics: crate::ops::metrics::Metrics,
     request: proto::SubscribeRequest,
 ) -> Result<SubscribeStream, Status> {
     let filter = match request.filter {
@@ -73,14 +74,31 @@ pub async fn subscribe(
         "subscription started"
     );
     let deliveries = subscription::follow(Arc::clone(store), start, filter, shutdown);
-    let stream = ReceiverStream::new(deliveries).flat_map(|item| {
+    let store = Arc::clone(store);
+    let stream = ReceiverStream::new(deliveries).flat_map(move |item| {
         let messages: Vec<Result<proto::SubscribeResponse, Status>> = match item {
-            Ok(delivery) => messages(delivery).into_iter().map(Ok).collect(),
+            Ok(delivery) => {
+                observe(&metrics, &delivery, &store);
+                messages(delivery).into_iter().map(Ok).collect()
+            }
             Err(end) => vec![Err(end_status(end))],
         };
         stream::iter(messages)
     });
     Ok(Box::pin(stream))
+}
+
+/// Subscriber lag (head minus the last position delivered) and falls behind, for metrics.
+fn observe(metrics: &crate::ops::metrics::Metrics, delivery: &Delivery, store: &Store) {
+    match delivery {
+        Delivery::Entries(entries) => {
+            if let Some(last) = entries.last() {
+                metrics.subscriber_delivered(last.position.0, store.head().0);
+            }
+        }
+        Delivery::FellBehind { .. } => metrics.subscriber_fell_behind(),
+        Delivery::Checkpoint(_) | Delivery::CaughtUp(_) => {}
+    }
 }
 
 fn end_status(end: StreamEnd) -> Status {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod ops;
+
 use std::path::{Path, PathBuf};
 
 use eventlog::proto::event_log_client::EventLogClient;
@@ -68,6 +70,7 @@ pub fn settings(data_dir: &Path) -> Settings {
         listen: "127.0.0.1:0".parse().expect("valid address"),
         vocabulary_file: None,
         cache_capacity_bytes: 64 * 1024 * 1024,
+        ..Settings::default()
     }
 }
 
