@@ -482,6 +482,23 @@ async fn claims_filter_by_every_field() {
             },
             &["c6"],
         ),
+        // A band of certainty: reported or alleged.
+        (
+            proto::QueryClaimsRequest {
+                min_certainty: proto::Certainty::Alleged as i32,
+                max_certainty: proto::Certainty::Reported as i32,
+                ..claims_request()
+            },
+            &["c6", "c5", "c2"],
+        ),
+        // A relation listed twice is asked once.
+        (
+            proto::QueryClaimsRequest {
+                relations: vec!["backs".into(), "backs".into()],
+                ..claims_request()
+            },
+            &["c6", "c1"],
+        ),
         (
             proto::QueryClaimsRequest {
                 negated: Some(false),
@@ -769,12 +786,23 @@ async fn bad_query_input_names_the_field() {
     }
     let reversed = client
         .query_claims(proto::QueryClaimsRequest {
-            min_certainty: proto::Certainty::Alleged as i32,
-            max_certainty: proto::Certainty::Confirmed as i32,
+            min_certainty: proto::Certainty::Confirmed as i32,
+            max_certainty: proto::Certainty::Alleged as i32,
             ..claims_request()
         })
         .await;
     assert_status(reversed, Code::InvalidArgument, &["max_certainty"]);
+    let repeated = client
+        .query_events(proto::QueryEventsRequest {
+            relations: ["backs"; 100].iter().map(|r| r.to_string()).collect(),
+            ..events_request()
+        })
+        .await;
+    assert_status(
+        repeated,
+        Code::InvalidArgument,
+        &["relations", "vocabulary"],
+    );
     let no_event = client
         .query_claims(proto::QueryClaimsRequest {
             event_id: "e404".into(),
@@ -919,5 +947,43 @@ async fn queries_answer_the_same_after_a_restart() {
     server.restart().await;
     let mut client = server.client().await;
     assert_eq!(query_events(&mut client, request).await, before);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_page_of_large_entries_is_cut_to_fit_a_response() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    append(&mut client, seed_actors()).await.expect("actors");
+    let large: Vec<proto::Entry> = (0..100)
+        .map(|i| {
+            let mut e = event_body(
+                &format!("big-{i:03}"),
+                "attacks",
+                "liwa-al-quds",
+                "iran",
+                "2022-09-24",
+            );
+            e.summary = "x".repeat(16_000);
+            entry(Body::Event(e))
+        })
+        .collect();
+    append(&mut client, large).await.expect("large entries");
+    let request = proto::QueryEventsRequest {
+        page_size: 100,
+        ..events_request()
+    };
+    let first = client
+        .query_events(request.clone())
+        .await
+        .expect("first page")
+        .into_inner();
+    assert!(
+        first.entries.len() < 100 && !first.next_page_token.is_empty(),
+        "1.6 MB of entries is cut into pages of about 1 MiB"
+    );
+    let all = query_events(&mut client, request).await;
+    let want: Vec<String> = (0..100).map(|i| format!("big-{i:03}")).collect();
+    assert_eq!(all, want);
     server.stop().await;
 }

@@ -115,7 +115,9 @@ pub const METHODS: &[Method] = &[
         path: "/grpc.health.v1.Health/Watch",
         name: "Health.Watch",
         access: Access::Open,
-        kind: MethodKind::Health,
+        // Open to all but long-lived: counted with the other streams, so that connecting
+        // clients cannot open watches without bound.
+        kind: MethodKind::Stream,
     },
     Method {
         path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",

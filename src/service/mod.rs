@@ -89,13 +89,32 @@ impl EventLogService {
 type ReadLogStream = Pin<Box<dyn Stream<Item = Result<proto::ReadLogResponse, Status>> + Send>>;
 type SubscribeStream = Pin<Box<dyn Stream<Item = Result<proto::SubscribeResponse, Status>> + Send>>;
 
+/// Store calls that may run at once on the blocking pool, across all requests.
+const MAX_BLOCKING_CALLS: usize = 128;
+/// See `blocking`.
+static BLOCKING_CALLS: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(MAX_BLOCKING_CALLS);
+
 /// Runs blocking store work off the async threads.
+///
+/// The work holds a slot until it is done, also when the request that started it was given up
+/// (a client that left, a request past its timeout), so abandoned work cannot pile up on
+/// tokio's blocking pool, whose queue has no bound. No slot free means the store is saturated:
+/// RESOURCE_EXHAUSTED at once.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Status> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Status::internal(format!("a storage task failed: {e}")))
+    let slot = BLOCKING_CALLS.try_acquire().map_err(|_| {
+        Status::resource_exhausted(format!(
+            "the store is already serving {MAX_BLOCKING_CALLS} reads; retry later"
+        ))
+    })?;
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot; // released when the work ends, even if it panics
+        work()
+    })
+    .await
+    .map_err(|e| Status::internal(format!("a storage task failed: {e}")))
 }
 
 #[tonic::async_trait]
@@ -293,10 +312,7 @@ impl EventLog for EventLogService {
             MAX_RESOLVE_MATCHES,
         )?;
         let store = Arc::clone(&self.store);
-        let matches =
-            tokio::task::spawn_blocking(move || store.resolve_actor(&request.name, limit))
-                .await
-                .map_err(|e| Status::internal(format!("resolve task failed: {e}")))??;
+        let matches = blocking(move || store.resolve_actor(&request.name, limit)).await??;
         Ok(Response::new(proto::ResolveActorResponse {
             matches: matches.into_iter().map(to_proto::actor).collect(),
         }))
@@ -319,10 +335,7 @@ impl EventLog for EventLogService {
             country: to_domain::optional_country("country", &request.country)?,
         };
         let store = Arc::clone(&self.store);
-        let page =
-            tokio::task::spawn_blocking(move || store.list_actors(after.as_ref(), limit, &filter))
-                .await
-                .map_err(|e| Status::internal(format!("list task failed: {e}")))??;
+        let page = blocking(move || store.list_actors(after.as_ref(), limit, &filter)).await??;
         Ok(Response::new(proto::ListActorsResponse {
             actors: page.actors.into_iter().map(to_proto::actor).collect(),
             next_page_token: page

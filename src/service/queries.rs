@@ -4,12 +4,14 @@
 
 use std::sync::Arc;
 
+use prost::Message;
 use tonic::Status;
 
 use crate::domain::limits::MAX_PAGE_SIZE;
+use crate::domain::query::entry_span;
 use crate::domain::{
-    ActorId, ClaimQuery, DateMatch, EntryId, EventQuery, InvalidField, Position, QueryRejection,
-    RelationQuery, Snapshot, SymmetricRelations, Vocabulary,
+    ActorId, ClaimQuery, DateKey, DateMatch, Day, EntryId, EventQuery, InvalidField, Position,
+    QueryRejection, RelationQuery, Snapshot, SymmetricRelations, Vocabulary,
 };
 use crate::proto;
 use crate::store::{QueryPage, Store};
@@ -17,6 +19,10 @@ use crate::store::{QueryPage, Store};
 use super::query_token::{self, QueryToken, TokenKind};
 use super::subscriptions::resolve_actor;
 use super::{blocking, page_size, to_domain, to_proto, DEFAULT_PAGE_SIZE};
+
+/// Bytes of entries after which a query page is cut: with the one entry that crosses it, a
+/// page stays within the 4 MiB that gRPC clients accept by default.
+const MAX_PAGE_BYTES: usize = 1024 * 1024;
 
 /// What the query handlers share: the store and the vocabulary's symmetric relations.
 pub struct QueryContext<'a> {
@@ -31,7 +37,7 @@ pub struct QueryContext<'a> {
 /// `QueryEvents`.
 pub async fn query_events(
     context: QueryContext<'_>,
-    request: proto::QueryEventsRequest,
+    mut request: proto::QueryEventsRequest,
 ) -> Result<proto::QueryEventsResponse, Status> {
     let limit = page_size(
         "page_size",
@@ -39,12 +45,12 @@ pub async fn query_events(
         DEFAULT_PAGE_SIZE,
         MAX_PAGE_SIZE,
     )?;
-    let fingerprint = query_token::fingerprint(&proto::QueryEventsRequest {
+    let request_fingerprint = query_token::fingerprint(&proto::QueryEventsRequest {
         page_size: 0,
         page_token: String::new(),
         ..request.clone()
     });
-    let token = query_token::decode(&request.page_token, TokenKind::Events, fingerprint)?;
+    let page_token = std::mem::take(&mut request.page_token);
     let actor = optional_actor(context.store, "actor", request.actor).await?;
     let role = to_domain::optional_role("role", request.role)?;
     if role.is_some() && actor.is_none() {
@@ -64,6 +70,11 @@ pub async fn query_events(
         min_certainty: to_domain::certainty("min_certainty", request.min_certainty)?,
         symmetric: Arc::clone(context.symmetric),
     };
+    let fingerprint = query_token::with_actors(
+        request_fingerprint,
+        &[query.actor.as_ref(), query.counterpart.as_ref()],
+    );
+    let token = query_token::decode(&page_token, TokenKind::Events, fingerprint)?;
     let order = to_domain::query_order("order", request.order)?;
     let snapshot = snapshot(
         context.store,
@@ -86,7 +97,7 @@ pub async fn query_events(
 /// `QueryClaims`.
 pub async fn query_claims(
     context: QueryContext<'_>,
-    request: proto::QueryClaimsRequest,
+    mut request: proto::QueryClaimsRequest,
 ) -> Result<proto::QueryClaimsResponse, Status> {
     let limit = page_size(
         "page_size",
@@ -94,20 +105,22 @@ pub async fn query_claims(
         DEFAULT_PAGE_SIZE,
         MAX_PAGE_SIZE,
     )?;
-    let fingerprint = query_token::fingerprint(&proto::QueryClaimsRequest {
+    let request_fingerprint = query_token::fingerprint(&proto::QueryClaimsRequest {
         page_size: 0,
         page_token: String::new(),
         ..request.clone()
     });
-    let token = query_token::decode(&request.page_token, TokenKind::Claims, fingerprint)?;
+    let page_token = std::mem::take(&mut request.page_token);
     let store = context.store;
     let min_certainty = to_domain::certainty("min_certainty", request.min_certainty)?;
     let max_certainty = to_domain::certainty("max_certainty", request.max_certainty)?;
+    // Certainty sorts strongest first: "at least min" is `c <= min`, "at most max" is
+    // `c >= max`, so nothing can match when `max` is weaker than `min`.
     if let (Some(min), Some(max)) = (min_certainty, max_certainty) {
-        if max < min {
+        if max > min {
             return Err(InvalidField::new(
                 "max_certainty",
-                "is more certain than min_certainty, so nothing can match; swap them?",
+                "is less certain than min_certainty, so nothing can match; swap them?",
             )
             .into());
         }
@@ -136,6 +149,16 @@ pub async fn query_claims(
     if let Some(id) = event_id {
         require_event(store, id).await?;
     }
+    let fingerprint = query_token::with_actors(
+        request_fingerprint,
+        &[
+            query.subject.as_ref(),
+            query.object.as_ref(),
+            query.claimant.as_ref(),
+            query.actor.as_ref(),
+        ],
+    );
+    let token = query_token::decode(&page_token, TokenKind::Claims, fingerprint)?;
     let order = to_domain::query_order("order", request.order)?;
     let snapshot = snapshot(
         store,
@@ -226,7 +249,8 @@ fn snapshot(
 ) -> Result<Snapshot, Status> {
     let head = store.head();
     let as_of = match (token, as_of_position) {
-        (Some(token), _) => token.snapshot,
+        // A token's snapshot is at most the head it was issued at; clamp one made up by hand.
+        (Some(token), _) => token.snapshot.min(head),
         (None, 0) => head,
         (None, asked) if Position(asked) > head => {
             return Err(QueryRejection::AsOfBeyondHead {
@@ -243,14 +267,33 @@ fn snapshot(
     })
 }
 
+/// The entries of a page as messages, and the token of the next page. A page is cut once it
+/// holds `MAX_PAGE_BYTES` (the next page starts right after its last entry), so that a page of
+/// large entries still fits in what clients accept.
 fn page_parts(
     page: QueryPage,
     kind: TokenKind,
     fingerprint: u64,
     snapshot: Snapshot,
 ) -> (Vec<proto::Entry>, String) {
-    let token = page
-        .resume
+    let total = page.entries.len();
+    let mut entries = Vec::with_capacity(total);
+    let mut bytes = 0;
+    let mut resume = page.resume;
+    for (i, entry) in page.entries.into_iter().enumerate() {
+        let key = DateKey {
+            earliest: entry_span(&entry.body).map_or(Day::OPEN_START, |span| span.earliest),
+            position: entry.position,
+        };
+        let message = to_proto::entry(entry);
+        bytes += message.encoded_len();
+        entries.push(message);
+        if bytes >= MAX_PAGE_BYTES && i + 1 < total {
+            resume = Some(key);
+            break;
+        }
+    }
+    let token = resume
         .map(|after| {
             query_token::encode(
                 kind,
@@ -262,8 +305,5 @@ fn page_parts(
             )
         })
         .unwrap_or_default();
-    (
-        page.entries.into_iter().map(to_proto::entry).collect(),
-        token,
-    )
+    (entries, token)
 }

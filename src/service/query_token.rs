@@ -38,6 +38,18 @@ pub fn fingerprint(request_without_paging: &impl Message) -> u64 {
     fnv1a(&request_without_paging.encode_to_vec())
 }
 
+/// The fingerprint of a query: its request's, and the ids its actor names resolved to. A name
+/// that resolves to another actor on a later page (an alias added meanwhile) makes the token
+/// foreign rather than continuing another actor's list at this one's cursor.
+pub fn with_actors(request_fingerprint: u64, actors: &[Option<&crate::domain::ActorId>]) -> u64 {
+    let mut bytes = request_fingerprint.to_be_bytes().to_vec();
+    for actor in actors {
+        bytes.extend_from_slice(actor.map_or("", |a| a.as_str()).as_bytes());
+        bytes.push(0);
+    }
+    fnv1a(&bytes)
+}
+
 /// The token that continues the query of `fingerprint` after `token.after`.
 pub fn encode(kind: TokenKind, fingerprint: u64, token: QueryToken) -> String {
     let mut bytes = payload(kind, fingerprint, token);

@@ -188,20 +188,35 @@ pub fn date_range(from: &str, to: &str, mode: DateMatch) -> Result<DateRange> {
         .map_err(|reason| InvalidField::new("date_from", reason))
 }
 
-/// Relation keys of a filter, each checked against the vocabulary.
+/// Relation keys of a query filter, each checked against the vocabulary, without repeats (a
+/// query walks one index per relation, so a repeat would return its entries twice).
 pub fn relations(
     field: &str,
     keys: &[String],
     vocabulary: &Vocabulary,
 ) -> Result<Vec<RelationKey>> {
-    keys.iter()
+    if keys.len() > vocabulary.len() {
+        return Err(InvalidField::new(
+            field,
+            format!(
+                "lists {} relations; the vocabulary has only {}",
+                keys.len(),
+                vocabulary.len()
+            ),
+        ));
+    }
+    let mut relations = keys
+        .iter()
         .enumerate()
         .map(|(i, key)| {
             vocabulary
                 .relation(key)
                 .map_err(|reason| InvalidField::new(format!("{field}[{i}]"), reason))
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    relations.sort();
+    relations.dedup();
+    Ok(relations)
 }
 
 /// Converts a `Certainty` enum value; unspecified is `None`.
