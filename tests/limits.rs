@@ -116,6 +116,11 @@ async fn streams_past_their_limit_are_refused_at_once_and_unary_calls_and_health
         health.into_inner().status,
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
+    // Watch streams are open to all but count against the stream pool.
+    let watch = tonic_health::pb::health_client::HealthClient::new(channel(&url).await)
+        .watch(tonic_health::pb::HealthCheckRequest::default())
+        .await;
+    assert_status(watch, Code::ResourceExhausted, &["--max-streams"]);
     drop(held);
     let mut served = false;
     for _ in 0..100 {

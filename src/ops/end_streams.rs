@@ -19,11 +19,11 @@ use tower_service::Service;
 use super::methods::{self, Access, MethodKind};
 use crate::shutdown::Shutdown;
 
-/// True for the streams this layer ends: health watches and reflection.
+/// True for the streams this layer ends: health watches (the only stream open to all) and
+/// reflection.
 fn ends_at_shutdown(path: &str) -> bool {
     methods::lookup(path).is_some_and(|m| {
-        (m.kind == MethodKind::Health && m.path.ends_with("/Watch"))
-            || m.access == Access::Reflection
+        (m.access == Access::Open && m.kind == MethodKind::Stream) || m.access == Access::Reflection
     })
 }
 
