@@ -1,9 +1,9 @@
 //! The store: the durable log and its indexes, behind a narrow interface.
 //!
 //! [`Store`] is all the rest of the server sees of storage: append (through the group-commit
-//! writer), read by position or id, resolve and list actors, describe the log. Only the
-//! `sled_log` module touches sled, so a second backend replaces that module and keeps the
-//! writer's semantics. Readers never see past the durable head: an entry becomes visible only
+//! writer), read by position or id, resolve and list actors, answer queries from the query
+//! indexes (`postings`, `query`), describe the log. Only the `sled_log` module touches sled, so
+//! a second backend replaces that module and keeps the writer's semantics. Readers never see past the durable head: an entry becomes visible only
 //! once the flush that contains it has returned, so nothing a client read can vanish in a crash.
 
 mod actor_index;
