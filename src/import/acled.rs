@@ -1,0 +1,1 @@
+//! ACLED CSV import (in progress).

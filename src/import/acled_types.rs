@@ -1,0 +1,1 @@
+//! ACLED event types and interaction codes (in progress).
