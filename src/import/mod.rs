@@ -37,6 +37,7 @@ mod gdelt_tests;
 #[cfg(test)]
 mod test_support;
 
+pub use acled::AcledReader;
 pub use actors::ActorBook;
 pub use gdelt::GdeltReader;
 
