@@ -371,10 +371,7 @@ impl<R: Read> AcledReader<R> {
         let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(input);
         let headers = csv.headers().map_err(|e| match e.into_kind() {
             csv::ErrorKind::Io(e) => ImportError::Io(e),
-            other => ImportError::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("the header row is not readable CSV: {other:?}"),
-            )),
+            other => ImportError::Header(format!("{other:?}")),
         })?;
         let columns: HashMap<String, usize> = headers
             .iter()

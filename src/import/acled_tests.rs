@@ -266,3 +266,12 @@ fn short_rows_and_bad_bytes_are_errors_and_the_reader_goes_on() {
     assert!(items[2].is_ok());
     assert_eq!(reader.stats().errors, 2);
 }
+
+#[test]
+fn a_header_that_is_not_csv_is_refused() {
+    let input = b"event_id_cnty,\xff\n".as_slice();
+    assert!(matches!(
+        AcledReader::new(input),
+        Err(ImportError::Header(_))
+    ));
+}

@@ -11,13 +11,14 @@ use crate::proto::{self, ActorKind, Certainty, Role};
 
 const SAMPLE: &str = include_str!("../../tests/fixtures/gdelt/sample.export.CSV");
 
-fn read_all(
-    input: &str,
-) -> (
+/// What a reader yielded: the rows read, the errors, and the reader (for its stats).
+type Yielded = (
     Vec<Vec<proto::Entry>>,
     Vec<ImportError>,
     GdeltReader<Cursor<Vec<u8>>>,
-) {
+);
+
+fn read_all(input: &str) -> Yielded {
     let mut reader = GdeltReader::new(Cursor::new(input.as_bytes().to_vec()));
     let (mut rows, mut errors) = (Vec::new(), Vec::new());
     for item in reader.by_ref() {
@@ -314,4 +315,37 @@ fn a_read_failure_is_reported_once_and_ends_the_import() {
     let mut reader = GdeltReader::new(std::io::BufReader::new(Failing));
     assert!(matches!(reader.next(), Some(Err(ImportError::Io(_)))));
     assert!(reader.next().is_none());
+}
+
+#[test]
+fn a_nameless_actor_is_named_by_its_code_and_an_overlong_url_keeps_its_host() {
+    let mut fields = sample_line(0);
+    fields[6] = String::new();
+    fields[60] = format!("https://long.example.net/{}", "x".repeat(3000));
+    let (rows, errors, _) = read_all(&fields.join("\t"));
+    assert!(errors.is_empty(), "{errors:?}");
+    let usagov = actors(&rows[0])
+        .into_iter()
+        .find(|a| a.id == "cameo-usagov")
+        .unwrap();
+    assert_eq!(usagov.name, "USAGOV");
+    assert!(
+        usagov.aliases.is_empty(),
+        "the code is the name, not also an alias"
+    );
+    let event = events(&rows[0])[0];
+    assert_eq!(event.sources[0].name, "long.example.net");
+    assert_eq!(event.sources[0].url, "");
+    assert_appendable(&rows[0], &mut HashSet::new());
+}
+
+#[test]
+fn the_same_actor_on_both_sides_is_emitted_once() {
+    let mut fields = sample_line(0);
+    fields[15] = "USAGOV".into();
+    fields[16] = "CONGRESS".into();
+    let (rows, _, _) = read_all(&fields.join("\t"));
+    let ids: Vec<&str> = actors(&rows[0]).iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["cameo-usa", "cameo-usagov"]);
+    assert_eq!(events(&rows[0])[0].participants.len(), 2);
 }

@@ -109,6 +109,9 @@ pub enum ImportError {
     /// The input could not be read; the reader yields nothing more.
     #[error("reading the input failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The ACLED header row could not be parsed as CSV.
+    #[error("the header row is not readable CSV: {0}")]
+    Header(String),
     /// The ACLED header lacks a column the importer needs; nothing can be imported.
     #[error(
         "the header has no {0:?} column; is this an ACLED export with the current column set?"
