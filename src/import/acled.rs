@@ -6,6 +6,12 @@
 //! is emitted. Each event is `acled:<event_id_cnty>`, each actor `acled-actor-<slug of its
 //! name>`. ACLED codes events from media and partner reports without confirming each one, so
 //! events are `CERTAINTY_REPORTED`.
+//!
+//! actor1 is the event's `INITIATOR` and actor2 its `TARGET`, so the relation graph reads
+//! "actor1 attacks actor2" for directed relations; for the symmetric ones (`clashes_with`,
+//! `cooperates_with`) the log treats the two roles as one. Associated actors are `SUPPORTER`s;
+//! which side each backed stays in the `assoc_actor_1` and `assoc_actor_2` attributes. ACLED
+//! gives no country per actor, so actors have none; the event's place has the country.
 
 use std::collections::HashMap;
 use std::io::Read;

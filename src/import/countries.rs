@@ -230,6 +230,7 @@ const COUNTRIES: &[(&str, u16, &str)] = &[
     ("VEN", 862, "VE"),
     ("VNM", 704, "VM"),
     ("VIR", 850, "VQ"),
+    ("VGB", 92, "VI"),
     ("ESH", 732, "WI"),
     ("YEM", 887, "YM"),
     ("ZMB", 894, "ZA"),

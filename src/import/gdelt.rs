@@ -54,7 +54,7 @@ mod col {
 /// One CAMEO actor of a row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CameoActor {
-    /// The actor code, e.g. `USAGOV`: uppercase letters and digits.
+    /// The actor code, e.g. `USAGOV` or `kur`: ASCII letters and digits.
     pub code: String,
     /// The name GDELT saw, e.g. `WASHINGTON`, or the code when the row has none.
     pub name: String,
@@ -262,15 +262,14 @@ fn actor(
     if code.is_empty() {
         return Ok(None);
     }
-    let well_formed = code.len() <= 100
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    // Country and role codes are uppercase, ethnic and religious ones lowercase ("kur",
+    // "catSEP"); the id lowercases them all, and no lowercase code spells a country.
+    let well_formed = code.len() <= 100 && code.bytes().all(|b| b.is_ascii_alphanumeric());
     if !well_formed {
         return Err(RowProblem::invalid(
             code_field,
             &code,
-            "expected a CAMEO actor code of uppercase letters and digits, e.g. USAGOV",
+            "expected a CAMEO actor code of ASCII letters and digits, e.g. USAGOV",
         ));
     }
     let name = clean(&field(fields, col::ACTOR_NAME + offset), MAX_SHORT_TEXT);

@@ -349,3 +349,19 @@ fn the_same_actor_on_both_sides_is_emitted_once() {
     assert_eq!(ids, ["cameo-usa", "cameo-usagov"]);
     assert_eq!(events(&rows[0])[0].participants.len(), 2);
 }
+
+#[test]
+fn lowercase_ethnic_codes_are_actors_too() {
+    // CAMEO writes ethnic and religious codes in lowercase ("kur" Kurds) and mixes them in.
+    let mut fields = sample_line(0);
+    fields[15] = "catSEP".into();
+    fields[16] = "CATALAN".into();
+    fields[17] = String::new();
+    let (rows, errors, _) = read_all(&fields.join("\t"));
+    assert!(errors.is_empty(), "{errors:?}");
+    let actor = actors(&rows[0])
+        .into_iter()
+        .find(|a| a.id == "cameo-catsep")
+        .unwrap();
+    assert_eq!(actor.aliases, ["catSEP"]);
+}
