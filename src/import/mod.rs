@@ -7,7 +7,8 @@
 //! input; every malformed row becomes a [`RowError`] naming the line and what is wrong, and the
 //! caller decides whether to go on.
 //!
-//! - [`gdelt`]: the 61-column, tab-separated GDELT 2.0 event export.
+//! - [`gdelt`]: the 61-column, tab-separated GDELT 2.0 event export; [`gdelt_row`] checks one
+//!   row of it.
 //! - [`acled`]: ACLED's quoted CSV with a header row.
 //! - [`cameo`]: CAMEO event codes to relations and CAMEO actor types to actor kinds.
 //! - [`acled_types`]: ACLED event and sub-event types to relations, interaction codes to kinds.
@@ -28,6 +29,7 @@ pub mod actors;
 pub mod cameo;
 pub mod countries;
 pub mod gdelt;
+pub mod gdelt_row;
 pub mod text;
 
 #[cfg(test)]
