@@ -1,7 +1,7 @@
 //! Importers: rows of public event datasets (GDELT 2.0 exports, ACLED CSV) turned into log
 //! entries, ready to be sent with `Append`.
 //!
-//! This layer is pure mapping. It reads from any [`BufRead`](std::io::BufRead), yields
+//! This layer is pure mapping. It reads from any `BufRead` (GDELT) or `Read` (ACLED), yields
 //! `proto::Entry` values row by row (the actors a row introduces first, then its event) and never
 //! talks to a server: the `eventlog import` command sends what it yields. It must never panic on
 //! input; every malformed row becomes a [`RowError`] naming the line and what is wrong, and the
