@@ -14,11 +14,15 @@
 //! Beside them: [`subscription`] (following the log: catch-up, then live), [`server`] and
 //! [`shutdown`] (start, serve, stop), [`config`] (flags, environment and config file) and
 //! [`ops`] (what operators need: logs, metrics, health, access control, limits, TLS).
+//!
+//! [`import`] turns rows of public datasets (GDELT, ACLED) into entries for `Append`; it only
+//! produces `proto` values, like any other client.
 
 #![warn(missing_docs)]
 
 pub mod config;
 pub mod domain;
+pub mod import;
 pub mod ops;
 pub mod proto;
 pub mod server;
