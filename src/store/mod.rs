@@ -29,7 +29,9 @@ use crate::domain::{
 };
 
 pub use error::StoreError;
-pub use query::{QueryPage, RelationAnswer, EVIDENCE_BUDGET, SCAN_BUDGET};
+#[cfg(test)]
+use query::SCAN_BUDGET;
+pub use query::{QueryPage, RelationAnswer};
 pub use sled_log::Counts;
 pub use writer::{AppendError, AppendReceipt, AppendedEntry, CommittedEntries, LIVE_FEED_GROUPS};
 
