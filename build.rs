@@ -1,6 +1,8 @@
 //! Compiles `proto/` into Rust with the pure-Rust `protox` compiler, so that a fresh machine
 //! needs no system `protoc`. The encoded descriptor set is also written to `OUT_DIR` so the
-//! server can serve gRPC reflection from exactly the schema it was built with.
+//! server can serve gRPC reflection from exactly the schema it was built with. `pbjson-build`
+//! adds serde implementations that follow the proto3 JSON mapping (lowerCamelCase field names,
+//! enum names as strings), the format of `eventlog export` and `eventlog import --format ndjson`.
 
 use std::path::PathBuf;
 
@@ -19,9 +21,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out_dir.join("eventlog_descriptor.bin"),
         descriptors.encode_to_vec(),
     )?;
+    // The well-known types come from `pbjson-types`: the same messages as `prost-types`, plus
+    // the proto3 JSON mapping, which the NDJSON export and import speak.
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .compile_fds(descriptors)?;
+        .compile_well_known_types(true)
+        .extern_path(".google.protobuf", "::pbjson_types")
+        .compile_fds(descriptors.clone())?;
+    pbjson_build::Builder::new()
+        .register_descriptors(&descriptors.encode_to_vec())?
+        .build(&[".eventlog"])?;
     Ok(())
 }

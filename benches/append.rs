@@ -170,6 +170,7 @@ fn append_request(entries: usize) -> proto::AppendRequest {
     proto::AppendRequest {
         entries: (0..entries).map(|_| event_entry()).collect(),
         expected_head: None,
+        validate_only: false,
     }
 }
 
@@ -213,6 +214,7 @@ impl BenchServer {
             .append(proto::AppendRequest {
                 entries: actors,
                 expected_head: None,
+                validate_only: false,
             })
             .await
             .expect("actors appended");

@@ -120,6 +120,7 @@ async fn append(
         .append(proto::AppendRequest {
             entries,
             expected_head: None,
+            validate_only: false,
         })
         .await
         .expect("append")

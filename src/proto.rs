@@ -7,6 +7,17 @@
 #![allow(clippy::all)]
 
 tonic::include_proto!("eventlog.v1");
+include!(concat!(env!("OUT_DIR"), "/eventlog.v1.serde.rs"));
+
+/// A protobuf `Timestamp` of a moment; moments before 1970 are clamped to the epoch, which the
+/// log never records.
+pub fn timestamp(at: std::time::SystemTime) -> pbjson_types::Timestamp {
+    let since_epoch = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    pbjson_types::Timestamp {
+        seconds: i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX),
+        nanos: since_epoch.subsec_nanos() as i32,
+    }
+}
 
 /// The encoded `FileDescriptorSet` of the API, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

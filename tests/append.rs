@@ -323,6 +323,7 @@ async fn expected_head_gives_optimistic_concurrency() {
         .append(proto::AppendRequest {
             entries: seed_actors(),
             expected_head: Some(0),
+            validate_only: false,
         })
         .await
         .expect("append at head 0")
@@ -333,6 +334,7 @@ async fn expected_head_gives_optimistic_concurrency() {
             .append(proto::AppendRequest {
                 entries: vec![event("e1", "backs", "iran", "liwa-al-quds", "2015")],
                 expected_head: Some(2),
+                validate_only: false,
             })
             .await,
         Code::Aborted,
@@ -343,6 +345,7 @@ async fn expected_head_gives_optimistic_concurrency() {
         .append(proto::AppendRequest {
             entries: vec![event("e1", "backs", "iran", "liwa-al-quds", "2015")],
             expected_head: Some(3),
+            validate_only: false,
         })
         .await
         .expect("append at the right head");

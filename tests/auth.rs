@@ -74,6 +74,7 @@ async fn call(client: &mut AuthedClient, rpc: &str, n: usize) -> Code {
                         proto::ActorKind::Person,
                     )],
                     expected_head: None,
+                    validate_only: false,
                 })
                 .await,
         ),
@@ -208,6 +209,7 @@ async fn every_rpc_for_every_caller() {
         .append(proto::AppendRequest {
             entries: seed_actors(),
             expected_head: None,
+            validate_only: false,
         })
         .await
         .expect("seed");
@@ -282,6 +284,7 @@ async fn refusals_say_what_to_do() {
         .append(proto::AppendRequest {
             entries: seed_actors(),
             expected_head: None,
+            validate_only: false,
         })
         .await;
     assert_status(

@@ -70,6 +70,7 @@ async fn json_logs_carry_request_ids_spans_and_no_secrets() {
         .append(proto::AppendRequest {
             entries: seed_actors(),
             expected_head: None,
+            validate_only: false,
         })
         .await
         .expect("append");

@@ -154,23 +154,28 @@ impl EventLog for EventLogService {
                     .map_err(|e| e.under(&format!("entries[{i}]")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let started = Instant::now();
-        let receipt = self
-            .store
-            .append(bodies, request.expected_head.map(Position))
-            .await?;
-        self.metrics.flushed(started.elapsed());
-        let mut written = receipt.entries.iter().filter(|e| !e.duplicate);
-        let first = written.next().map(|e| e.position.0);
-        let last = written.next_back().map(|e| e.position.0).or(first);
-        tracing::info!(
-            first_position = first,
-            last_position = last,
-            head = receipt.head.0,
-            entries = receipt.entries.len(),
-            duplicates = receipt.entries.iter().filter(|e| e.duplicate).count(),
-            "appended"
-        );
+        let expected_head = request.expected_head.map(Position);
+        let receipt = if request.validate_only {
+            let receipt = self.store.validate(bodies, expected_head).await?;
+            tracing::debug!(entries = receipt.entries.len(), "validated, nothing written");
+            receipt
+        } else {
+            let started = Instant::now();
+            let receipt = self.store.append(bodies, expected_head).await?;
+            self.metrics.flushed(started.elapsed());
+            let mut written = receipt.entries.iter().filter(|e| !e.duplicate);
+            let first = written.next().map(|e| e.position.0);
+            let last = written.next_back().map(|e| e.position.0).or(first);
+            tracing::info!(
+                first_position = first,
+                last_position = last,
+                head = receipt.head.0,
+                entries = receipt.entries.len(),
+                duplicates = receipt.entries.iter().filter(|e| e.duplicate).count(),
+                "appended"
+            );
+            receipt
+        };
         Ok(Response::new(proto::AppendResponse {
             results: receipt
                 .entries
@@ -282,7 +287,7 @@ impl EventLog for EventLogService {
         Ok(Response::new(proto::GetActorResponse {
             actor: Some(to_proto::actor(actor)),
             position: entry.position.0,
-            recorded_at: Some(entry.recorded_at.into()),
+            recorded_at: Some(proto::timestamp(entry.recorded_at)),
         }))
     }
 

@@ -273,7 +273,7 @@ fn info(name: &str, state: SubscriptionState) -> proto::SubscriptionInfo {
         name: name.to_string(),
         checkpoint: state.checkpoint.0,
         filter: Some(to_proto::filter(state.filter)),
-        created_at: Some(state.created_at.into()),
-        updated_at: Some(state.updated_at.into()),
+        created_at: Some(proto::timestamp(state.created_at)),
+        updated_at: Some(proto::timestamp(state.updated_at)),
     }
 }

@@ -10,7 +10,7 @@ use crate::proto;
 pub fn entry(entry: Entry) -> proto::Entry {
     proto::Entry {
         position: entry.position.0,
-        recorded_at: Some(entry.recorded_at.into()),
+        recorded_at: Some(proto::timestamp(entry.recorded_at)),
         body: Some(match entry.body {
             EntryBody::Actor(a) => proto::entry::Body::Actor(actor(a)),
             EntryBody::Event(e) => proto::entry::Body::Event(event(e)),

@@ -120,6 +120,15 @@ impl Store {
         self.writer.append(entries, expected_head).await
     }
 
+    /// Checks a batch as [`Store::append`] would and answers what it would do, writing nothing.
+    pub async fn validate(
+        &self,
+        entries: Vec<EntryBody>,
+        expected_head: Option<Position>,
+    ) -> Result<AppendReceipt, AppendError> {
+        self.writer.validate(entries, expected_head).await
+    }
+
     /// The position of the last durable entry.
     pub fn head(&self) -> Position {
         *self.head.borrow()

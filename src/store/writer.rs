@@ -77,6 +77,8 @@ struct Job {
     /// on serialisation; the recording time is filled in at commit.
     records: Vec<Vec<u8>>,
     expected_head: Option<Position>,
+    /// Plan only: answer what appending would do, write nothing.
+    validate_only: bool,
     reply: oneshot::Sender<Result<AppendReceipt, AppendError>>,
 }
 
@@ -124,16 +126,38 @@ impl Writer {
         entries: Vec<EntryBody>,
         expected_head: Option<Position>,
     ) -> Result<AppendReceipt, AppendError> {
-        let jobs = self.jobs.as_ref().ok_or(StoreError::Closed)?;
         let records = entries
             .iter()
             .map(encode_record)
             .collect::<Result<Vec<_>, _>>()?;
+        self.submit(entries, records, expected_head, false).await
+    }
+
+    /// Plans a batch against the log as the writer sees it now (including appends queued before
+    /// it) and answers what appending it would do, writing nothing. Planned on the writer
+    /// thread, so the answer is consistent with the appends around it.
+    pub async fn validate(
+        &self,
+        entries: Vec<EntryBody>,
+        expected_head: Option<Position>,
+    ) -> Result<AppendReceipt, AppendError> {
+        self.submit(entries, Vec::new(), expected_head, true).await
+    }
+
+    async fn submit(
+        &self,
+        entries: Vec<EntryBody>,
+        records: Vec<Vec<u8>>,
+        expected_head: Option<Position>,
+        validate_only: bool,
+    ) -> Result<AppendReceipt, AppendError> {
+        let jobs = self.jobs.as_ref().ok_or(StoreError::Closed)?;
         let (reply, receipt) = oneshot::channel();
         jobs.send(Job {
             entries,
             records,
             expected_head,
+            validate_only,
             reply,
         })
         .await
@@ -278,6 +302,9 @@ impl WriterState {
                 head,
             };
             match plan_append(&view, job.entries, job.expected_head) {
+                Ok(plan) if job.validate_only => {
+                    let _ = job.reply.send(Ok(dry_run_receipt(plan)));
+                }
                 Ok(plan) => {
                     let request = accepted.len();
                     for (entry, planned) in plan.entries.iter().enumerate() {
@@ -369,6 +396,30 @@ impl WriterState {
             // No receiver is fine: nobody is subscribed.
             let _ = self.live_tx.send(committed.into());
         }
+    }
+}
+
+/// What a validated batch would do: its entries' positions and duplicates, and the head after it.
+fn dry_run_receipt(plan: AppendPlan) -> AppendReceipt {
+    let entries = plan
+        .entries
+        .into_iter()
+        .map(|planned| match planned {
+            PlannedEntry::Duplicate { position, id } => AppendedEntry {
+                position,
+                id,
+                duplicate: true,
+            },
+            PlannedEntry::New { position, body, .. } => AppendedEntry {
+                position,
+                id: body.id().clone(),
+                duplicate: false,
+            },
+        })
+        .collect();
+    AppendReceipt {
+        entries,
+        head: plan.head,
     }
 }
 

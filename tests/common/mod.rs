@@ -195,6 +195,7 @@ pub async fn append(
         .append(proto::AppendRequest {
             entries,
             expected_head: None,
+            validate_only: false,
         })
         .await
         .map(|r| r.into_inner())
