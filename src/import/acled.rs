@@ -364,6 +364,8 @@ pub struct AcledReader<R> {
     stats: ImportStats,
     /// Set after a read failure, which leaves the position in the input unknown.
     failed: bool,
+    /// The line the record read last starts on.
+    line: u64,
 }
 
 impl<R: Read> AcledReader<R> {
@@ -393,6 +395,7 @@ impl<R: Read> AcledReader<R> {
             book,
             stats: ImportStats::default(),
             failed: false,
+            line: 1,
         })
     }
 
@@ -404,6 +407,11 @@ impl<R: Read> AcledReader<R> {
     /// The actor book, for [`ActorBook::grown_actors`] or the next file.
     pub fn into_book(self) -> ActorBook {
         self.book
+    }
+
+    /// The line the record read last starts on (the header is line 1).
+    pub fn line(&self) -> u64 {
+        self.line
     }
 
     fn row(&mut self, record: &csv::StringRecord) -> Result<Option<Vec<proto::Entry>>, RowProblem> {
@@ -444,6 +452,7 @@ impl<R: Read> Iterator for AcledReader<R> {
                 Ok(false) => return None,
                 Ok(true) => {
                     line = record.position().map_or(line, |p| p.line());
+                    self.line = line;
                     if record.iter().all(|f| f.trim().is_empty()) {
                         continue;
                     }
@@ -465,6 +474,7 @@ impl<R: Read> Iterator for AcledReader<R> {
                 Err(e) => {
                     self.stats.rows += 1;
                     line = e.position().map_or(line, |p| p.line());
+                    self.line = line;
                     match e.into_kind() {
                         csv::ErrorKind::Io(e) => {
                             self.failed = true;
@@ -482,5 +492,19 @@ impl<R: Read> Iterator for AcledReader<R> {
             })));
         }
         None
+    }
+}
+
+impl<R: Read> super::RowSource for AcledReader<R> {
+    fn line(&self) -> u64 {
+        self.line
+    }
+
+    fn stats(&self) -> &ImportStats {
+        &self.stats
+    }
+
+    fn finish(self: Box<Self>) -> (ImportStats, ActorBook) {
+        (self.stats, self.book)
     }
 }

@@ -178,6 +178,11 @@ impl<R: BufRead> GdeltReader<R> {
         self.book
     }
 
+    /// The 1-based line of the row read last.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
     fn row(&mut self, bytes: &[u8]) -> Result<Option<Vec<proto::Entry>>, RowProblem> {
         let text = std::str::from_utf8(bytes).map_err(|_| RowProblem::NotUtf8)?;
         let fields: Vec<&str> = text.split('\t').collect();
@@ -234,5 +239,19 @@ impl<R: BufRead> Iterator for GdeltReader<R> {
             }
         }
         None
+    }
+}
+
+impl<R: BufRead> super::RowSource for GdeltReader<R> {
+    fn line(&self) -> u64 {
+        self.line
+    }
+
+    fn stats(&self) -> &ImportStats {
+        &self.stats
+    }
+
+    fn finish(self: Box<Self>) -> (ImportStats, ActorBook) {
+        (self.stats, self.book)
     }
 }

@@ -10,6 +10,7 @@
 //! - [`gdelt`]: the 61-column, tab-separated GDELT 2.0 event export; [`gdelt_row`] checks one
 //!   row of it.
 //! - [`acled`]: ACLED's quoted CSV with a header row.
+//! - [`ndjson`]: the log's own export format, one entry a line.
 //! - [`cameo`]: CAMEO event codes to relations and CAMEO actor types to actor kinds.
 //! - [`acled_types`]: ACLED event and sub-event types to relations, interaction codes to kinds.
 //! - [`countries`]: FIPS 10-4 and ISO 3166 numeric codes to ISO 3166-1 alpha-3.
@@ -30,6 +31,7 @@ pub mod cameo;
 pub mod countries;
 pub mod gdelt;
 pub mod gdelt_row;
+pub mod ndjson;
 pub mod text;
 
 #[cfg(test)]
@@ -42,8 +44,23 @@ mod test_support;
 pub use acled::AcledReader;
 pub use actors::ActorBook;
 pub use gdelt::GdeltReader;
+pub use ndjson::NdjsonReader;
+
+/// What every reader of an input format offers the import command: rows' entries as an
+/// iterator, the line of the row read last (for reporting), and at the end its counts and the
+/// actors it emitted.
+pub trait RowSource: Iterator<Item = Result<Vec<proto::Entry>, ImportError>> {
+    /// The 1-based line the row read last starts on.
+    fn line(&self) -> u64;
+    /// What the reader did so far.
+    fn stats(&self) -> &ImportStats;
+    /// The final counts and the actor book, to carry into the next file.
+    fn finish(self: Box<Self>) -> (ImportStats, ActorBook);
+}
 
 use std::fmt;
+
+use crate::proto;
 
 /// What went wrong with one input row. The row is not imported; later rows still are.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -89,6 +106,9 @@ pub enum RowProblem {
     /// The CSV parser could not read the record (an unclosed quote, for example).
     #[error("is not valid CSV: {0}")]
     Csv(String),
+    /// An NDJSON line is not a log entry in the proto3 JSON mapping.
+    #[error("is not a log entry in JSON: {0}")]
+    Json(String),
 }
 
 impl RowProblem {

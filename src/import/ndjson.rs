@@ -1,0 +1,222 @@
+//! The log's own interchange format: one `Entry` a line in the proto3 JSON mapping
+//! (lowerCamelCase field names, enum values by name, 64-bit integers as strings), which is what
+//! `eventlog export` writes and what `json_format` (Python), `toJSON` (protobufjs) and
+//! `protojson` (Go) read and write.
+//!
+//! An exported line carries the server-assigned `position`, `recordedAt` and date spans; they
+//! are dropped or ignored on the way back in, so export then import gives the same entries in
+//! the same order. Unknown fields are refused rather than dropped: a misspelt field name would
+//! otherwise lose data silently.
+
+use std::io::BufRead;
+
+use super::{ActorBook, ImportError, ImportStats, RowError, RowProblem, RowSource};
+use crate::proto::{self, entry::Body};
+
+/// One line of the export format for `entry`.
+pub fn entry_line(entry: &proto::Entry) -> String {
+    // Serialising generated messages into a String cannot fail: every field is a plain value.
+    serde_json::to_string(entry).unwrap_or_default()
+}
+
+/// Parses one line into an entry ready to append (server-assigned fields cleared).
+pub fn parse_entry(line: &str) -> Result<proto::Entry, RowProblem> {
+    let mut entry: proto::Entry = serde_json::from_str(line).map_err(|e| {
+        // serde_json reports "at line 1 column N"; the line is ours to report.
+        let text = e.to_string();
+        let text = text
+            .rsplit_once(" at line ")
+            .map_or(text.as_str(), |(head, _)| head);
+        RowProblem::Json(text.to_string())
+    })?;
+    if entry.body.is_none() {
+        return Err(RowProblem::Json(
+            "has no \"actor\", \"event\" or \"claim\" object".into(),
+        ));
+    }
+    entry.position = 0;
+    entry.recorded_at = None;
+    Ok(entry)
+}
+
+/// Reads NDJSON entries line by line; blank lines are skipped.
+pub struct NdjsonReader<R> {
+    input: R,
+    line: u64,
+    stats: ImportStats,
+    failed: bool,
+}
+
+impl<R: BufRead> NdjsonReader<R> {
+    /// A reader of `input`.
+    pub fn new(input: R) -> NdjsonReader<R> {
+        NdjsonReader {
+            input,
+            line: 0,
+            stats: ImportStats::default(),
+            failed: false,
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for NdjsonReader<R> {
+    type Item = Result<Vec<proto::Entry>, ImportError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut buffer = Vec::new();
+        while !self.failed {
+            buffer.clear();
+            match self.input.read_until(b'\n', &mut buffer) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(ImportError::Io(e)));
+                }
+            }
+            self.line += 1;
+            if buffer.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            self.stats.rows += 1;
+            let parsed = std::str::from_utf8(&buffer)
+                .map_err(|_| RowProblem::NotUtf8)
+                .and_then(parse_entry);
+            match parsed {
+                Ok(entry) => {
+                    match entry.body {
+                        Some(Body::Actor(_)) => self.stats.actors += 1,
+                        _ => self.stats.events += 1,
+                    }
+                    return Some(Ok(vec![entry]));
+                }
+                Err(reason) => {
+                    self.stats.errors += 1;
+                    return Some(Err(ImportError::Row(RowError {
+                        line: self.line,
+                        reason,
+                    })));
+                }
+            }
+        }
+        None
+    }
+}
+
+impl<R: BufRead> RowSource for NdjsonReader<R> {
+    fn line(&self) -> u64 {
+        self.line
+    }
+
+    fn stats(&self) -> &ImportStats {
+        &self.stats
+    }
+
+    fn finish(self: Box<Self>) -> (ImportStats, ActorBook) {
+        (self.stats, ActorBook::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Vec<Result<Vec<proto::Entry>, ImportError>> {
+        NdjsonReader::new(text.as_bytes()).collect()
+    }
+
+    #[test]
+    fn an_exported_line_reads_back_as_the_same_entry_without_server_fields() {
+        let entry = proto::Entry {
+            position: 42,
+            recorded_at: Some(pbjson_types::Timestamp {
+                seconds: 1_700_000_000,
+                nanos: 5,
+            }),
+            body: Some(Body::Event(proto::Event {
+                id: "ev-1".into(),
+                relation: "clashes_with".into(),
+                participants: vec![proto::Participant {
+                    actor_id: "liwa-al-quds".into(),
+                    role: proto::Role::Participant as i32,
+                }],
+                date: "2022-03~".into(),
+                certainty: proto::Certainty::Reported as i32,
+                attributes: [("fatalities".to_string(), "3".to_string())].into(),
+                ..Default::default()
+            })),
+        };
+        let line = entry_line(&entry);
+        assert!(line.contains("\"actorId\":\"liwa-al-quds\""), "{line}");
+        assert!(line.contains("\"certainty\":\"CERTAINTY_REPORTED\""), "{line}");
+        assert!(line.contains("\"position\":\"42\""), "{line}");
+        let back = parse_entry(&line).expect("parses");
+        assert_eq!(back.position, 0);
+        assert_eq!(back.recorded_at, None);
+        assert_eq!(back.body, entry.body);
+    }
+
+    #[test]
+    fn snake_case_field_names_are_accepted_too() {
+        let line = r#"{"actor": {"id": "russia", "name": "Russia", "kind": "ACTOR_KIND_STATE", "aliases": ["Moscow"]}}"#;
+        let entry = parse_entry(line).expect("parses");
+        let Some(Body::Actor(actor)) = entry.body else {
+            panic!("not an actor")
+        };
+        assert_eq!(actor.aliases, vec!["Moscow"]);
+        assert_eq!(actor.kind, proto::ActorKind::State as i32);
+        let event = parse_entry(
+            r#"{"event": {"id": "e", "participants": [{"actor_id": "russia", "role": "ROLE_INITIATOR"}]}}"#,
+        )
+        .expect("parses");
+        let Some(Body::Event(event)) = event.body else {
+            panic!("not an event")
+        };
+        assert_eq!(event.participants[0].actor_id, "russia");
+    }
+
+    #[test]
+    fn malformed_lines_are_reported_with_their_line_number_and_the_reader_goes_on() {
+        let text = "\n{\"actor\": {\"id\": \"a\", \"name\": \"A\", \"kind\": \"ACTOR_KIND_STATE\"}}\n\
+                    {not json\n\
+                    {\"actor\": {\"id\": \"b\", \"kind\": \"ACTOR_KIND_KING\"}}\n\
+                    {\"actor\": {\"id\": \"c\", \"nmae\": \"C\"}}\n\
+                    {}\n\
+                    {\"claim\": {\"id\": \"c1\"}}\n";
+        let results = read(text);
+        let lines: Vec<Result<usize, (u64, String)>> = results
+            .into_iter()
+            .map(|r| match r {
+                Ok(entries) => Ok(entries.len()),
+                Err(ImportError::Row(e)) => Err((e.line, e.reason.to_string())),
+                Err(other) => panic!("unexpected {other}"),
+            })
+            .collect();
+        assert_eq!(lines[0], Ok(1));
+        let errors: Vec<&(u64, String)> = lines.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert_eq!(errors.len(), 4, "{lines:?}");
+        assert_eq!(errors[0].0, 3);
+        assert!(errors[0].1.starts_with("is not a log entry in JSON"), "{}", errors[0].1);
+        assert_eq!(errors[1].0, 4);
+        assert!(errors[1].1.contains("ACTOR_KIND_KING"), "{}", errors[1].1);
+        assert_eq!(errors[2].0, 5);
+        assert!(errors[2].1.contains("nmae"), "{}", errors[2].1);
+        assert_eq!(errors[3].0, 6);
+        assert!(errors[3].1.contains("no \"actor\""), "{}", errors[3].1);
+        assert_eq!(lines.last(), Some(&Ok(1)), "a claim line parses; the server checks it");
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_row_error_not_a_panic() {
+        let mut bytes = b"{\"actor\": {\"id\": \"\xff\"}}\n".to_vec();
+        bytes.extend_from_slice(b"\n");
+        let results: Vec<_> = NdjsonReader::new(bytes.as_slice()).collect();
+        assert!(matches!(
+            &results[0],
+            Err(ImportError::Row(RowError {
+                line: 1,
+                reason: RowProblem::NotUtf8
+            }))
+        ));
+    }
+}
