@@ -15,6 +15,7 @@ use std::time::Duration;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Parser, Subcommand};
 
+use crate::client::ClientCommand;
 use crate::ops::auth::{AccessPolicy, AuthConfigError};
 use crate::ops::limits::Limits;
 use crate::ops::logging::LogFormat;
@@ -41,6 +42,9 @@ pub enum Command {
     /// Manage access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Client subcommands, talking gRPC to a server (see --addr).
+    #[command(flatten)]
+    Client(ClientCommand),
 }
 
 /// `eventlog token ...`

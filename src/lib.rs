@@ -16,10 +16,12 @@
 //! [`ops`] (what operators need: logs, metrics, health, access control, limits, TLS).
 //!
 //! [`import`] turns rows of public datasets (GDELT, ACLED) into entries for `Append`; it only
-//! produces `proto` values, like any other client.
+//! produces `proto` values, like any other client. [`client`] is the command-line client
+//! (`import`, `export`, `query`, `tail`, `actors`, `info`), which talks gRPC to a server.
 
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod config;
 pub mod domain;
 pub mod import;

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Token(TokenCommand::Hash) => hash_token(),
+        Command::Client(command) => eventlog::client::run(command),
     }
 }
 

@@ -55,6 +55,7 @@ pub enum ImportFormat {
 /// `eventlog import`
 #[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
+    /// Where the server is.
     #[command(flatten)]
     pub connection: Connection,
 
@@ -123,6 +124,7 @@ pub struct LogFilterArgs {
 /// `eventlog export`
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
+    /// Where the server is.
     #[command(flatten)]
     pub connection: Connection,
 
@@ -138,6 +140,7 @@ pub struct ExportArgs {
     #[arg(long, short)]
     pub output: Option<PathBuf>,
 
+    /// Which entries.
     #[command(flatten)]
     pub filter: LogFilterArgs,
 }
@@ -145,6 +148,7 @@ pub struct ExportArgs {
 /// `eventlog tail`
 #[derive(Debug, Clone, Args)]
 pub struct TailArgs {
+    /// Where the server is.
     #[command(flatten)]
     pub connection: Connection,
 
@@ -160,6 +164,7 @@ pub struct TailArgs {
     #[arg(long)]
     pub limit: Option<u64>,
 
+    /// Which entries.
     #[command(flatten)]
     pub filter: LogFilterArgs,
 }
@@ -218,6 +223,7 @@ pub struct DateArgs {
 /// `eventlog query events`
 #[derive(Debug, Clone, Args)]
 pub struct QueryEventsArgs {
+    /// Where the server is.
     #[command(flatten)]
     pub connection: Connection,
     /// Events this actor takes part in (id, name or alias).
@@ -238,8 +244,10 @@ pub struct QueryEventsArgs {
     /// At least this certain.
     #[arg(long, value_enum)]
     pub min_certainty: Option<CertaintyArg>,
+    /// Dates, order and snapshot.
     #[command(flatten)]
     pub dates: DateArgs,
+    /// Output format and limit.
     #[command(flatten)]
     pub output: QueryOutput,
 }
@@ -247,6 +255,7 @@ pub struct QueryEventsArgs {
 /// `eventlog query claims`
 #[derive(Debug, Clone, Args)]
 pub struct QueryClaimsArgs {
+    /// Where the server is.
     #[command(flatten)]
     pub connection: Connection,
     /// Claims about this actor as subject.
@@ -276,8 +285,10 @@ pub struct QueryClaimsArgs {
     /// Only denials (`true`) or only assertions (`false`). [default: both]
     #[arg(long)]
     pub negated: Option<bool>,
+    /// Dates, order and snapshot.
     #[command(flatten)]
     pub dates: DateArgs,
+    /// Output format and limit.
     #[command(flatten)]
     pub output: QueryOutput,
 }
@@ -285,6 +296,7 @@ pub struct QueryClaimsArgs {
 /// `eventlog query relations`
 #[derive(Debug, Clone, Args)]
 pub struct QueryRelationsArgs {
+    /// Where the server is.
     #[command(flatten)]
     pub connection: Connection,
     /// The actor at the centre (id, name or alias).
@@ -311,6 +323,7 @@ pub struct QueryRelationsArgs {
     /// Answer as the log stood at this position. [default: the head]
     #[arg(long)]
     pub as_of_position: Option<u64>,
+    /// Output format and limit.
     #[command(flatten)]
     pub output: QueryOutput,
 }
@@ -325,6 +338,7 @@ pub enum ActorsCommand {
 /// `eventlog actors resolve`
 #[derive(Debug, Clone, Args)]
 pub struct ResolveArgs {
+    /// Where the server is.
     #[command(flatten)]
     pub connection: Connection,
     /// The name to look for; case, diacritics, apostrophes and punctuation are ignored.
@@ -340,6 +354,7 @@ pub struct ResolveArgs {
 /// `eventlog info`
 #[derive(Debug, Clone, Args)]
 pub struct InfoArgs {
+    /// Where the server is.
     #[command(flatten)]
     pub connection: Connection,
     /// Print the LogInfo message as JSON.
@@ -350,8 +365,11 @@ pub struct InfoArgs {
 /// Entry kinds, as flags spell them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EntryKindArg {
+    /// Actors and their revisions.
     Actor,
+    /// Events.
     Event,
+    /// Claims.
     Claim,
 }
 
@@ -368,10 +386,15 @@ impl From<EntryKindArg> for proto::EntryKind {
 /// Certainty levels, strongest first, as flags spell them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CertaintyArg {
+    /// Confirmed by the actors or independent sources.
     Confirmed,
+    /// Reported by credible sources.
     Reported,
+    /// Said without support ("reports surfaced").
     Alleged,
+    /// Inferred or suggested.
     Speculated,
+    /// Contested.
     Disputed,
 }
 
@@ -390,9 +413,13 @@ impl From<CertaintyArg> for proto::Certainty {
 /// Participant roles, as flags spell them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RoleArg {
+    /// The actor who acts.
     Initiator,
+    /// The actor acted upon.
     Target,
+    /// Taking part without a direction.
     Participant,
+    /// Backing a side.
     Supporter,
 }
 
@@ -410,7 +437,9 @@ impl From<RoleArg> for proto::Role {
 /// How a date range matches, as flags spell it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DateMatchArg {
+    /// The date may fall in the range.
     Overlaps,
+    /// The date surely falls in the range.
     Within,
 }
 
@@ -426,8 +455,11 @@ impl From<DateMatchArg> for proto::DateMatch {
 /// Result orders, as flags spell them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OrderArg {
+    /// Earliest first.
     DateAscending,
+    /// Latest first.
     DateDescending,
+    /// Log order.
     Position,
 }
 
@@ -444,8 +476,11 @@ impl From<OrderArg> for proto::QueryOrder {
 /// Edge directions, as flags spell them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DirectionArg {
+    /// The actor is the subject.
     Outgoing,
+    /// The actor is the object.
     Incoming,
+    /// Either.
     Both,
 }
 

@@ -102,9 +102,52 @@ impl ActorBook {
     }
 }
 
+/// The revision to append when an import brings `incoming` for an actor the log already holds
+/// as `existing`, or `None` when the log's revision already carries every name of it.
+///
+/// The log's revision wins for everything but names: an analyst may have corrected the kind,
+/// country or affiliations of an imported actor, and re-importing the source must not undo
+/// that. Names the import saw are added as aliases (up to the alias limit), so re-running an
+/// import appends nothing and a new file can still teach the log a new spelling.
+pub fn grow_names(existing: &proto::Actor, incoming: &proto::Actor) -> Option<proto::Actor> {
+    let known = |name: &str| existing.name == name || existing.aliases.iter().any(|a| a == name);
+    let mut grown = existing.clone();
+    let mut changed = false;
+    let names = std::iter::once(&incoming.name).chain(&incoming.aliases);
+    for name in names {
+        if name.is_empty() || known(name) || grown.aliases.iter().any(|a| a == name) {
+            continue;
+        }
+        if grown.aliases.len() >= MAX_ALIASES {
+            break;
+        }
+        grown.aliases.push(name.clone());
+        changed = true;
+    }
+    changed.then_some(grown)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn growing_keeps_the_logs_revision_and_adds_only_new_names() {
+        let mut existing = actor("cameo-rus", "RUSSIA");
+        existing.kind = proto::ActorKind::State as i32;
+        existing.aliases = vec!["RUS".into()];
+        let mut incoming = actor("cameo-rus", "RUSSIA");
+        incoming.aliases = vec!["RUS".into()];
+        assert_eq!(grow_names(&existing, &incoming), None, "nothing new");
+        incoming.name = "MOSCOW".into();
+        incoming.kind = proto::ActorKind::Organization as i32;
+        let grown = grow_names(&existing, &incoming).expect("a new name");
+        assert_eq!(grown.name, "RUSSIA");
+        assert_eq!(grown.kind, proto::ActorKind::State as i32, "the log's kind wins");
+        assert_eq!(grown.aliases, vec!["RUS".to_string(), "MOSCOW".to_string()]);
+        existing.aliases = (0..MAX_ALIASES).map(|i| format!("n{i}")).collect();
+        assert_eq!(grow_names(&existing, &incoming), None, "no room left");
+    }
 
     fn actor(id: &str, name: &str) -> proto::Actor {
         proto::Actor {
