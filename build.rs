@@ -27,10 +27,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .build_server(true)
         .compile_well_known_types(true)
+        // Ordered maps, so an entry's attributes export in the same order every time.
+        .btree_map(".")
         .extern_path(".google.protobuf", "::pbjson_types")
         .compile_fds(descriptors.clone())?;
     pbjson_build::Builder::new()
         .register_descriptors(&descriptors.encode_to_vec())?
+        .btree_map(["."])
         .build(&[".eventlog"])?;
     Ok(())
 }

@@ -15,7 +15,7 @@
 //!
 //! Run with `cargo bench --bench append`.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -139,7 +139,7 @@ fn event() -> proto::Event {
             published: format!("2022-09-{day:02}"),
         }],
         certainty: proto::Certainty::Reported as i32,
-        attributes: HashMap::from([
+        attributes: BTreeMap::from([
             ("fatalities".to_string(), (n % 17).to_string()),
             ("cameo_code".to_string(), "190".to_string()),
             ("dataset".to_string(), "bench".to_string()),

@@ -74,7 +74,7 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, ClientError> {
             }
             SourceEvent::Malformed { origin, reason } => {
                 let place = run.place(origin);
-                run.tally.rejected.push(format!("{place}: {reason}"));
+                run.tally.rejected.push((origin, format!("{place}: {reason}")));
                 if !args.skip_invalid {
                     break Err(format!(
                         "{place}: {reason}; nothing of its batch was written (fix the line, or \
@@ -110,8 +110,8 @@ struct Tally {
     duplicates: u64,
     /// Actor entries not sent because the log's revision already has every name.
     unchanged_actors: u64,
-    /// `place: reason` of each line refused, by the reader or by the server.
-    rejected: Vec<String>,
+    /// Each line refused, by the reader or by the server, as `place: reason`.
+    rejected: Vec<(Origin, String)>,
 }
 
 struct ImportRun<'a> {
@@ -187,7 +187,8 @@ impl ImportRun<'_> {
                     };
                     let place = self.place(batch.origins[index]);
                     let reason = format!("{}: {}", code_name(code), status.message());
-                    self.tally.rejected.push(format!("{place}: {reason}"));
+                    let origin = batch.origins[index];
+                    self.tally.rejected.push((origin, format!("{place}: {reason}")));
                     if !self.args.skip_invalid {
                         return Err(format!(
                             "{place}: refused by the server, {reason}; nothing of its batch was \
@@ -386,7 +387,10 @@ fn summary(
         lines.push(read);
     }
     lines.push(format!("rejected {} line(s)", tally.rejected.len()));
-    for rejection in tally.rejected.iter().take(REJECTIONS_SHOWN) {
+    // The reader runs ahead of the server, so refusals arrive out of line order.
+    let mut rejected: Vec<&(Origin, String)> = tally.rejected.iter().collect();
+    rejected.sort_by_key(|(origin, _)| (origin.file, origin.line == 0, origin.line));
+    for (_, rejection) in rejected.into_iter().take(REJECTIONS_SHOWN) {
         lines.push(format!("  {rejection}"));
     }
     if tally.rejected.len() > REJECTIONS_SHOWN {

@@ -13,7 +13,7 @@
 //! which side each backed stays in the `assoc_actor_1` and `assoc_actor_2` attributes. ACLED
 //! gives no country per actor, so actors have none; the event's place has the country.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
 use super::acled_types;
@@ -97,7 +97,7 @@ struct AcledRow {
     location: Option<proto::Location>,
     sources: Vec<proto::Source>,
     summary: String,
-    attributes: HashMap<String, String>,
+    attributes: BTreeMap<String, String>,
 }
 
 /// `2022-09-24` or `24 September 2022` as (year, month, day).
@@ -234,7 +234,7 @@ impl AcledRow {
                 "expected a whole number",
             ));
         }
-        let mut attributes = HashMap::new();
+        let mut attributes = BTreeMap::new();
         for key in KEPT {
             let value = clean(&get(key), MAX_MEDIUM_TEXT);
             if !value.is_empty() {

@@ -4,7 +4,7 @@
 //! Parsing is all-or-nothing and has no side effects, so a malformed row is refused before the
 //! importer registers any of its actors. Nothing here builds entries.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use super::cameo::{self, EventCode};
 use super::countries::fips_to_iso3;
@@ -94,7 +94,7 @@ pub struct GdeltRow {
     /// SOURCEURL, if any.
     pub source_url: String,
     /// Raw values kept as attributes.
-    pub attributes: HashMap<String, String>,
+    pub attributes: BTreeMap<String, String>,
 }
 
 fn field(fields: &[&str], index: usize) -> String {
@@ -161,7 +161,7 @@ impl GdeltRow {
                 format!("does not match EventCode {}", event_code.as_str()),
             ));
         }
-        let mut attributes = HashMap::new();
+        let mut attributes = BTreeMap::new();
         attributes.insert("cameo_event_code".into(), code_text.clone());
         let numbers = [
             (
