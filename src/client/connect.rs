@@ -91,9 +91,12 @@ fn endpoint(connection: &Connection) -> Result<Endpoint, ClientError> {
     if let (Some(cert), Some(key)) = (&connection.client_cert, &connection.client_key) {
         tls = tls.identity(Identity::from_pem(read(cert)?, read(key)?));
     }
-    endpoint
-        .tls_config(tls)
-        .map_err(|e| ClientError::Usage(format!("the TLS settings are unusable: {}", error_chain(&e))))
+    endpoint.tls_config(tls).map_err(|e| {
+        ClientError::Usage(format!(
+            "the TLS settings are unusable: {}",
+            error_chain(&e)
+        ))
+    })
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ClientError> {

@@ -57,10 +57,7 @@ pub async fn export(args: ExportArgs) -> Result<ExitCode, ClientError> {
             }
             Some(Message::CaughtUp(caught_up)) => {
                 out.flush().map_err(ClientError::Output)?;
-                eprintln!(
-                    "exported {written} entries (log head {})",
-                    caught_up.head
-                );
+                eprintln!("exported {written} entries (log head {})", caught_up.head);
                 return Ok(ExitCode::SUCCESS);
             }
             Some(Message::FellBehind(_)) | Some(Message::Checkpoint(_)) | None => {}

@@ -37,6 +37,9 @@ use crate::proto::{self, entry::Body};
 /// Re-sending is safe: an append that did land is answered as duplicates.
 const ATTEMPTS: u32 = 6;
 
+/// Most entries of a dry-run batch: each may bring up to four earlier actors along.
+const DRY_RUN_BATCH: usize = 200;
+
 /// Rejected lines listed in the summary; the rest are counted.
 const REJECTIONS_SHOWN: usize = 20;
 
@@ -47,7 +50,13 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, ClientError> {
     let settings = SourceSettings {
         format: args.format,
         files: args.files.clone(),
-        batch_size: usize::from(args.batch_size),
+        batch_size: if args.dry_run {
+            // A dry-run batch travels with the earlier entries it refers to; smaller batches
+            // keep both together under the server's limit of 1000 entries a call.
+            usize::from(args.batch_size).min(DRY_RUN_BATCH)
+        } else {
+            usize::from(args.batch_size)
+        },
         skip_invalid: args.skip_invalid,
     };
     let total_bytes = total_size(&args.files);
@@ -74,7 +83,9 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, ClientError> {
             }
             SourceEvent::Malformed { origin, reason } => {
                 let place = run.place(origin);
-                run.tally.rejected.push((origin, format!("{place}: {reason}")));
+                run.tally
+                    .rejected
+                    .push((origin, format!("{place}: {reason}")));
                 if !args.skip_invalid {
                     break Err(format!(
                         "{place}: {reason}; nothing of its batch was written (fix the line, or \
@@ -129,7 +140,11 @@ impl ImportRun<'_> {
             .files
             .get(origin.file)
             .map_or_else(|| "?".to_string(), |p| p.display().to_string());
-        let file = if file == "-" { "<stdin>".to_string() } else { file };
+        let file = if file == "-" {
+            "<stdin>".to_string()
+        } else {
+            file
+        };
         if origin.line == 0 {
             format!("{file} (actor aliases gathered at the end)")
         } else {
@@ -177,6 +192,7 @@ impl ImportRun<'_> {
                         tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
                         continue;
                     }
+                    // A refusal inside the prefix is about an earlier, already reported line.
                     let index = refused_entry(&status).and_then(|i| i.checked_sub(prefix));
                     let Some(index) = index.filter(|&i| i < batch.entries.len()) else {
                         return Err(format!(
@@ -188,7 +204,9 @@ impl ImportRun<'_> {
                     let place = self.place(batch.origins[index]);
                     let reason = format!("{}: {}", code_name(code), status.message());
                     let origin = batch.origins[index];
-                    self.tally.rejected.push((origin, format!("{place}: {reason}")));
+                    self.tally
+                        .rejected
+                        .push((origin, format!("{place}: {reason}")));
                     if !self.args.skip_invalid {
                         return Err(format!(
                             "{place}: refused by the server, {reason}; nothing of its batch was \
@@ -262,44 +280,52 @@ fn refused_entry(status: &tonic::Status) -> Option<usize> {
 /// referred to is kept: actors, and for NDJSON (where claims name events) events and claims.
 #[derive(Debug, Default)]
 struct DryRunContext {
-    entries: HashMap<String, proto::Entry>,
+    /// Id -> (input order, entry).
+    entries: HashMap<String, (u64, proto::Entry)>,
+    remembered: u64,
 }
 
 impl DryRunContext {
     fn actor(&self, id: &str) -> Option<&proto::Actor> {
-        match &self.entries.get(id)?.body {
+        match &self.entries.get(id)?.1.body {
             Some(Body::Actor(actor)) => Some(actor),
             _ => None,
         }
     }
 
-    /// The batch preceded by the remembered entries it refers to; and how many those are.
+    /// The batch preceded by the remembered entries it refers to, directly or through each
+    /// other (an actor's affiliation names another actor), in input order; and how many.
     fn with_references(&self, batch: &[proto::Entry]) -> (Vec<proto::Entry>, usize) {
-        let mut wanted: Vec<&str> = Vec::new();
-        let mut seen: HashSet<&str> = HashSet::new();
-        for entry in batch {
-            for id in references(entry) {
-                if self.entries.contains_key(id) && seen.insert(id) {
-                    wanted.push(id);
+        let mut wanted: HashSet<&str> = HashSet::new();
+        let mut pending: Vec<&str> = batch.iter().flat_map(references).collect();
+        while let Some(id) = pending.pop() {
+            if let Some((_, entry)) = self.entries.get(id) {
+                if wanted.insert(id) {
+                    pending.extend(references(entry));
                 }
             }
         }
-        // Actors first: a remembered event may name a remembered actor.
-        let mut prefix: Vec<proto::Entry> = wanted
+        let mut prefix: Vec<&(u64, proto::Entry)> = wanted
             .iter()
-            .filter_map(|id| self.entries.get(*id).cloned())
+            .filter_map(|id| self.entries.get(*id))
             .collect();
-        prefix.sort_by_key(|e| !matches!(e.body, Some(Body::Actor(_))));
+        prefix.sort_by_key(|(order, _)| *order);
         let count = prefix.len();
-        prefix.extend(batch.iter().cloned());
-        (prefix, count)
+        let entries = prefix
+            .into_iter()
+            .map(|(_, entry)| entry.clone())
+            .chain(batch.iter().cloned())
+            .collect();
+        (entries, count)
     }
 
     fn remember(&mut self, batch: &[proto::Entry], format: ImportFormat) {
         for entry in batch {
             let keep = matches!(entry.body, Some(Body::Actor(_))) || format == ImportFormat::Ndjson;
             if let (true, Some(id)) = (keep, entry_id(entry)) {
-                self.entries.insert(id.to_string(), entry.clone());
+                self.remembered += 1;
+                self.entries
+                    .insert(id.to_string(), (self.remembered, entry.clone()));
             }
         }
     }
@@ -412,10 +438,8 @@ impl Progress {
         }
         let bar = match total_bytes {
             Some(total) => ProgressBar::new(total).with_style(
-                ProgressStyle::with_template(
-                    "{bar:30} {bytes}/{total_bytes} {msg} (ETA {eta})",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {msg} (ETA {eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             ),
             None => ProgressBar::new_spinner().with_style(
                 ProgressStyle::with_template("{spinner} {bytes} {msg}")

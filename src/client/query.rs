@@ -148,7 +148,14 @@ async fn relations(args: QueryRelationsArgs) -> Result<ExitCode, ClientError> {
         }
     } else {
         let mut table = Table::new(vec![
-            "SUBJECT", "RELATION", "OBJECT", "FROM", "TO", "EVENTS", "CLAIMS", "CERTAINTY",
+            "SUBJECT",
+            "RELATION",
+            "OBJECT",
+            "FROM",
+            "TO",
+            "EVENTS",
+            "CLAIMS",
+            "CERTAINTY",
             "EVIDENCE",
         ]);
         for edge in &edges {
@@ -270,7 +277,12 @@ fn print_table(out: &mut dyn Write, table: &Table, empty: &str) -> Result<(), Cl
 
 fn event_table(entries: &[proto::Entry]) -> Table {
     let mut table = Table::new(vec![
-        "DATE", "ID", "RELATION", "PARTICIPANTS", "CERTAINTY", "SUMMARY",
+        "DATE",
+        "ID",
+        "RELATION",
+        "PARTICIPANTS",
+        "CERTAINTY",
+        "SUMMARY",
     ]);
     for entry in entries {
         if let Some(Body::Event(event)) = &entry.body {
@@ -289,7 +301,12 @@ fn event_table(entries: &[proto::Entry]) -> Table {
 
 fn claim_table(entries: &[proto::Entry]) -> Table {
     let mut table = Table::new(vec![
-        "VALID", "ID", "CLAIM", "CERTAINTY", "CLAIMANT", "SOURCES",
+        "VALID",
+        "ID",
+        "CLAIM",
+        "CERTAINTY",
+        "CLAIMANT",
+        "SOURCES",
     ]);
     for entry in entries {
         if let Some(Body::Claim(claim)) = &entry.body {

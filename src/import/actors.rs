@@ -143,7 +143,11 @@ mod tests {
         incoming.kind = proto::ActorKind::Organization as i32;
         let grown = grow_names(&existing, &incoming).expect("a new name");
         assert_eq!(grown.name, "RUSSIA");
-        assert_eq!(grown.kind, proto::ActorKind::State as i32, "the log's kind wins");
+        assert_eq!(
+            grown.kind,
+            proto::ActorKind::State as i32,
+            "the log's kind wins"
+        );
         assert_eq!(grown.aliases, vec!["RUS".to_string(), "MOSCOW".to_string()]);
         existing.aliases = (0..MAX_ALIASES).map(|i| format!("n{i}")).collect();
         assert_eq!(grow_names(&existing, &incoming), None, "no room left");

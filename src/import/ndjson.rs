@@ -148,7 +148,10 @@ mod tests {
         };
         let line = entry_line(&entry);
         assert!(line.contains("\"actorId\":\"liwa-al-quds\""), "{line}");
-        assert!(line.contains("\"certainty\":\"CERTAINTY_REPORTED\""), "{line}");
+        assert!(
+            line.contains("\"certainty\":\"CERTAINTY_REPORTED\""),
+            "{line}"
+        );
         assert!(line.contains("\"position\":\"42\""), "{line}");
         let back = parse_entry(&line).expect("parses");
         assert_eq!(back.position, 0);
@@ -177,7 +180,8 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_reported_with_their_line_number_and_the_reader_goes_on() {
-        let text = "\n{\"actor\": {\"id\": \"a\", \"name\": \"A\", \"kind\": \"ACTOR_KIND_STATE\"}}\n\
+        let text =
+            "\n{\"actor\": {\"id\": \"a\", \"name\": \"A\", \"kind\": \"ACTOR_KIND_STATE\"}}\n\
                     {not json\n\
                     {\"actor\": {\"id\": \"b\", \"kind\": \"ACTOR_KIND_KING\"}}\n\
                     {\"actor\": {\"id\": \"c\", \"nmae\": \"C\"}}\n\
@@ -196,14 +200,22 @@ mod tests {
         let errors: Vec<&(u64, String)> = lines.iter().filter_map(|r| r.as_ref().err()).collect();
         assert_eq!(errors.len(), 4, "{lines:?}");
         assert_eq!(errors[0].0, 3);
-        assert!(errors[0].1.starts_with("is not a log entry in JSON"), "{}", errors[0].1);
+        assert!(
+            errors[0].1.starts_with("is not a log entry in JSON"),
+            "{}",
+            errors[0].1
+        );
         assert_eq!(errors[1].0, 4);
         assert!(errors[1].1.contains("ACTOR_KIND_KING"), "{}", errors[1].1);
         assert_eq!(errors[2].0, 5);
         assert!(errors[2].1.contains("nmae"), "{}", errors[2].1);
         assert_eq!(errors[3].0, 6);
         assert!(errors[3].1.contains("no \"actor\""), "{}", errors[3].1);
-        assert_eq!(lines.last(), Some(&Ok(1)), "a claim line parses; the server checks it");
+        assert_eq!(
+            lines.last(),
+            Some(&Ok(1)),
+            "a claim line parses; the server checks it"
+        );
     }
 
     #[test]

@@ -157,7 +157,10 @@ impl EventLog for EventLogService {
         let expected_head = request.expected_head.map(Position);
         let receipt = if request.validate_only {
             let receipt = self.store.validate(bodies, expected_head).await?;
-            tracing::debug!(entries = receipt.entries.len(), "validated, nothing written");
+            tracing::debug!(
+                entries = receipt.entries.len(),
+                "validated, nothing written"
+            );
             receipt
         } else {
             let started = Instant::now();
