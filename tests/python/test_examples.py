@@ -35,20 +35,26 @@ RUN_TIMEOUT_S = 60
 LANGUAGES = ["python", "node"]
 
 
-def example_command(language, address):
-    """The command running one example against `address` (skips when node is missing)."""
+def require(language):
+    """Skips the test when the example's runtime is missing (node), before any server starts."""
     if language == "python":
         # The interpreter running the tests has grpcio and grpcio-tools (target/python-venv).
-        return [sys.executable, str(PYTHON_EXAMPLE), "--addr", address]
-    node = shutil.which("node")
-    if node is None:
+        return
+    if shutil.which("node") is None:
         pytest.skip("node is not on PATH: the Node example is not run")
     if not (NODE_EXAMPLE_DIR / "node_modules" / "@grpc" / "grpc-js").is_dir():
         pytest.fail(
             "examples/node/node_modules is missing: run scripts/node-deps.sh "
             "(scripts/python-tests.sh does)"
         )
-    return [node, str(NODE_EXAMPLE_DIR / "example.js"), "--addr", address]
+
+
+def example_command(language, address):
+    """The command running one example against `address`."""
+    require(language)
+    if language == "python":
+        return [sys.executable, str(PYTHON_EXAMPLE), "--addr", address]
+    return [shutil.which("node"), str(NODE_EXAMPLE_DIR / "example.js"), "--addr", address]
 
 
 def run_example(language, address):
@@ -131,9 +137,8 @@ def check_walkthrough(output, fixed_entries):
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_an_example_runs_twice_against_a_real_server(language, tmp_path):
+    require(language)
     with running_server(tmp_path) as address:
-        # Skips here, before anything runs, when node is missing.
-        example_command(language, address)
         first = run_example(language, address)
         first_live = check_walkthrough(first, fixed_entries="new")
         # A second run appends nothing new but its live entry: the fixed entries are
@@ -147,8 +152,7 @@ def test_an_example_runs_twice_against_a_real_server(language, tmp_path):
 
 def test_the_examples_append_the_same_entries(tmp_path):
     """The Python and Node examples share one log: each finds the other's entries as duplicates."""
-    if shutil.which("node") is None:
-        pytest.skip("node is not on PATH: the Node example is not run")
+    require("node")
     (tmp_path / "python-first").mkdir()
     (tmp_path / "node-first").mkdir()
     with running_server(tmp_path / "python-first") as address:
