@@ -2,6 +2,8 @@
 # Runs the Python grpcio client tests (tests/python) against the real eventlog binary.
 # Creates or reuses a virtualenv at target/python-venv and installs grpcio, grpcio-tools,
 # grpcio-health-checking, grpcio-reflection and pytest into it from PyPI on first use.
+# Installs the Node example's dependencies (scripts/node-deps.sh) when node is on the machine:
+# tests/python/test_examples.py runs both example clients.
 # Builds the binary unless EVENTLOG_BIN is set.
 # Extra arguments are passed to pytest.
 set -euo pipefail
@@ -27,6 +29,8 @@ if ! "$py" -c 'import grpc, grpc_tools, grpc_health, grpc_reflection, pytest' >/
     "$py" -m pip install --quiet --disable-pip-version-check --no-input \
         grpcio grpcio-tools grpcio-health-checking grpcio-reflection pytest </dev/null
 fi
+
+bash scripts/node-deps.sh
 
 if [ -z "${EVENTLOG_BIN:-}" ]; then
     cargo build --quiet --bin eventlog
