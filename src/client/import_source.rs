@@ -203,10 +203,9 @@ impl Batcher<'_> {
     fn push(&mut self, entry: proto::Entry, origin: Origin) -> bool {
         let bytes = entry.encoded_len() + 8;
         // Leave a quarter of the server's batch limit as headroom for framing.
-        if !self.batch.entries.is_empty() && self.batch.bytes + bytes > MAX_BATCH_BYTES * 3 / 4 {
-            if !self.flush() {
-                return false;
-            }
+        let full = self.batch.bytes + bytes > MAX_BATCH_BYTES * 3 / 4;
+        if full && !self.batch.entries.is_empty() && !self.flush() {
+            return false;
         }
         self.batch.entries.push(entry);
         self.batch.origins.push(origin);

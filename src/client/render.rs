@@ -104,23 +104,25 @@ pub fn participants(event: &proto::Event) -> String {
         .join(", ")
 }
 
-/// A claim as a sentence: `russia backs liwa-al-quds` or `NOT russia recruits x`.
+/// A claim as a sentence: `russia backs liwa-al-quds`, `NOT russia protects hezbollah`, or
+/// `russia recruits (about ev-1)` for a claim about an event.
 pub fn claim_sentence(claim: &proto::Claim) -> String {
-    let mut text = String::new();
+    let mut words: Vec<&str> = Vec::new();
     if claim.negated {
-        text.push_str("NOT ");
+        words.push("NOT");
     }
-    if claim.event_id.is_empty() {
-        text.push_str(&claim.subject);
-        text.push(' ');
-        text.push_str(&claim.relation);
-        if !claim.object.is_empty() {
+    words.extend(
+        [&claim.subject, &claim.relation, &claim.object]
+            .into_iter()
+            .filter(|w| !w.is_empty())
+            .map(String::as_str),
+    );
+    let mut text = words.join(" ");
+    if !claim.event_id.is_empty() {
+        if !text.is_empty() {
             text.push(' ');
-            text.push_str(&claim.object);
         }
-    } else {
-        text.push_str("about event ");
-        text.push_str(&claim.event_id);
+        text.push_str(&format!("(about {})", claim.event_id));
     }
     text
 }
@@ -212,6 +214,13 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(claim_sentence(&claim), "NOT russia recruits x");
+        let about_event = proto::Claim {
+            subject: "russia".into(),
+            relation: "recruits".into(),
+            event_id: "ev-1".into(),
+            ..Default::default()
+        };
+        assert_eq!(claim_sentence(&about_event), "russia recruits (about ev-1)");
         assert_eq!(certainty(proto::Certainty::Alleged as i32), "alleged");
     }
 }
