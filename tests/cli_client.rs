@@ -34,7 +34,19 @@ async fn eventlog(url: &str, args: &[&str]) -> Run {
 }
 
 async fn eventlog_env(url: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    eventlog_with(url, args, env, None).await
+}
+
+async fn eventlog_with(
+    url: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<String>,
+) -> Run {
     let mut command = Command::cargo_bin("eventlog").expect("the binary is built");
+    if let Some(input) = stdin {
+        command.write_stdin(input);
+    }
     command
         .args(args)
         .args(["--addr", url])
@@ -405,6 +417,37 @@ async fn skip_invalid_reports_each_refused_line_and_imports_the_rest() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_reads_standard_input_and_names_it_in_errors() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let input = format!("{GOOD_ACTOR}\n{GOOD_EVENT}\n");
+    let run = eventlog_with(
+        &server.url(),
+        &["import", "--format", "ndjson", "-"],
+        &[],
+        Some(input),
+    )
+    .await;
+    assert_ok(&run);
+    assert_eq!(head(&mut client).await, 2);
+    let bad = eventlog_with(
+        &server.url(),
+        &["import", "--format", "gdelt", "-"],
+        &[],
+        Some("1\tonly two fields\n".into()),
+    )
+    .await;
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("<stdin>:1"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("has 2 fields; expected 61"),
+        "{}",
+        bad.stderr
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queries_answer_the_analysts_questions_about_the_seed_dataset() {
     let server = TestServer::start().await;
     let url = server.url();
@@ -528,23 +571,34 @@ async fn queries_answer_the_analysts_questions_about_the_seed_dataset() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_prints_the_history_then_live_entries() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
     let server = TestServer::start().await;
     let mut client = server.client().await;
     append(&mut client, seed_actors())
         .await
         .expect("seed actors");
     let before = head(&mut client).await;
-    let url = server.url();
     let limit = (before + 1).to_string();
-    let tail = tokio::spawn(async move {
-        eventlog(
-            &url,
-            &["tail", "--from-position", "1", "--json", "--limit", &limit],
-        )
-        .await
-    });
-    // The tail must be following before the live entry arrives: wait for the subscriber.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventlog"))
+        .args(["tail", "--from-position", "1", "--json", "--limit", &limit])
+        .args(["--addr", &server.url()])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start tail");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut printed = Vec::new();
+    let mut next_line = async || {
+        tokio::time::timeout(RUN_LIMIT, lines.next_line())
+            .await
+            .expect("tail prints within the limit")
+            .expect("read stdout")
+            .expect("a line")
+    };
+    // The whole history first; only then is the next entry appended, so it must come live.
+    for _ in 0..before {
+        printed.push(next_line().await);
+    }
     append(
         &mut client,
         vec![event(
@@ -557,13 +611,13 @@ async fn tail_prints_the_history_then_live_entries() {
     )
     .await
     .expect("live append");
-    let run = tokio::time::timeout(Duration::from_secs(60), tail)
+    printed.push(next_line().await);
+    let status = tokio::time::timeout(RUN_LIMIT, child.wait())
         .await
         .expect("tail stops at its limit")
-        .expect("join");
-    assert_ok(&run);
-    let lines = without_recorded_at(&run.stdout);
-    assert_eq!(lines.len() as u64, before + 1);
+        .expect("wait");
+    assert!(status.success());
+    let lines = without_recorded_at(&printed.join("\n"));
     let positions: Vec<u64> = lines
         .iter()
         .map(|l| {

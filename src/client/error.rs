@@ -35,6 +35,10 @@ pub enum ClientError {
         /// The server's answer.
         status: tonic::Status,
     },
+    /// A message from the server could not be written as JSON (a value this client does not
+    /// know, from a newer server).
+    #[error("{0}; upgrade this client to match the server")]
+    Encode(String),
     /// The import stopped; the message says where and why, and what was written before.
     #[error("{0}")]
     Import(String),

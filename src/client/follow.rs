@@ -41,17 +41,19 @@ pub async fn export(args: ExportArgs) -> Result<ExitCode, ClientError> {
             .map_err(ClientError::rpc("Subscribe"))?
         else {
             return Err(ClientError::Import(
-                "the server ended the stream before the export was complete".into(),
+                "the server ended the stream before the export was complete; what was written is a \
+                 prefix of the log: re-run the export, or continue with --from-position"
+                    .into(),
             ));
         };
         match message.message {
             Some(Message::Entry(entry)) => {
-                write_line(&mut out, &entry_line(&entry))?;
+                write_line(&mut out, &entry_line(&entry).map_err(ClientError::Encode)?)?;
                 written += 1;
             }
             Some(Message::Entries(batch)) => {
                 for entry in &batch.entries {
-                    write_line(&mut out, &entry_line(entry))?;
+                    write_line(&mut out, &entry_line(entry).map_err(ClientError::Encode)?)?;
                 }
                 written += batch.entries.len() as u64;
             }
@@ -121,7 +123,7 @@ pub async fn tail(args: TailArgs) -> Result<ExitCode, ClientError> {
                 break;
             }
             let line = if args.json {
-                entry_line(&entry)
+                entry_line(&entry).map_err(ClientError::Encode)?
             } else {
                 render::entry_line(&entry)
             };

@@ -29,6 +29,9 @@ use super::args::{ImportArgs, ImportFormat};
 use super::connect::{connect, Client};
 use super::error::{code_name, ClientError};
 use super::import_source::{self, Batch, BytesRead, Origin, SourceEvent, SourceSettings};
+use prost::Message;
+
+use crate::domain::limits::{MAX_BATCH_BYTES, MAX_ENTRIES_PER_BATCH};
 use crate::import::actors::grow_names;
 use crate::import::ImportStats;
 use crate::proto::{self, entry::Body};
@@ -37,7 +40,8 @@ use crate::proto::{self, entry::Body};
 /// Re-sending is safe: an append that did land is answered as duplicates.
 const ATTEMPTS: u32 = 6;
 
-/// Most entries of a dry-run batch: each may bring up to four earlier actors along.
+/// Most entries of a dry-run batch to start with: each may bring earlier entries along (a
+/// GDELT event up to four actors); a batch that still does not fit is halved.
 const DRY_RUN_BATCH: usize = 200;
 
 /// Rejected lines listed in the summary; the rest are counted.
@@ -83,9 +87,7 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, ClientError> {
             }
             SourceEvent::Malformed { origin, reason } => {
                 let place = run.place(origin);
-                run.tally
-                    .rejected
-                    .push((origin, format!("{place}: {reason}")));
+                run.tally.reject(origin, format!("{place}: {reason}"));
                 if !args.skip_invalid {
                     break Err(format!(
                         "{place}: {reason}; nothing of its batch was written (fix the line, or \
@@ -100,7 +102,8 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, ClientError> {
     // Dropping the receiver stops the reader if it is still going.
     drop(events);
     progress.finish();
-    let tally = run.tally;
+    let mut tally = run.tally;
+    tally.sort_rejected();
     let elapsed = started.elapsed();
     eprintln!("{}", summary(&args, &tally, outcome.as_ref().ok(), elapsed));
     match outcome {
@@ -121,8 +124,29 @@ struct Tally {
     duplicates: u64,
     /// Actor entries not sent because the log's revision already has every name.
     unchanged_actors: u64,
-    /// Each line refused, by the reader or by the server, as `place: reason`.
+    /// Lines refused, by the reader or by the server, as `place: reason`: the first ones in
+    /// line order, at most `REJECTIONS_SHOWN` (see [`Tally::reject`]).
     rejected: Vec<(Origin, String)>,
+    /// Every line refused.
+    rejected_total: u64,
+}
+
+impl Tally {
+    /// Counts a refused line and keeps it if it is among the first in line order. The reader
+    /// runs ahead of the server, so refusals arrive out of order; the list stays bounded.
+    fn reject(&mut self, origin: Origin, text: String) {
+        self.rejected_total += 1;
+        self.rejected.push((origin, text));
+        if self.rejected.len() > 2 * REJECTIONS_SHOWN {
+            self.sort_rejected();
+            self.rejected.truncate(REJECTIONS_SHOWN);
+        }
+    }
+
+    fn sort_rejected(&mut self) {
+        self.rejected
+            .sort_by_key(|(origin, _)| (origin.file, origin.line == 0, origin.line));
+    }
 }
 
 struct ImportRun<'a> {
@@ -156,6 +180,14 @@ impl ImportRun<'_> {
     async fn send(&mut self, mut batch: Batch) -> Result<(), String> {
         if self.args.format != ImportFormat::Ndjson {
             self.reconcile_actors(&mut batch).await?;
+        }
+        // A dry-run batch travels with what it refers to; halve it until both fit in a call.
+        if let Some(context) = &self.dry_run {
+            if batch.entries.len() > 1 && !context.fits(&batch.entries) {
+                let second = batch.split_off(batch.entries.len() / 2);
+                Box::pin(self.send(batch)).await?;
+                return Box::pin(self.send(second)).await;
+            }
         }
         let mut attempt = 0;
         while !batch.entries.is_empty() {
@@ -204,9 +236,7 @@ impl ImportRun<'_> {
                     let place = self.place(batch.origins[index]);
                     let reason = format!("{}: {}", code_name(code), status.message());
                     let origin = batch.origins[index];
-                    self.tally
-                        .rejected
-                        .push((origin, format!("{place}: {reason}")));
+                    self.tally.reject(origin, format!("{place}: {reason}"));
                     if !self.args.skip_invalid {
                         return Err(format!(
                             "{place}: refused by the server, {reason}; nothing of its batch was \
@@ -280,7 +310,7 @@ fn refused_entry(status: &tonic::Status) -> Option<usize> {
 /// referred to is kept: actors, and for NDJSON (where claims name events) events and claims.
 #[derive(Debug, Default)]
 struct DryRunContext {
-    /// Id -> (input order, entry).
+    /// Id -> (input order, entry); the order is kept for inspection in tests.
     entries: HashMap<String, (u64, proto::Entry)>,
     remembered: u64,
 }
@@ -294,29 +324,44 @@ impl DryRunContext {
     }
 
     /// The batch preceded by the remembered entries it refers to, directly or through each
-    /// other (an actor's affiliation names another actor), in input order; and how many.
+    /// other (an actor's affiliation names another actor), each after what it refers to; and
+    /// how many those are.
     fn with_references(&self, batch: &[proto::Entry]) -> (Vec<proto::Entry>, usize) {
-        let mut wanted: HashSet<&str> = HashSet::new();
-        let mut pending: Vec<&str> = batch.iter().flat_map(references).collect();
-        while let Some(id) = pending.pop() {
-            if let Some((_, entry)) = self.entries.get(id) {
-                if wanted.insert(id) {
-                    pending.extend(references(entry));
-                }
+        let mut done: HashSet<&str> = HashSet::new();
+        let mut prefix: Vec<proto::Entry> = Vec::new();
+        // Depth-first, post-order, without recursion: a long chain of corrections must not
+        // exhaust the stack. `(id, expanded)`: an id is emitted once its references are.
+        let mut stack: Vec<(&str, bool)> = batch
+            .iter()
+            .flat_map(references)
+            .rev()
+            .map(|id| (id, false))
+            .collect();
+        while let Some((id, expanded)) = stack.pop() {
+            let Some((_, entry)) = self.entries.get(id) else {
+                continue;
+            };
+            if done.contains(id) {
+                continue;
+            }
+            if expanded {
+                done.insert(id);
+                prefix.push(entry.clone());
+            } else {
+                stack.push((id, true));
+                stack.extend(references(entry).into_iter().rev().map(|r| (r, false)));
             }
         }
-        let mut prefix: Vec<&(u64, proto::Entry)> = wanted
-            .iter()
-            .filter_map(|id| self.entries.get(*id))
-            .collect();
-        prefix.sort_by_key(|(order, _)| *order);
         let count = prefix.len();
-        let entries = prefix
-            .into_iter()
-            .map(|(_, entry)| entry.clone())
-            .chain(batch.iter().cloned())
-            .collect();
-        (entries, count)
+        prefix.extend(batch.iter().cloned());
+        (prefix, count)
+    }
+
+    /// True when the batch and what it refers to fit in one `Append`.
+    fn fits(&self, batch: &[proto::Entry]) -> bool {
+        let (entries, _) = self.with_references(batch);
+        let bytes: usize = entries.iter().map(|e| e.encoded_len() + 8).sum();
+        entries.len() <= MAX_ENTRIES_PER_BATCH && bytes <= MAX_BATCH_BYTES * 3 / 4
     }
 
     fn remember(&mut self, batch: &[proto::Entry], format: ImportFormat) {
@@ -339,9 +384,9 @@ fn entry_id(entry: &proto::Entry) -> Option<&str> {
     }
 }
 
-/// Every id an entry refers to, its own included (an actor revision needs its first revision).
+/// Every id an entry refers to (not its own: a revision needs nothing before it).
 fn references(entry: &proto::Entry) -> Vec<&str> {
-    let mut ids: Vec<&str> = entry_id(entry).into_iter().collect();
+    let mut ids: Vec<&str> = Vec::new();
     match entry.body.as_ref() {
         Some(Body::Actor(a)) => ids.extend(a.affiliations.iter().map(|x| x.actor_id.as_str())),
         Some(Body::Event(e)) => {
@@ -412,18 +457,13 @@ fn summary(
         }
         lines.push(read);
     }
-    lines.push(format!("rejected {} line(s)", tally.rejected.len()));
-    // The reader runs ahead of the server, so refusals arrive out of line order.
-    let mut rejected: Vec<&(Origin, String)> = tally.rejected.iter().collect();
-    rejected.sort_by_key(|(origin, _)| (origin.file, origin.line == 0, origin.line));
-    for (_, rejection) in rejected.into_iter().take(REJECTIONS_SHOWN) {
+    lines.push(format!("rejected {} line(s)", tally.rejected_total));
+    for (_, rejection) in tally.rejected.iter().take(REJECTIONS_SHOWN) {
         lines.push(format!("  {rejection}"));
     }
-    if tally.rejected.len() > REJECTIONS_SHOWN {
-        lines.push(format!(
-            "  ... and {} more",
-            tally.rejected.len() - REJECTIONS_SHOWN
-        ));
+    let shown = tally.rejected.len().min(REJECTIONS_SHOWN) as u64;
+    if tally.rejected_total > shown {
+        lines.push(format!("  ... and {} more", tally.rejected_total - shown));
     }
     lines.join("\n")
 }
@@ -465,5 +505,82 @@ impl Progress {
         if let Some(bar) = &self.0 {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(id: &str, part_of: Option<&str>) -> proto::Entry {
+        proto::Entry {
+            body: Some(Body::Actor(proto::Actor {
+                id: id.into(),
+                affiliations: part_of
+                    .map(|p| proto::Affiliation {
+                        actor_id: p.into(),
+                        relation: "part_of".into(),
+                        ..Default::default()
+                    })
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+    }
+
+    fn event(id: &str, actors: &[&str]) -> proto::Entry {
+        proto::Entry {
+            body: Some(Body::Event(proto::Event {
+                id: id.into(),
+                participants: actors
+                    .iter()
+                    .map(|a| proto::Participant {
+                        actor_id: (*a).into(),
+                        role: proto::Role::Participant as i32,
+                    })
+                    .collect(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_refusal_names_its_entry_only_for_rule_errors() {
+        let status = tonic::Status::failed_precondition(
+            "entries[12].event.participants[0].actor_id: \"x\" is not in the log",
+        );
+        assert_eq!(refused_entry(&status), Some(12));
+        let status = tonic::Status::invalid_argument("entries: is empty; nothing to append");
+        assert_eq!(refused_entry(&status), None);
+        let status = tonic::Status::unavailable("entries[3] whatever");
+        assert_eq!(refused_entry(&status), None, "not a rule of the log");
+    }
+
+    #[test]
+    fn a_dry_run_sends_what_a_batch_refers_to_transitively_in_input_order() {
+        let mut context = DryRunContext::default();
+        context.remember(
+            &[
+                actor("syr", None),
+                actor("unit", Some("syr")),
+                actor("other", None),
+            ],
+            ImportFormat::Gdelt,
+        );
+        context.remember(&[event("ev-old", &["unit"])], ImportFormat::Gdelt);
+        assert!(
+            !context.entries.contains_key("ev-old"),
+            "GDELT events are never referred to"
+        );
+        // A later revision of the parent keeps the prefix in dependency order.
+        context.remember(&[actor("syr", None)], ImportFormat::Gdelt);
+        let batch = [event("ev-new", &["unit"])];
+        let (entries, prefix) = context.with_references(&batch);
+        assert_eq!(prefix, 2);
+        let ids: Vec<&str> = entries.iter().filter_map(entry_id).collect();
+        assert_eq!(ids, vec!["syr", "unit", "ev-new"]);
     }
 }

@@ -48,6 +48,15 @@ impl Batch {
         self.entries.remove(index);
         self.origins.remove(index)
     }
+
+    /// Splits the batch at `at`, returning the second part.
+    pub fn split_off(&mut self, at: usize) -> Batch {
+        Batch {
+            entries: self.entries.split_off(at),
+            origins: self.origins.split_off(at),
+            bytes: 0,
+        }
+    }
 }
 
 /// What the reader thread reports, in input order.

@@ -143,7 +143,7 @@ async fn relations(args: QueryRelationsArgs) -> Result<ExitCode, ClientError> {
     let mut out = std::io::stdout().lock();
     if args.output.json {
         for edge in &edges {
-            let line = serde_json::to_string(edge).unwrap_or_default();
+            let line = json(edge)?;
             writeln!(out, "{line}").map_err(ClientError::Output)?;
         }
     } else {
@@ -201,7 +201,7 @@ pub async fn resolve(args: ResolveArgs) -> Result<ExitCode, ClientError> {
     let mut out = std::io::stdout().lock();
     if args.json {
         for actor in &response.matches {
-            let line = serde_json::to_string(actor).unwrap_or_default();
+            let line = json(actor)?;
             writeln!(out, "{line}").map_err(ClientError::Output)?;
         }
     } else {
@@ -230,7 +230,7 @@ pub async fn info(args: InfoArgs) -> Result<ExitCode, ClientError> {
         .into_inner();
     let mut out = std::io::stdout().lock();
     let text = if args.json {
-        serde_json::to_string(&info).unwrap_or_default()
+        json(&info)?
     } else {
         [
             format!("server version   {}", info.version),
@@ -250,6 +250,10 @@ pub async fn info(args: InfoArgs) -> Result<ExitCode, ClientError> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn json(value: &impl serde::Serialize) -> Result<String, ClientError> {
+    serde_json::to_string(value).map_err(|e| ClientError::Encode(e.to_string()))
+}
+
 fn print_entries(
     entries: &[proto::Entry],
     output: &QueryOutput,
@@ -258,7 +262,8 @@ fn print_entries(
     let mut out = std::io::stdout().lock();
     if output.json {
         for entry in entries {
-            writeln!(out, "{}", entry_line(entry)).map_err(ClientError::Output)?;
+            let line = entry_line(entry).map_err(ClientError::Encode)?;
+            writeln!(out, "{line}").map_err(ClientError::Output)?;
         }
     } else {
         print_table(&mut out, &table(entries), "no entries match")?;

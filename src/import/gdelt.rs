@@ -16,7 +16,10 @@ use super::cameo;
 use super::gdelt_row::cameo_id;
 pub use super::gdelt_row::{CameoActor, GdeltRow, COLUMNS};
 use super::text::clean;
-use super::{ImportError, ImportStats, RowError, RowProblem, SkipReason};
+use super::{
+    read_line_bounded, ImportError, ImportStats, LineRead, RowError, RowProblem, SkipReason,
+    MAX_LINE_BYTES,
+};
 use crate::domain::limits::{MAX_MEDIUM_TEXT, MAX_SHORT_TEXT};
 use crate::proto::{self, entry::Body, ActorKind, Certainty, Role};
 
@@ -201,18 +204,27 @@ impl<R: BufRead> Iterator for GdeltReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         let mut buffer = Vec::new();
         while !self.failed {
-            buffer.clear();
-            match self.input.read_until(b'\n', &mut buffer) {
-                Ok(0) => return None,
-                Ok(_) => {}
+            let read = match read_line_bounded(&mut self.input, &mut buffer) {
+                Ok(read) => read,
                 Err(e) => {
                     self.failed = true;
                     return Some(Err(ImportError::Io(e)));
                 }
-            }
+            };
             self.line += 1;
-            while matches!(buffer.last(), Some(b'\n' | b'\r')) {
-                buffer.pop();
+            match read {
+                LineRead::End => return None,
+                LineRead::TooLong => {
+                    self.stats.rows += 1;
+                    self.stats.errors += 1;
+                    return Some(Err(ImportError::Row(RowError {
+                        line: self.line,
+                        reason: RowProblem::TooLong {
+                            max: MAX_LINE_BYTES,
+                        },
+                    })));
+                }
+                LineRead::Line => {}
             }
             if buffer.iter().all(u8::is_ascii_whitespace) {
                 continue;

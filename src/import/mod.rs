@@ -106,6 +106,12 @@ pub enum RowProblem {
     /// The CSV parser could not read the record (an unclosed quote, for example).
     #[error("is not valid CSV: {0}")]
     Csv(String),
+    /// The line is longer than any entry can be; the rest of it was skipped unread.
+    #[error("is longer than {max} bytes; no entry is that large (is this the right file?)")]
+    TooLong {
+        /// The limit.
+        max: usize,
+    },
     /// An NDJSON line is not a log entry in the proto3 JSON mapping.
     #[error("is not a log entry in JSON: {0}")]
     Json(String),
@@ -120,6 +126,45 @@ impl RowProblem {
             expected: expected.into(),
         }
     }
+}
+
+/// Longest line the line-based readers take in: a batch's limit, since no entry can be larger.
+/// Without a bound, a file without line breaks would be read into memory whole.
+pub const MAX_LINE_BYTES: usize = crate::domain::limits::MAX_BATCH_BYTES;
+
+/// How reading one line went.
+pub(crate) enum LineRead {
+    /// The input is exhausted.
+    End,
+    /// A line is in the buffer, its line break removed.
+    Line,
+    /// The line was longer than [`MAX_LINE_BYTES`]; the rest of it was skipped.
+    TooLong,
+}
+
+/// Reads one line into `buffer` (cleared first), reading at most [`MAX_LINE_BYTES`] of it.
+pub(crate) fn read_line_bounded<R: std::io::BufRead>(
+    input: &mut R,
+    buffer: &mut Vec<u8>,
+) -> std::io::Result<LineRead> {
+    use std::io::{BufRead, Read};
+    buffer.clear();
+    let read = input
+        .by_ref()
+        .take(MAX_LINE_BYTES as u64 + 1)
+        .read_until(b'\n', buffer)?;
+    if read == 0 {
+        return Ok(LineRead::End);
+    }
+    if buffer.len() > MAX_LINE_BYTES && buffer.last() != Some(&b'\n') {
+        input.skip_until(b'\n')?;
+        buffer.clear();
+        return Ok(LineRead::TooLong);
+    }
+    while matches!(buffer.last(), Some(b'\n' | b'\r')) {
+        buffer.pop();
+    }
+    Ok(LineRead::Line)
 }
 
 /// What stops an import as a whole, as opposed to one bad row.

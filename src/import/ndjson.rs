@@ -10,13 +10,22 @@
 
 use std::io::BufRead;
 
-use super::{ActorBook, ImportError, ImportStats, RowError, RowProblem, RowSource};
+use super::{
+    read_line_bounded, ActorBook, ImportError, ImportStats, LineRead, RowError, RowProblem,
+    RowSource, MAX_LINE_BYTES,
+};
 use crate::proto::{self, entry::Body};
 
-/// One line of the export format for `entry`.
-pub fn entry_line(entry: &proto::Entry) -> String {
-    // Serialising generated messages into a String cannot fail: every field is a plain value.
-    serde_json::to_string(entry).unwrap_or_default()
+/// One line of the export format for `entry`. Fails only for a value the proto3 JSON mapping
+/// cannot name, such as an enum number newer than this build (a newer server): the entry must
+/// then be reported, never written as an empty line that a later import would skip.
+pub fn entry_line(entry: &proto::Entry) -> Result<String, String> {
+    serde_json::to_string(entry).map_err(|e| {
+        format!(
+            "the entry at position {} has no JSON form: {e}",
+            entry.position
+        )
+    })
 }
 
 /// Parses one line into an entry ready to append (server-assigned fields cleared).
@@ -65,16 +74,28 @@ impl<R: BufRead> Iterator for NdjsonReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         let mut buffer = Vec::new();
         while !self.failed {
-            buffer.clear();
-            match self.input.read_until(b'\n', &mut buffer) {
-                Ok(0) => return None,
-                Ok(_) => {}
+            let read = match read_line_bounded(&mut self.input, &mut buffer) {
+                Ok(read) => read,
                 Err(e) => {
                     self.failed = true;
                     return Some(Err(ImportError::Io(e)));
                 }
-            }
+            };
             self.line += 1;
+            match read {
+                LineRead::End => return None,
+                LineRead::TooLong => {
+                    self.stats.rows += 1;
+                    self.stats.errors += 1;
+                    return Some(Err(ImportError::Row(RowError {
+                        line: self.line,
+                        reason: RowProblem::TooLong {
+                            max: MAX_LINE_BYTES,
+                        },
+                    })));
+                }
+                LineRead::Line => {}
+            }
             if buffer.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
@@ -146,7 +167,7 @@ mod tests {
                 ..Default::default()
             })),
         };
-        let line = entry_line(&entry);
+        let line = entry_line(&entry).expect("JSON");
         assert!(line.contains("\"actorId\":\"liwa-al-quds\""), "{line}");
         assert!(
             line.contains("\"certainty\":\"CERTAINTY_REPORTED\""),
@@ -215,6 +236,26 @@ mod tests {
             lines.last(),
             Some(&Ok(1)),
             "a claim line parses; the server checks it"
+        );
+    }
+
+    #[test]
+    fn a_line_longer_than_any_entry_is_refused_without_reading_it_into_memory() {
+        let mut text = "x".repeat(MAX_LINE_BYTES + 10);
+        text.push('\n');
+        text.push_str(r#"{"actor": {"id": "a", "name": "A", "kind": "ACTOR_KIND_STATE"}}"#);
+        let results = read(&text);
+        assert!(matches!(
+            &results[0],
+            Err(ImportError::Row(RowError {
+                line: 1,
+                reason: RowProblem::TooLong { .. }
+            }))
+        ));
+        assert_eq!(
+            results[1].as_ref().map(Vec::len).ok(),
+            Some(1),
+            "line 2 still reads"
         );
     }
 
