@@ -257,6 +257,19 @@ async fn export_then_import_into_an_empty_server_gives_the_same_entries() {
         without_recorded_at(&re_exported.stdout),
         "same ids, content, positions and order"
     );
+    // Importing the export again, into the copy or the original, appends nothing: not even the
+    // actors' earlier revisions.
+    for server in [&copy, &original] {
+        let again = eventlog(&server.url(), &["import", "--format", "ndjson", &file]).await;
+        assert_ok(&again);
+        assert!(
+            again.stderr.contains("appended 0 entries"),
+            "{}",
+            again.stderr
+        );
+    }
+    let mut copy_client = copy.client().await;
+    assert_eq!(head(&mut copy_client).await, lines as u64);
 
     // A filtered export from a position.
     let claims = eventlog(

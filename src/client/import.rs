@@ -178,8 +178,13 @@ impl ImportRun<'_> {
 
     /// Sends one batch, dropping refused entries under --skip-invalid. Err stops the import.
     async fn send(&mut self, mut batch: Batch) -> Result<(), String> {
-        if self.args.format != ImportFormat::Ndjson {
+        if self.args.format == ImportFormat::Ndjson {
+            self.skip_logged_revisions(&mut batch).await?;
+        } else {
             self.reconcile_actors(&mut batch).await?;
+        }
+        for entry in &mut batch.entries {
+            entry.position = 0;
         }
         // A dry-run batch travels with what it refers to; halve it until both fit in a call.
         if let Some(context) = &self.dry_run {
@@ -250,6 +255,44 @@ impl ImportRun<'_> {
         Ok(())
     }
 
+    /// Drops the actor revisions of an export that the log holds at the very position the export
+    /// gives. An append is a duplicate only of an actor's latest revision, so without this a
+    /// second run of a file with two revisions of an actor would append both again (rolling
+    /// the actor back and forth); events and claims need nothing, their ids settle it.
+    async fn skip_logged_revisions(&mut self, batch: &mut Batch) -> Result<(), String> {
+        let mut index = 0;
+        while index < batch.entries.len() {
+            let entry = &batch.entries[index];
+            let is_actor = matches!(entry.body, Some(Body::Actor(_)));
+            if !is_actor || entry.position == 0 {
+                index += 1;
+                continue;
+            }
+            let request = proto::GetEntryRequest {
+                selector: Some(proto::get_entry_request::Selector::Position(entry.position)),
+            };
+            let logged = match self.client.get_entry(request).await {
+                Ok(response) => response.into_inner().entry.and_then(|e| e.body),
+                Err(status) if status.code() == Code::NotFound => None,
+                Err(status) => {
+                    return Err(format!(
+                        "reading position {} failed: {}: {}",
+                        entry.position,
+                        code_name(status.code()),
+                        status.message()
+                    ))
+                }
+            };
+            if logged.is_some() && same_actor(logged.as_ref(), entry.body.as_ref()) {
+                batch.remove(index);
+                self.tally.duplicates += 1;
+            } else {
+                index += 1;
+            }
+        }
+        Ok(())
+    }
+
     /// Drops actor entries the log already holds with every name, and turns the rest of those
     /// into revisions that only add names.
     async fn reconcile_actors(&mut self, batch: &mut Batch) -> Result<(), String> {
@@ -290,6 +333,22 @@ impl ImportRun<'_> {
             )),
         }
     }
+}
+
+/// True when both are the same actor revision, ignoring what the server adds (the spans of
+/// affiliation dates).
+fn same_actor(logged: Option<&Body>, incoming: Option<&Body>) -> bool {
+    let (Some(Body::Actor(logged)), Some(Body::Actor(incoming))) = (logged, incoming) else {
+        return false;
+    };
+    let strip = |actor: &proto::Actor| {
+        let mut actor = actor.clone();
+        for affiliation in &mut actor.affiliations {
+            affiliation.valid_span = None;
+        }
+        actor
+    };
+    strip(logged) == strip(incoming)
 }
 
 /// The index of the entry a refusal names: every append error message starts with

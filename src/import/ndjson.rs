@@ -3,9 +3,10 @@
 //! `eventlog export` writes and what `json_format` (Python), `toJSON` (protobufjs) and
 //! `protojson` (Go) read and write.
 //!
-//! An exported line carries the server-assigned `position`, `recordedAt` and date spans; they
-//! are dropped or ignored on the way back in, so export then import gives the same entries in
-//! the same order. Unknown fields are refused rather than dropped: a misspelt field name would
+//! An exported line carries the server-assigned `position`, `recordedAt` and date spans. The
+//! recording time is dropped and the spans are ignored by the server; the position is kept as a
+//! hint (the importer uses it to recognise actor revisions already in the log, then clears it),
+//! so export then import gives the same entries in the same order. Unknown fields are refused rather than dropped: a misspelt field name would
 //! otherwise lose data silently.
 
 use std::io::BufRead;
@@ -28,7 +29,8 @@ pub fn entry_line(entry: &proto::Entry) -> Result<String, String> {
     })
 }
 
-/// Parses one line into an entry ready to append (server-assigned fields cleared).
+/// Parses one line into an entry; the recording time is cleared, an exported `position` kept
+/// (the importer clears it before appending).
 pub fn parse_entry(line: &str) -> Result<proto::Entry, RowProblem> {
     let mut entry: proto::Entry = serde_json::from_str(line).map_err(|e| {
         // serde_json reports "at line 1 column N"; the line is ours to report.
@@ -43,7 +45,6 @@ pub fn parse_entry(line: &str) -> Result<proto::Entry, RowProblem> {
             "has no \"actor\", \"event\" or \"claim\" object".into(),
         ));
     }
-    entry.position = 0;
     entry.recorded_at = None;
     Ok(entry)
 }
@@ -175,7 +176,7 @@ mod tests {
         );
         assert!(line.contains("\"position\":\"42\""), "{line}");
         let back = parse_entry(&line).expect("parses");
-        assert_eq!(back.position, 0);
+        assert_eq!(back.position, 42, "kept as a hint for the importer");
         assert_eq!(back.recorded_at, None);
         assert_eq!(back.body, entry.body);
     }
