@@ -39,9 +39,10 @@ pub enum ClientError {
     /// know, from a newer server).
     #[error("{0}; upgrade this client to match the server")]
     Encode(String),
-    /// The import stopped; the message says where and why, and what was written before.
+    /// An import or export stopped before the end; the message says where, why, and what was
+    /// already done.
     #[error("{0}")]
-    Import(String),
+    Stopped(String),
 }
 
 impl ClientError {

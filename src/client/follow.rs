@@ -40,7 +40,7 @@ pub async fn export(args: ExportArgs) -> Result<ExitCode, ClientError> {
             .await
             .map_err(ClientError::rpc("Subscribe"))?
         else {
-            return Err(ClientError::Import(
+            return Err(ClientError::Stopped(
                 "the server ended the stream before the export was complete; what was written is a \
                  prefix of the log: re-run the export, or continue with --from-position"
                     .into(),

@@ -65,7 +65,7 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, ClientError> {
     };
     let total_bytes = total_size(&args.files);
     let mut events = import_source::start(settings, bytes_read.clone())
-        .map_err(|e| ClientError::Import(format!("cannot start reading: {e}")))?;
+        .map_err(|e| ClientError::Stopped(format!("cannot start reading: {e}")))?;
     let progress = Progress::new(!args.quiet && std::io::stderr().is_terminal(), total_bytes);
     let mut run = ImportRun {
         client: &mut client,
@@ -108,7 +108,7 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, ClientError> {
     eprintln!("{}", summary(&args, &tally, outcome.as_ref().ok(), elapsed));
     match outcome {
         Ok(_) => Ok(ExitCode::SUCCESS),
-        Err(reason) => Err(ClientError::Import(format!(
+        Err(reason) => Err(ClientError::Stopped(format!(
             "import stopped: {reason}\n(entries appended before this are durable; re-running \
              the import skips them as duplicates)"
         ))),
