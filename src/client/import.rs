@@ -554,7 +554,7 @@ impl Progress {
             bar.set_position(bytes_read.load(std::sync::atomic::Ordering::Relaxed));
             let rate = tally.appended as f64 / started.elapsed().as_secs_f64().max(1e-3);
             bar.set_message(format!(
-                "{} appended, {} duplicates, {rate:.0} entries/s",
+                "{} new, {} dup, {rate:.0}/s",
                 tally.appended, tally.duplicates
             ));
         }
