@@ -176,6 +176,9 @@ impl AcledRow {
             .map_err(|e| RowProblem::invalid("event_type", &get("event_type"), e))?;
 
         let mut actors = Vec::new();
+        // Kept apart and added after both sides' actors, so that a long list of associated
+        // actors never crowds actor2 out of the participant limit.
+        let mut supporters = Vec::new();
         let sides = [
             ("actor1", "assoc_actor_1", "inter1", Role::Initiator),
             ("actor2", "assoc_actor_2", "inter2", Role::Target),
@@ -209,11 +212,16 @@ impl AcledRow {
                         "has no letter or digit to make an actor id from",
                     )
                 })?;
-                let duplicate = actors
+                let list = if role == Role::Supporter {
+                    &mut supporters
+                } else {
+                    &mut actors
+                };
+                let duplicate = list
                     .iter()
                     .any(|a: &AcledActor| a.id == id && a.role == role);
-                if !duplicate && actors.len() < MAX_PARTICIPANTS {
-                    actors.push(AcledActor {
+                if !duplicate {
+                    list.push(AcledActor {
                         id,
                         name,
                         kind,
@@ -222,9 +230,11 @@ impl AcledRow {
                 }
             }
         }
-        if !actors.iter().any(|a| a.role != Role::Supporter) {
+        if actors.is_empty() {
             return Ok(None);
         }
+        let room = MAX_PARTICIPANTS.saturating_sub(actors.len());
+        actors.extend(supporters.into_iter().take(room));
 
         let fatalities = get("fatalities");
         if !fatalities.is_empty() && fatalities.parse::<u64>().is_err() {
@@ -358,6 +368,9 @@ pub struct AcledReader<R> {
     csv: csv::Reader<R>,
     /// Column index of each header name.
     columns: HashMap<String, usize>,
+    /// Fields in the header, which every row must have too (`columns` holds a repeated name,
+    /// such as the "" of padding columns, once).
+    width: usize,
     /// Actors emitted so far, carried across files with [`AcledReader::with_book`].
     book: ActorBook,
     /// What the import did so far.
@@ -381,6 +394,7 @@ impl<R: Read> AcledReader<R> {
             csv::ErrorKind::Io(e) => ImportError::Io(e),
             other => ImportError::Header(format!("{other:?}")),
         })?;
+        let width = headers.len();
         let columns: HashMap<String, usize> = headers
             .iter()
             .enumerate()
@@ -392,6 +406,7 @@ impl<R: Read> AcledReader<R> {
         Ok(AcledReader {
             csv,
             columns,
+            width,
             book,
             stats: ImportStats::default(),
             failed: false,
@@ -415,10 +430,10 @@ impl<R: Read> AcledReader<R> {
     }
 
     fn row(&mut self, record: &csv::StringRecord) -> Result<Option<Vec<proto::Entry>>, RowProblem> {
-        if record.len() != self.columns.len() {
+        if record.len() != self.width {
             return Err(RowProblem::FieldCount {
                 found: record.len(),
-                expected: self.columns.len(),
+                expected: self.width,
             });
         }
         let columns = &self.columns;

@@ -122,8 +122,9 @@ fn number<T: std::str::FromStr + PartialOrd>(
     expected: &str,
 ) -> Result<String, RowProblem> {
     let text = required(fields, index, name)?;
+    // Kept as written in an attribute, so it must fit one (`1.000…` can be any length).
     match text.parse::<T>() {
-        Ok(v) if range.contains(&v) => Ok(text),
+        Ok(v) if range.contains(&v) && text.len() <= MAX_MEDIUM_TEXT => Ok(text),
         _ => Err(RowProblem::invalid(name, &text, expected)),
     }
 }

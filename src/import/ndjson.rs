@@ -261,6 +261,24 @@ mod tests {
     }
 
     #[test]
+    fn a_read_failure_is_reported_once_and_ends_the_import() {
+        struct Failing;
+        impl std::io::Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk gone"))
+            }
+        }
+        let line =
+            "{\"actor\": {\"id\": \"a\", \"name\": \"A\", \"kind\": \"ACTOR_KIND_STATE\"}}\n";
+        let input = std::io::BufReader::new(std::io::Read::chain(line.as_bytes(), Failing));
+        let mut reader = NdjsonReader::new(input);
+        assert!(matches!(reader.next(), Some(Ok(entries)) if entries.len() == 1));
+        assert!(matches!(reader.next(), Some(Err(ImportError::Io(_)))));
+        assert!(reader.next().is_none());
+        assert_eq!(reader.line, 1, "no line was read after the failure");
+    }
+
+    #[test]
     fn invalid_utf8_is_a_row_error_not_a_panic() {
         let mut bytes = b"{\"actor\": {\"id\": \"\xff\"}}\n".to_vec();
         bytes.extend_from_slice(b"\n");

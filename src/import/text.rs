@@ -46,10 +46,11 @@ pub fn slug_id(prefix: &str, name: &str) -> Option<String> {
     Some(format!("{prefix}{slug}"))
 }
 
-/// Trims a value, turns control characters the log refuses (all but newline and tab) into
-/// spaces and cuts it to `max` characters.
+/// Trims a value, turns CRLF line breaks into newlines and other control characters the log
+/// refuses (all but newline and tab) into spaces, and cuts it to `max` characters.
 pub fn clean(text: &str, max: usize) -> String {
     text.trim()
+        .replace("\r\n", "\n")
         .chars()
         .map(|c| {
             if c.is_control() && c != '\n' && c != '\t' {
@@ -93,6 +94,11 @@ mod tests {
     #[test]
     fn clean_removes_control_characters_and_cuts() {
         assert_eq!(clean(" a\rb\u{0}c\nd ", 100), "a b c\nd");
+        assert_eq!(
+            clean("one\r\ntwo\r", 100),
+            "one\ntwo",
+            "a CRLF is one line break"
+        );
         assert_eq!(clean("äöü", 2), "äö");
     }
 }
