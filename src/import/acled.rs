@@ -19,6 +19,7 @@ use std::io::Read;
 use super::acled_types;
 use super::actors::ActorBook;
 use super::countries::numeric_to_iso3;
+use super::crlf::CrlfToLf;
 use super::text::{clean, slug_id};
 use super::{ImportError, ImportStats, RowError, RowProblem, SkipReason};
 use crate::domain::limits::{
@@ -365,7 +366,7 @@ fn entries(row: AcledRow, book: &mut ActorBook) -> Vec<proto::Entry> {
 /// failure is yielded once as [`ImportError::Io`] and ends the iteration.
 pub struct AcledReader<R> {
     /// The CSV parser: quoted fields may hold commas, quotes and line breaks.
-    csv: csv::Reader<R>,
+    csv: csv::Reader<CrlfToLf<R>>,
     /// Column index of each header name.
     columns: HashMap<String, usize>,
     /// Fields in the header, which every row must have too (`columns` holds a repeated name,
@@ -389,7 +390,9 @@ impl<R: Read> AcledReader<R> {
 
     /// As [`AcledReader::new`], continuing with the actors of an earlier file (or of the log).
     pub fn with_book(input: R, book: ActorBook) -> Result<AcledReader<R>, ImportError> {
-        let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+        let mut csv = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(CrlfToLf::new(input));
         let headers = csv.headers().map_err(|e| match e.into_kind() {
             csv::ErrorKind::Io(e) => ImportError::Io(e),
             other => ImportError::Header(format!("{other:?}")),

@@ -800,8 +800,6 @@ fn a_read_failure_is_reported_once_and_ends_the_import() {
 }
 
 #[test]
-#[ignore = "known bug: csv-core counts a CRLF's LF into the next record, so rows of a CRLF file \
-            are reported one line early"]
 fn in_a_crlf_file_a_bad_row_is_reported_on_its_own_line() {
     let input = csv_of(&[
         sample_row_with(0, &[]),

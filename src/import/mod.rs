@@ -29,6 +29,7 @@ pub mod acled_types;
 pub mod actors;
 pub mod cameo;
 pub mod countries;
+pub mod crlf;
 pub mod gdelt;
 pub mod gdelt_row;
 pub mod ndjson;
