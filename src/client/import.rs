@@ -186,12 +186,18 @@ impl ImportRun<'_> {
         for entry in &mut batch.entries {
             entry.position = 0;
         }
+        self.append(batch).await
+    }
+
+    /// Appends (or validates) a prepared batch, retrying what the server could not take for
+    /// now and dropping refused entries under --skip-invalid.
+    async fn append(&mut self, mut batch: Batch) -> Result<(), String> {
         // A dry-run batch travels with what it refers to; halve it until both fit in a call.
         if let Some(context) = &self.dry_run {
             if batch.entries.len() > 1 && !context.fits(&batch.entries) {
                 let second = batch.split_off(batch.entries.len() / 2);
-                Box::pin(self.send(batch)).await?;
-                return Box::pin(self.send(second)).await;
+                Box::pin(self.append(batch)).await?;
+                return Box::pin(self.append(second)).await;
             }
         }
         let mut attempt = 0;
@@ -641,5 +647,26 @@ mod tests {
         assert_eq!(prefix, 2);
         let ids: Vec<&str> = entries.iter().filter_map(entry_id).collect();
         assert_eq!(ids, vec!["syr", "unit", "ev-new"]);
+    }
+
+    #[test]
+    fn a_dry_run_batch_that_brings_too_much_along_does_not_fit() {
+        let mut context = DryRunContext::default();
+        let actors: Vec<proto::Entry> = (0..1200).map(|i| actor(&format!("a{i}"), None)).collect();
+        context.remember(&actors, ImportFormat::Gdelt);
+        let events: Vec<proto::Entry> = (0..600)
+            .map(|i| {
+                let (a, b) = (format!("a{}", 2 * i), format!("a{}", 2 * i + 1));
+                event(&format!("e{i}"), &[a.as_str(), b.as_str()])
+            })
+            .collect();
+        assert!(
+            !context.fits(&events),
+            "1200 actors and 600 events are over 1000"
+        );
+        assert!(
+            context.fits(&events[..300]),
+            "600 actors and 300 events fit"
+        );
     }
 }
