@@ -292,12 +292,22 @@ fn location(get: &dyn Fn(&str) -> String) -> Result<Option<proto::Location>, Row
     };
     let latitude = coordinate("latitude", 90.0)?;
     let longitude = coordinate("longitude", 180.0)?;
-    if latitude.is_some() != longitude.is_some() {
-        return Err(RowProblem::invalid(
-            "latitude",
-            &get("latitude"),
-            "needs a longitude beside it; give both coordinates or neither",
-        ));
+    match (latitude, longitude) {
+        (Some(_), None) => {
+            return Err(RowProblem::invalid(
+                "longitude",
+                &get("longitude"),
+                "is empty while latitude is set; give both coordinates or neither",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(RowProblem::invalid(
+                "latitude",
+                &get("latitude"),
+                "is empty while longitude is set; give both coordinates or neither",
+            ))
+        }
+        _ => {}
     }
     let iso = get("iso");
     let country = if iso.is_empty() {

@@ -211,7 +211,7 @@ fn malformed_fields_are_row_errors_naming_the_column() {
         ("actor1", "؟؟", "actor1"),
         ("assoc_actor_2", "Good Name; ---", "assoc_actor_2"),
         ("latitude", "91", "latitude"),
-        ("longitude", "", "latitude"),
+        ("longitude", "", "longitude"),
         ("iso", "SYR", "iso"),
         ("fatalities", "three", "fatalities"),
         ("fatalities", "-1", "fatalities"),

@@ -98,26 +98,26 @@ pub fn country(code: &str) -> Option<&str> {
 
 /// The kind of an actor from its CAMEO type codes (Type1 first), its code and its country.
 ///
-/// Types that say who holds force win, in the order they are given; an actor whose code is
-/// exactly its country code is the state itself; everything else is an organisation. CAMEO does
-/// not code individuals as such (a president is `USAGOV` named "PRESIDENT"), so no actor is a
-/// person.
+/// Types that name an armed force, a body of the state or a party win over other types (media,
+/// business, ...), in the order they are given, so `MED,GOV` is a government body; any other
+/// type makes an organisation; an actor without types whose code is exactly its country code is
+/// the state itself. CAMEO does not code individuals as such (a president is `USAGOV` named
+/// "PRESIDENT"), so no actor is a person.
 pub fn actor_kind(types: &[&str], code: &str, country: Option<&str>) -> ActorKind {
-    for t in types {
-        let kind = match *t {
-            "MIL" => ActorKind::Military,
-            "REB" | "INS" | "SEP" | "UAF" => ActorKind::ArmedGroup,
-            "GOV" | "COP" | "JUD" | "LEG" | "SPY" => ActorKind::GovernmentBody,
-            "PTY" => ActorKind::PoliticalParty,
-            "" => continue,
-            _ => ActorKind::Organization,
-        };
+    let decisive = types.iter().find_map(|t| match *t {
+        "MIL" => Some(ActorKind::Military),
+        "REB" | "INS" | "SEP" | "UAF" => Some(ActorKind::ArmedGroup),
+        "GOV" | "COP" | "JUD" | "LEG" | "SPY" => Some(ActorKind::GovernmentBody),
+        "PTY" => Some(ActorKind::PoliticalParty),
+        _ => None,
+    });
+    if let Some(kind) = decisive {
         return kind;
     }
-    if country == Some(code) {
-        ActorKind::State
-    } else {
+    if types.iter().any(|t| !t.is_empty()) || country != Some(code) {
         ActorKind::Organization
+    } else {
+        ActorKind::State
     }
 }
 
@@ -177,6 +177,16 @@ mod tests {
             ActorKind::Organization
         );
         assert_eq!(actor_kind(&[""], "EUR", None), ActorKind::Organization);
+        assert_eq!(
+            actor_kind(&["MED", "GOV", ""], "RUSMEDGOV", Some("RUS")),
+            ActorKind::GovernmentBody,
+            "a state body wins over the media type before it"
+        );
+        assert_eq!(
+            actor_kind(&["BUS", "", ""], "RUS", Some("RUS")),
+            ActorKind::Organization,
+            "a type other than the state's makes an organisation"
+        );
         assert_eq!(country("EUR"), None);
         assert_eq!(country("USA"), Some("USA"));
         assert_eq!(country("usa"), None);

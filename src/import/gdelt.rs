@@ -17,8 +17,8 @@ use super::gdelt_row::cameo_id;
 pub use super::gdelt_row::{CameoActor, GdeltRow, COLUMNS};
 use super::text::clean;
 use super::{
-    read_line_bounded, ImportError, ImportStats, LineRead, RowError, RowProblem, SkipReason,
-    MAX_LINE_BYTES,
+    read_line_bounded, strip_bom, ImportError, ImportStats, LineRead, RowError, RowProblem,
+    SkipReason, MAX_LINE_BYTES,
 };
 use crate::domain::limits::{MAX_MEDIUM_TEXT, MAX_SHORT_TEXT};
 use crate::proto::{self, entry::Body, ActorKind, Certainty, Role};
@@ -225,6 +225,9 @@ impl<R: BufRead> Iterator for GdeltReader<R> {
                     })));
                 }
                 LineRead::Line => {}
+            }
+            if self.line == 1 {
+                strip_bom(&mut buffer);
             }
             if buffer.iter().all(u8::is_ascii_whitespace) {
                 continue;

@@ -286,12 +286,22 @@ fn location(fields: &[&str]) -> Result<Option<proto::Location>, RowProblem> {
     }
     let latitude = coordinate(fields, col::GEO_LAT, "ActionGeo_Lat", 90.0)?;
     let longitude = coordinate(fields, col::GEO_LONG, "ActionGeo_Long", 180.0)?;
-    if latitude.is_some() != longitude.is_some() {
-        return Err(RowProblem::invalid(
-            "ActionGeo_Lat",
-            &field(fields, col::GEO_LAT),
-            "has no ActionGeo_Long beside it; give both coordinates or neither",
-        ));
+    match (latitude, longitude) {
+        (Some(_), None) => {
+            return Err(RowProblem::invalid(
+                "ActionGeo_Long",
+                &field(fields, col::GEO_LONG),
+                "is empty while ActionGeo_Lat is set; give both coordinates or neither",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(RowProblem::invalid(
+                "ActionGeo_Lat",
+                &field(fields, col::GEO_LAT),
+                "is empty while ActionGeo_Long is set; give both coordinates or neither",
+            ))
+        }
+        _ => {}
     }
     let name = clean(&field(fields, col::GEO_NAME), MAX_SHORT_TEXT);
     // FullName is "City, ADM1, Country" for cities (types 3 and 4) and "ADM1, Country" for

@@ -259,7 +259,7 @@ fn malformed_fields_are_row_errors_naming_the_column() {
         (34, "NaN?", "AvgTone"),
         (56, "95.0", "ActionGeo_Lat"),
         (57, "east", "ActionGeo_Long"),
-        (57, "", "ActionGeo_Lat"),
+        (57, "", "ActionGeo_Long"),
     ];
     for (column, value, name) in cases {
         let problem = broken(*column, value);
@@ -777,4 +777,15 @@ fn a_line_longer_than_any_entry_is_refused_and_the_next_line_still_reads() {
     assert_eq!(reader.line(), 2);
     assert!(reader.next().is_none());
     assert_eq!((reader.stats().rows, reader.stats().errors), (2, 1));
+}
+
+#[test]
+fn a_byte_order_mark_before_the_first_row_is_ignored() {
+    let (plain, plain_errors, _) = read_all(SAMPLE);
+    let (marked, marked_errors, _) = read_all(&format!("\u{feff}{SAMPLE}"));
+    assert!(
+        plain_errors.is_empty() && marked_errors.is_empty(),
+        "{marked_errors:?}"
+    );
+    assert_eq!(marked, plain);
 }

@@ -104,7 +104,9 @@ pub enum RowProblem {
         /// What the column should hold.
         expected: String,
     },
-    /// The CSV parser could not read the record (an unclosed quote, for example).
+    /// The CSV parser refused the record for a reason other than its bytes. (It does not report
+    /// an unclosed quote: such a record runs on to the end of the file and is refused for its
+    /// field count.)
     #[error("is not valid CSV: {0}")]
     Csv(String),
     /// The line is longer than any entry can be; the rest of it was skipped unread.
@@ -141,6 +143,14 @@ pub(crate) enum LineRead {
     Line,
     /// The line was longer than [`MAX_LINE_BYTES`]; the rest of it was skipped.
     TooLong,
+}
+
+/// Removes a UTF-8 byte-order mark from the start of a file's first line: editors on Windows
+/// write one, and it would otherwise be read as part of the first field.
+pub(crate) fn strip_bom(first_line: &mut Vec<u8>) {
+    if first_line.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        first_line.drain(..3);
+    }
 }
 
 /// Reads one line into `buffer` (cleared first), reading at most [`MAX_LINE_BYTES`] of it.

@@ -12,8 +12,8 @@
 use std::io::BufRead;
 
 use super::{
-    read_line_bounded, ActorBook, ImportError, ImportStats, LineRead, RowError, RowProblem,
-    RowSource, MAX_LINE_BYTES,
+    read_line_bounded, strip_bom, ActorBook, ImportError, ImportStats, LineRead, RowError,
+    RowProblem, RowSource, MAX_LINE_BYTES,
 };
 use crate::proto::{self, entry::Body};
 
@@ -96,6 +96,9 @@ impl<R: BufRead> Iterator for NdjsonReader<R> {
                     })));
                 }
                 LineRead::Line => {}
+            }
+            if self.line == 1 {
+                strip_bom(&mut buffer);
             }
             if buffer.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -276,6 +279,19 @@ mod tests {
         assert!(matches!(reader.next(), Some(Err(ImportError::Io(_)))));
         assert!(reader.next().is_none());
         assert_eq!(reader.line, 1, "no line was read after the failure");
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_first_line_is_ignored() {
+        let text = "\u{feff}{\"actor\": {\"id\": \"a\", \"name\": \"A\", \"kind\": \"ACTOR_KIND_STATE\"}}\n";
+        let results = read(text);
+        assert_eq!(results.len(), 1);
+        assert_eq!(
+            results[0].as_ref().map(Vec::len).ok(),
+            Some(1),
+            "{:?}",
+            results[0]
+        );
     }
 
     #[test]
