@@ -7,7 +7,9 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::args::{ExportArgs, LogFilterArgs, TailArgs};
+use tonic::Streaming;
+
+use super::args::{Connection, ExportArgs, LogFilterArgs, TailArgs};
 use super::connect::connect;
 use super::error::ClientError;
 use super::render;
@@ -21,17 +23,8 @@ pub async fn export(args: ExportArgs) -> Result<ExitCode, ClientError> {
             "--from-position starts at 1, the first entry".into(),
         ));
     }
-    let mut client = connect(&args.connection).await?;
-    let request = proto::SubscribeRequest {
-        start: Some(Start::FromPosition(args.from_position)),
-        name: String::new(),
-        filter: filter(&args.filter),
-    };
-    let mut stream = client
-        .subscribe(request)
-        .await
-        .map_err(ClientError::rpc("Subscribe"))?
-        .into_inner();
+    let start = Start::FromPosition(args.from_position);
+    let mut stream = follow(&args.connection, start, &args.filter).await?;
     let mut out = output(args.output.as_deref())?;
     let mut written = 0u64;
     loop {
@@ -74,21 +67,11 @@ pub async fn tail(args: TailArgs) -> Result<ExitCode, ClientError> {
             "--from-position starts at 1, the first entry".into(),
         ));
     }
-    let mut client = connect(&args.connection).await?;
     let start = match args.from_position {
         Some(position) => Start::FromPosition(position),
         None => Start::FromEnd(true),
     };
-    let request = proto::SubscribeRequest {
-        start: Some(start),
-        name: String::new(),
-        filter: filter(&args.filter),
-    };
-    let mut stream = client
-        .subscribe(request)
-        .await
-        .map_err(ClientError::rpc("Subscribe"))?
-        .into_inner();
+    let mut stream = follow(&args.connection, start, &args.filter).await?;
     let stdout = std::io::stdout();
     let interactive = stdout.is_terminal();
     let mut out = stdout.lock();
@@ -134,6 +117,25 @@ pub async fn tail(args: TailArgs) -> Result<ExitCode, ClientError> {
         out.flush().map_err(ClientError::Output)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An unnamed subscription from `start`, filtered by the flags.
+async fn follow(
+    connection: &Connection,
+    start: Start,
+    filter_args: &LogFilterArgs,
+) -> Result<Streaming<proto::SubscribeResponse>, ClientError> {
+    let mut client = connect(connection).await?;
+    let request = proto::SubscribeRequest {
+        start: Some(start),
+        name: String::new(),
+        filter: filter(filter_args),
+    };
+    Ok(client
+        .subscribe(request)
+        .await
+        .map_err(ClientError::rpc("Subscribe"))?
+        .into_inner())
 }
 
 /// The API's filter from the flags; `None` when no flag narrows it.

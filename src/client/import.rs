@@ -375,14 +375,13 @@ fn refused_entry(status: &tonic::Status) -> Option<usize> {
 /// referred to is kept: actors, and for NDJSON (where claims name events) events and claims.
 #[derive(Debug, Default)]
 struct DryRunContext {
-    /// Id -> (input order, entry); the order is kept for inspection in tests.
-    entries: HashMap<String, (u64, proto::Entry)>,
-    remembered: u64,
+    /// Id -> the entry's latest version in the input.
+    entries: HashMap<String, proto::Entry>,
 }
 
 impl DryRunContext {
     fn actor(&self, id: &str) -> Option<&proto::Actor> {
-        match &self.entries.get(id)?.1.body {
+        match &self.entries.get(id)?.body {
             Some(Body::Actor(actor)) => Some(actor),
             _ => None,
         }
@@ -403,7 +402,7 @@ impl DryRunContext {
             .map(|id| (id, false))
             .collect();
         while let Some((id, expanded)) = stack.pop() {
-            let Some((_, entry)) = self.entries.get(id) else {
+            let Some(entry) = self.entries.get(id) else {
                 continue;
             };
             if done.contains(id) {
@@ -433,9 +432,7 @@ impl DryRunContext {
         for entry in batch {
             let keep = matches!(entry.body, Some(Body::Actor(_))) || format == ImportFormat::Ndjson;
             if let (true, Some(id)) = (keep, entry_id(entry)) {
-                self.remembered += 1;
-                self.entries
-                    .insert(id.to_string(), (self.remembered, entry.clone()));
+                self.entries.insert(id.to_string(), entry.clone());
             }
         }
     }

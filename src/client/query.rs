@@ -1,12 +1,13 @@
 //! `eventlog query events|claims|relations`, `eventlog actors resolve` and `eventlog info`:
 //! one request built from the flags, pages fetched up to --limit, then a table or JSON lines.
 
+use std::future::Future;
 use std::io::Write;
 use std::process::ExitCode;
 
 use super::args::{
-    DateArgs, InfoArgs, QueryClaimsArgs, QueryCommand, QueryEventsArgs, QueryOutput,
-    QueryRelationsArgs, ResolveArgs,
+    InfoArgs, QueryClaimsArgs, QueryCommand, QueryEventsArgs, QueryOutput, QueryRelationsArgs,
+    ResolveArgs,
 };
 use super::connect::connect;
 use super::error::ClientError;
@@ -30,14 +31,34 @@ fn certainty(value: Option<super::args::CertaintyArg>) -> i32 {
     value.map_or(0, |c| proto::Certainty::from(c) as i32)
 }
 
-fn page_size(output: &QueryOutput, so_far: u64) -> u32 {
-    output.limit.saturating_sub(so_far).clamp(1, PAGE_SIZE) as u32
+/// Fetches pages until `limit` entries are in or the last page came. `fetch(page_size,
+/// page_token)` asks for one page and answers its entries and the next page's token.
+async fn collect_pages<F, Page>(limit: u64, mut fetch: F) -> Result<Vec<proto::Entry>, ClientError>
+where
+    F: FnMut(u32, String) -> Page,
+    Page: Future<Output = Result<(Vec<proto::Entry>, String), ClientError>>,
+{
+    let mut entries = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page_size = limit
+            .saturating_sub(entries.len() as u64)
+            .clamp(1, PAGE_SIZE) as u32;
+        let (page, next) = fetch(page_size, page_token).await?;
+        entries.extend(page);
+        if next.is_empty() || entries.len() as u64 >= limit {
+            break;
+        }
+        page_token = next;
+    }
+    entries.truncate(limit as usize);
+    Ok(entries)
 }
 
 async fn events(args: QueryEventsArgs) -> Result<ExitCode, ClientError> {
-    let mut client = connect(&args.connection).await?;
+    let client = connect(&args.connection).await?;
     let dates = &args.dates;
-    let mut request = proto::QueryEventsRequest {
+    let request = proto::QueryEventsRequest {
         actor: args.actor.clone().unwrap_or_default(),
         role: args.role.map_or(0, |r| proto::Role::from(r) as i32),
         counterpart: args.counterpart.clone().unwrap_or_default(),
@@ -53,68 +74,65 @@ async fn events(args: QueryEventsArgs) -> Result<ExitCode, ClientError> {
         page_size: 0,
         page_token: String::new(),
     };
-    let mut entries = Vec::new();
-    loop {
-        request.page_size = page_size(&args.output, entries.len() as u64);
-        let page = client
-            .query_events(request.clone())
-            .await
-            .map_err(ClientError::rpc("QueryEvents"))?
-            .into_inner();
-        entries.extend(page.entries);
-        if page.next_page_token.is_empty() || entries.len() as u64 >= args.output.limit {
-            break;
+    let entries = collect_pages(args.output.limit, |page_size, page_token| {
+        let mut client = client.clone();
+        let request = proto::QueryEventsRequest {
+            page_size,
+            page_token,
+            ..request.clone()
+        };
+        async move {
+            let page = client
+                .query_events(request)
+                .await
+                .map_err(ClientError::rpc("QueryEvents"))?
+                .into_inner();
+            Ok((page.entries, page.next_page_token))
         }
-        request.page_token = page.next_page_token;
-    }
-    entries.truncate(args.output.limit as usize);
+    })
+    .await?;
     print_entries(&entries, &args.output, event_table)
 }
 
 async fn claims(args: QueryClaimsArgs) -> Result<ExitCode, ClientError> {
-    let mut client = connect(&args.connection).await?;
-    let DateArgs {
-        date_from,
-        date_to,
-        date_match,
-        order,
-        as_of_position,
-        include_superseded,
-    } = args.dates.clone();
-    let mut request = proto::QueryClaimsRequest {
+    let client = connect(&args.connection).await?;
+    let dates = &args.dates;
+    let request = proto::QueryClaimsRequest {
         subject: args.subject.clone().unwrap_or_default(),
         object: args.object.clone().unwrap_or_default(),
         claimant: args.claimant.clone().unwrap_or_default(),
         actor: args.actor.clone().unwrap_or_default(),
         relations: args.relations.clone(),
         event_id: args.event_id.clone().unwrap_or_default(),
-        date_from: date_from.unwrap_or_default(),
-        date_to: date_to.unwrap_or_default(),
-        date_match: proto::DateMatch::from(date_match) as i32,
+        date_from: dates.date_from.clone().unwrap_or_default(),
+        date_to: dates.date_to.clone().unwrap_or_default(),
+        date_match: proto::DateMatch::from(dates.date_match) as i32,
         min_certainty: certainty(args.min_certainty),
         max_certainty: certainty(args.max_certainty),
         negated: args.negated,
-        as_of_position: as_of_position.unwrap_or(0),
-        include_superseded,
-        order: proto::QueryOrder::from(order) as i32,
+        as_of_position: dates.as_of_position.unwrap_or(0),
+        include_superseded: dates.include_superseded,
+        order: proto::QueryOrder::from(dates.order) as i32,
         page_size: 0,
         page_token: String::new(),
     };
-    let mut entries = Vec::new();
-    loop {
-        request.page_size = page_size(&args.output, entries.len() as u64);
-        let page = client
-            .query_claims(request.clone())
-            .await
-            .map_err(ClientError::rpc("QueryClaims"))?
-            .into_inner();
-        entries.extend(page.entries);
-        if page.next_page_token.is_empty() || entries.len() as u64 >= args.output.limit {
-            break;
+    let entries = collect_pages(args.output.limit, |page_size, page_token| {
+        let mut client = client.clone();
+        let request = proto::QueryClaimsRequest {
+            page_size,
+            page_token,
+            ..request.clone()
+        };
+        async move {
+            let page = client
+                .query_claims(request)
+                .await
+                .map_err(ClientError::rpc("QueryClaims"))?
+                .into_inner();
+            Ok((page.entries, page.next_page_token))
         }
-        request.page_token = page.next_page_token;
-    }
-    entries.truncate(args.output.limit as usize);
+    })
+    .await?;
     print_entries(&entries, &args.output, claim_table)
 }
 

@@ -488,12 +488,7 @@ impl<R: Read> Iterator for AcledReader<R> {
                     match self.row(&record) {
                         Ok(None) => continue,
                         Ok(Some(entries)) => {
-                            for entry in &entries {
-                                match entry.body {
-                                    Some(Body::Actor(_)) => self.stats.actors += 1,
-                                    _ => self.stats.events += 1,
-                                }
-                            }
+                            self.stats.emitted(&entries);
                             return Some(Ok(entries));
                         }
                         Err(problem) => problem,

@@ -15,11 +15,9 @@ use super::actors::ActorBook;
 use super::cameo;
 use super::gdelt_row::cameo_id;
 pub use super::gdelt_row::{CameoActor, GdeltRow, COLUMNS};
+use super::lines::Lines;
 use super::text::clean;
-use super::{
-    read_line_bounded, strip_bom, ImportError, ImportStats, LineRead, RowError, RowProblem,
-    SkipReason, MAX_LINE_BYTES,
-};
+use super::{ImportError, ImportStats, RowError, RowProblem, SkipReason};
 use crate::domain::limits::{MAX_MEDIUM_TEXT, MAX_SHORT_TEXT};
 use crate::proto::{self, entry::Body, ActorKind, Certainty, Role};
 
@@ -143,15 +141,11 @@ fn actor_entry(actor: proto::Actor) -> proto::Entry {
 /// on; a read failure is yielded once as [`ImportError::Io`] and ends the iteration.
 pub struct GdeltReader<R> {
     /// The input, read a line at a time so a 15-minute file or a day of them streams.
-    input: R,
-    /// The 1-based number of the line last read, for error messages.
-    line: u64,
+    lines: Lines<R>,
     /// Actors emitted so far; carried from file to file with [`GdeltReader::with_book`].
     book: ActorBook,
     /// What the import did so far.
     stats: ImportStats,
-    /// Set after a read failure: the position in the input is unknown, so nothing more is read.
-    failed: bool,
 }
 
 impl<R: BufRead> GdeltReader<R> {
@@ -163,11 +157,9 @@ impl<R: BufRead> GdeltReader<R> {
     /// A reader that continues with the actors of an earlier file (or of the log).
     pub fn with_book(input: R, book: ActorBook) -> GdeltReader<R> {
         GdeltReader {
-            input,
-            line: 0,
+            lines: Lines::new(input),
             book,
             stats: ImportStats::default(),
-            failed: false,
         }
     }
 
@@ -183,83 +175,56 @@ impl<R: BufRead> GdeltReader<R> {
 
     /// The 1-based line of the row read last.
     pub fn line(&self) -> u64 {
-        self.line
+        self.lines.line()
     }
+}
 
-    fn row(&mut self, bytes: &[u8]) -> Result<Option<Vec<proto::Entry>>, RowProblem> {
-        let text = std::str::from_utf8(bytes).map_err(|_| RowProblem::NotUtf8)?;
-        let fields: Vec<&str> = text.split('\t').collect();
-        let row = GdeltRow::parse(&fields)?;
-        if row.actors.iter().all(Option::is_none) {
-            self.stats.skip(SkipReason::NoActor);
-            return Ok(None);
-        }
-        Ok(Some(entries(row, &mut self.book)))
+/// One row's entries, or `None` for a row without an actor (counted in `stats`).
+fn row(
+    bytes: &[u8],
+    book: &mut ActorBook,
+    stats: &mut ImportStats,
+) -> Result<Option<Vec<proto::Entry>>, RowProblem> {
+    let text = std::str::from_utf8(bytes).map_err(|_| RowProblem::NotUtf8)?;
+    let fields: Vec<&str> = text.split('\t').collect();
+    let row = GdeltRow::parse(&fields)?;
+    if row.actors.iter().all(Option::is_none) {
+        stats.skip(SkipReason::NoActor);
+        return Ok(None);
     }
+    Ok(Some(entries(row, book)))
 }
 
 impl<R: BufRead> Iterator for GdeltReader<R> {
     type Item = Result<Vec<proto::Entry>, ImportError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let mut buffer = Vec::new();
-        while !self.failed {
-            let read = match read_line_bounded(&mut self.input, &mut buffer) {
-                Ok(read) => read,
-                Err(e) => {
-                    self.failed = true;
-                    return Some(Err(ImportError::Io(e)));
-                }
+        loop {
+            let bytes = match self.lines.next_row(&mut self.stats)? {
+                Ok(bytes) => bytes,
+                Err(error) => return Some(Err(error)),
             };
-            self.line += 1;
-            match read {
-                LineRead::End => return None,
-                LineRead::TooLong => {
-                    self.stats.rows += 1;
-                    self.stats.errors += 1;
-                    return Some(Err(ImportError::Row(RowError {
-                        line: self.line,
-                        reason: RowProblem::TooLong {
-                            max: MAX_LINE_BYTES,
-                        },
-                    })));
-                }
-                LineRead::Line => {}
-            }
-            if self.line == 1 {
-                strip_bom(&mut buffer);
-            }
-            if buffer.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            self.stats.rows += 1;
-            match self.row(&buffer) {
+            match row(bytes, &mut self.book, &mut self.stats) {
                 Ok(None) => continue,
                 Ok(Some(entries)) => {
-                    for entry in &entries {
-                        match entry.body {
-                            Some(Body::Actor(_)) => self.stats.actors += 1,
-                            _ => self.stats.events += 1,
-                        }
-                    }
+                    self.stats.emitted(&entries);
                     return Some(Ok(entries));
                 }
                 Err(reason) => {
                     self.stats.errors += 1;
                     return Some(Err(ImportError::Row(RowError {
-                        line: self.line,
+                        line: self.lines.line(),
                         reason,
                     })));
                 }
             }
         }
-        None
     }
 }
 
 impl<R: BufRead> super::RowSource for GdeltReader<R> {
     fn line(&self) -> u64 {
-        self.line
+        self.lines.line()
     }
 
     fn stats(&self) -> &ImportStats {

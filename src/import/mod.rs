@@ -32,6 +32,7 @@ pub mod countries;
 pub mod crlf;
 pub mod gdelt;
 pub mod gdelt_row;
+mod lines;
 pub mod ndjson;
 pub mod text;
 
@@ -135,49 +136,6 @@ impl RowProblem {
 /// Without a bound, a file without line breaks would be read into memory whole.
 pub const MAX_LINE_BYTES: usize = crate::domain::limits::MAX_BATCH_BYTES;
 
-/// How reading one line went.
-pub(crate) enum LineRead {
-    /// The input is exhausted.
-    End,
-    /// A line is in the buffer, its line break removed.
-    Line,
-    /// The line was longer than [`MAX_LINE_BYTES`]; the rest of it was skipped.
-    TooLong,
-}
-
-/// Removes a UTF-8 byte-order mark from the start of a file's first line: editors on Windows
-/// write one, and it would otherwise be read as part of the first field.
-pub(crate) fn strip_bom(first_line: &mut Vec<u8>) {
-    if first_line.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        first_line.drain(..3);
-    }
-}
-
-/// Reads one line into `buffer` (cleared first), reading at most [`MAX_LINE_BYTES`] of it.
-pub(crate) fn read_line_bounded<R: std::io::BufRead>(
-    input: &mut R,
-    buffer: &mut Vec<u8>,
-) -> std::io::Result<LineRead> {
-    use std::io::{BufRead, Read};
-    buffer.clear();
-    let read = input
-        .by_ref()
-        .take(MAX_LINE_BYTES as u64 + 1)
-        .read_until(b'\n', buffer)?;
-    if read == 0 {
-        return Ok(LineRead::End);
-    }
-    if buffer.len() > MAX_LINE_BYTES && buffer.last() != Some(&b'\n') {
-        input.skip_until(b'\n')?;
-        buffer.clear();
-        return Ok(LineRead::TooLong);
-    }
-    while matches!(buffer.last(), Some(b'\n' | b'\r')) {
-        buffer.pop();
-    }
-    Ok(LineRead::Line)
-}
-
 /// What stops an import as a whole, as opposed to one bad row.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -238,5 +196,15 @@ impl ImportStats {
 
     pub(crate) fn skip(&mut self, reason: SkipReason) {
         *self.skipped.entry(reason).or_default() += 1;
+    }
+
+    /// Counts the entries a row yields.
+    pub(crate) fn emitted(&mut self, entries: &[proto::Entry]) {
+        for entry in entries {
+            match entry.body {
+                Some(proto::entry::Body::Actor(_)) => self.actors += 1,
+                _ => self.events += 1,
+            }
+        }
     }
 }

@@ -11,11 +11,9 @@
 
 use std::io::BufRead;
 
-use super::{
-    read_line_bounded, strip_bom, ActorBook, ImportError, ImportStats, LineRead, RowError,
-    RowProblem, RowSource, MAX_LINE_BYTES,
-};
-use crate::proto::{self, entry::Body};
+use super::lines::Lines;
+use super::{ActorBook, ImportError, ImportStats, RowError, RowProblem, RowSource};
+use crate::proto;
 
 /// One line of the export format for `entry`. Fails only for a value the proto3 JSON mapping
 /// cannot name, such as an enum number newer than this build (a newer server): the entry must
@@ -51,20 +49,16 @@ pub fn parse_entry(line: &str) -> Result<proto::Entry, RowProblem> {
 
 /// Reads NDJSON entries line by line; blank lines are skipped.
 pub struct NdjsonReader<R> {
-    input: R,
-    line: u64,
+    lines: Lines<R>,
     stats: ImportStats,
-    failed: bool,
 }
 
 impl<R: BufRead> NdjsonReader<R> {
     /// A reader of `input`.
     pub fn new(input: R) -> NdjsonReader<R> {
         NdjsonReader {
-            input,
-            line: 0,
+            lines: Lines::new(input),
             stats: ImportStats::default(),
-            failed: false,
         }
     }
 }
@@ -73,64 +67,33 @@ impl<R: BufRead> Iterator for NdjsonReader<R> {
     type Item = Result<Vec<proto::Entry>, ImportError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let mut buffer = Vec::new();
-        while !self.failed {
-            let read = match read_line_bounded(&mut self.input, &mut buffer) {
-                Ok(read) => read,
-                Err(e) => {
-                    self.failed = true;
-                    return Some(Err(ImportError::Io(e)));
-                }
-            };
-            self.line += 1;
-            match read {
-                LineRead::End => return None,
-                LineRead::TooLong => {
-                    self.stats.rows += 1;
-                    self.stats.errors += 1;
-                    return Some(Err(ImportError::Row(RowError {
-                        line: self.line,
-                        reason: RowProblem::TooLong {
-                            max: MAX_LINE_BYTES,
-                        },
-                    })));
-                }
-                LineRead::Line => {}
+        let bytes = match self.lines.next_row(&mut self.stats)? {
+            Ok(bytes) => bytes,
+            Err(error) => return Some(Err(error)),
+        };
+        let parsed = std::str::from_utf8(bytes)
+            .map_err(|_| RowProblem::NotUtf8)
+            .and_then(parse_entry);
+        Some(match parsed {
+            Ok(entry) => {
+                let entries = vec![entry];
+                self.stats.emitted(&entries);
+                Ok(entries)
             }
-            if self.line == 1 {
-                strip_bom(&mut buffer);
+            Err(reason) => {
+                self.stats.errors += 1;
+                Err(ImportError::Row(RowError {
+                    line: self.lines.line(),
+                    reason,
+                }))
             }
-            if buffer.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            self.stats.rows += 1;
-            let parsed = std::str::from_utf8(&buffer)
-                .map_err(|_| RowProblem::NotUtf8)
-                .and_then(parse_entry);
-            match parsed {
-                Ok(entry) => {
-                    match entry.body {
-                        Some(Body::Actor(_)) => self.stats.actors += 1,
-                        _ => self.stats.events += 1,
-                    }
-                    return Some(Ok(vec![entry]));
-                }
-                Err(reason) => {
-                    self.stats.errors += 1;
-                    return Some(Err(ImportError::Row(RowError {
-                        line: self.line,
-                        reason,
-                    })));
-                }
-            }
-        }
-        None
+        })
     }
 }
 
 impl<R: BufRead> RowSource for NdjsonReader<R> {
     fn line(&self) -> u64 {
-        self.line
+        self.lines.line()
     }
 
     fn stats(&self) -> &ImportStats {
@@ -145,6 +108,8 @@ impl<R: BufRead> RowSource for NdjsonReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::import::MAX_LINE_BYTES;
+    use crate::proto::entry::Body;
 
     fn read(text: &str) -> Vec<Result<Vec<proto::Entry>, ImportError>> {
         NdjsonReader::new(text.as_bytes()).collect()
@@ -278,7 +243,7 @@ mod tests {
         assert!(matches!(reader.next(), Some(Ok(entries)) if entries.len() == 1));
         assert!(matches!(reader.next(), Some(Err(ImportError::Io(_)))));
         assert!(reader.next().is_none());
-        assert_eq!(reader.line, 1, "no line was read after the failure");
+        assert_eq!(reader.line(), 1, "no line was read after the failure");
     }
 
     #[test]
