@@ -189,6 +189,7 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
     let store_config = StoreConfig {
         path: settings.data_dir.clone(),
         cache_capacity_bytes: settings.cache_capacity_bytes,
+        symmetric: Arc::new(vocabulary.symmetric_keys()),
     };
     let store = tokio::task::spawn_blocking(move || Store::open(&store_config))
         .await

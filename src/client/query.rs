@@ -59,6 +59,7 @@ async fn events(args: QueryEventsArgs) -> Result<ExitCode, ClientError> {
     let client = connect(&args.connection).await?;
     let dates = &args.dates;
     let request = proto::QueryEventsRequest {
+        min_position: 0,
         actor: args.actor.clone().unwrap_or_default(),
         role: args.role.map_or(0, |r| proto::Role::from(r) as i32),
         counterpart: args.counterpart.clone().unwrap_or_default(),
@@ -98,6 +99,7 @@ async fn claims(args: QueryClaimsArgs) -> Result<ExitCode, ClientError> {
     let client = connect(&args.connection).await?;
     let dates = &args.dates;
     let request = proto::QueryClaimsRequest {
+        min_position: 0,
         subject: args.subject.clone().unwrap_or_default(),
         object: args.object.clone().unwrap_or_default(),
         claimant: args.claimant.clone().unwrap_or_default(),
@@ -139,6 +141,7 @@ async fn claims(args: QueryClaimsArgs) -> Result<ExitCode, ClientError> {
 async fn relations(args: QueryRelationsArgs) -> Result<ExitCode, ClientError> {
     let mut client = connect(&args.connection).await?;
     let request = proto::ListRelationsRequest {
+        min_position: 0,
         actor: args.actor.clone(),
         counterpart: args.counterpart.clone().unwrap_or_default(),
         relations: args.relations.clone(),
@@ -210,6 +213,7 @@ pub async fn resolve(args: ResolveArgs) -> Result<ExitCode, ClientError> {
     let mut client = connect(&args.connection).await?;
     let response = client
         .resolve_actor(proto::ResolveActorRequest {
+            min_position: 0,
             name: args.name.clone(),
             limit: args.limit,
         })

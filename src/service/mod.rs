@@ -5,6 +5,7 @@
 //! and makes no decision that a second transport would have to repeat.
 
 mod chunks;
+mod consistency;
 mod hex;
 mod page_token;
 mod queries;
@@ -319,6 +320,7 @@ impl EventLog for EventLogService {
             DEFAULT_RESOLVE_MATCHES,
             MAX_RESOLVE_MATCHES,
         )?;
+        consistency::indexes_cover(&self.store, request.min_position).await?;
         let store = Arc::clone(&self.store);
         let matches = blocking(move || store.resolve_actor(&request.name, limit)).await??;
         Ok(Response::new(proto::ResolveActorResponse {
@@ -342,6 +344,7 @@ impl EventLog for EventLogService {
             kind: to_domain::actor_kind("kind", request.kind)?,
             country: to_domain::optional_country("country", &request.country)?,
         };
+        consistency::indexes_cover(&self.store, request.min_position).await?;
         let store = Arc::clone(&self.store);
         let page = blocking(move || store.list_actors(after.as_ref(), limit, &filter)).await??;
         Ok(Response::new(proto::ListActorsResponse {
@@ -381,6 +384,7 @@ impl EventLog for EventLogService {
             store_size_bytes: stats.size_on_disk,
             version: env!("CARGO_PKG_VERSION").to_string(),
             relation_types: u32::try_from(self.vocabulary.len()).unwrap_or(u32::MAX),
+            indexed_position: stats.indexed.0,
         }))
     }
 

@@ -18,7 +18,7 @@ use crate::store::{QueryPage, Store};
 
 use super::query_token::{self, QueryToken, TokenKind};
 use super::subscriptions::resolve_actor;
-use super::{blocking, page_size, to_domain, to_proto, DEFAULT_PAGE_SIZE};
+use super::{blocking, consistency, page_size, to_domain, to_proto, DEFAULT_PAGE_SIZE};
 
 /// Bytes of entries after which a query page is cut: with the one entry that crosses it, a
 /// page stays within the 4 MiB that gRPC clients accept by default.
@@ -48,9 +48,11 @@ pub async fn query_events(
     let request_fingerprint = query_token::fingerprint(&proto::QueryEventsRequest {
         page_size: 0,
         page_token: String::new(),
+        min_position: 0,
         ..request.clone()
     });
     let page_token = std::mem::take(&mut request.page_token);
+    consistency::indexes_cover(context.store, request.min_position).await?;
     let actor = optional_actor(context.store, "actor", request.actor).await?;
     let role = to_domain::optional_role("role", request.role)?;
     if role.is_some() && actor.is_none() {
@@ -108,9 +110,11 @@ pub async fn query_claims(
     let request_fingerprint = query_token::fingerprint(&proto::QueryClaimsRequest {
         page_size: 0,
         page_token: String::new(),
+        min_position: 0,
         ..request.clone()
     });
     let page_token = std::mem::take(&mut request.page_token);
+    consistency::indexes_cover(context.store, request.min_position).await?;
     let store = context.store;
     let min_certainty = to_domain::certainty("min_certainty", request.min_certainty)?;
     let max_certainty = to_domain::certainty("max_certainty", request.max_certainty)?;
@@ -184,6 +188,7 @@ pub async fn list_relations(
     request: proto::ListRelationsRequest,
 ) -> Result<proto::ListRelationsResponse, Status> {
     let store = context.store;
+    consistency::indexes_cover(store, request.min_position).await?;
     let Some(actor) = optional_actor(store, "actor", request.actor).await? else {
         return Err(InvalidField::new(
             "actor",

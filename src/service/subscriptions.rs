@@ -205,6 +205,7 @@ pub async fn resolve_actor(
         )
         .into());
     }
+    super::consistency::indexes_cover(store, 0).await?;
     let store = Arc::clone(store);
     let field = field.to_string();
     blocking(move || {

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::domain::{EntryBody, EntryKind, Position};
+use crate::domain::EntryBody;
 
 use super::error::StoreError;
 
@@ -59,28 +59,4 @@ pub fn decode_record(bytes: &[u8]) -> Result<(SystemTime, EntryBody), String> {
     };
     let body = serde_json::from_slice(&bytes[HEADER_LEN..]).map_err(|e| e.to_string())?;
     Ok((recorded_at, body))
-}
-
-/// Encodes an id-index value: position and kind.
-pub fn encode_id_value(position: Position, kind: EntryKind) -> [u8; 9] {
-    let mut value = [0_u8; 9];
-    value[..8].copy_from_slice(&position.0.to_be_bytes());
-    value[8] = match kind {
-        EntryKind::Actor => 1,
-        EntryKind::Event => 2,
-        EntryKind::Claim => 3,
-    };
-    value
-}
-
-/// Decodes an id-index value.
-pub fn decode_id_value(value: &[u8]) -> Option<(Position, EntryKind)> {
-    let position = Position(u64::from_be_bytes(value.get(..8)?.try_into().ok()?));
-    let kind = match value.get(8)? {
-        1 => EntryKind::Actor,
-        2 => EntryKind::Event,
-        3 => EntryKind::Claim,
-        _ => return None,
-    };
-    Some((position, kind))
 }

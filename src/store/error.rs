@@ -3,9 +3,10 @@
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// sled reported an error (I/O, or its own corruption checks).
+    /// A storage engine (sled for the log, fjall for the indexes) reported an error: I/O, or
+    /// its own corruption checks. Kept as text so that no engine type leaks out of its module.
     #[error("storage engine error: {0}")]
-    Engine(#[from] sled::Error),
+    Engine(String),
     /// Another process holds the data directory.
     #[error("data directory {path} is in use by another process (is another eventlog running?)")]
     Locked {

@@ -2,41 +2,54 @@
 //!
 //! [`Store`] is all the rest of the server sees of storage: append (through the group-commit
 //! writer), read by position or id, resolve and list actors, answer queries from the query
-//! indexes (`postings`, `query`), describe the log. Only the `sled_log` module touches sled, so
-//! a second backend replaces that module and keeps the writer's semantics. Readers never see past the durable head: an entry becomes visible only
-//! once the flush that contains it has returned, so nothing a client read can vanish in a crash.
+//! indexes (`postings`, `query`), describe the log.
+//!
+//! Two engines, each behind one module: sled holds the log of record (`engine::sled_log`, one
+//! key per entry), fjall the derived indexes (`engine::fjall_index`). The writer appends to the
+//! log, flushes, records the new ids, and only then moves the head: readers never see past the
+//! durable head, so nothing a client read can vanish in a crash. The indexer (`indexer`) brings
+//! the other indexes up to the head behind it; queries wait for it (`wait_indexed`). The writes
+//! an entry causes are pure code (`writes`, `postings`, `actor_index`), and every key is built
+//! in `keys`.
 
 mod actor_index;
 mod codec;
+mod engine;
 mod error;
+mod graph_store;
+mod index_reads;
+mod indexer;
 pub mod keys;
 mod postings;
 mod query;
-mod sled_log;
+mod record;
 mod writer;
+mod writes;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{broadcast, watch};
 
 use crate::domain::names::{fold, words, MatchQuality};
 use crate::domain::{
     Actor, ActorKind, CountryCode, Entry, EntryBody, EntryId, Position, SubscriptionName,
-    SubscriptionRejection, SubscriptionState,
+    SubscriptionRejection, SubscriptionState, SymmetricRelations,
 };
 
+pub use engine::sled_log::Counts;
 pub use error::StoreError;
 #[cfg(test)]
 use query::SCAN_BUDGET;
 pub use query::{QueryPage, RelationAnswer};
-pub use sled_log::Counts;
 pub use writer::{AppendError, AppendReceipt, AppendedEntry, CommittedEntries, LIVE_FEED_GROUPS};
 
-use sled_log::SledLog;
-use writer::Writer;
+use engine::fjall_index::FjallIndex;
+use engine::sled_log::SledLog;
+use indexer::{IndexState, Indexer, IndexerParts, INDEX_FORMAT};
+use writer::{Writer, WriterParts};
 
 /// How many index keys one name lookup examines at most, so a very common word cannot make
 /// `ResolveActor` scan without bound.
@@ -47,8 +60,12 @@ const RESOLVE_SCAN_CAP: usize = 2_000;
 pub struct StoreConfig {
     /// The data directory (created if missing).
     pub path: PathBuf,
-    /// Upper bound of sled's page cache in bytes.
+    /// Upper bound of the engines' caches in bytes: half for sled's page cache, half for
+    /// fjall's block cache.
     pub cache_capacity_bytes: u64,
+    /// The vocabulary's symmetric relations: the relation graph is built with them, and
+    /// rebuilt when they change.
+    pub symmetric: SymmetricRelations,
 }
 
 /// A description of the log.
@@ -56,6 +73,8 @@ pub struct StoreConfig {
 pub struct LogStats {
     /// The durable head.
     pub head: Position,
+    /// How far the derived indexes cover the log.
+    pub indexed: Position,
     /// Counters per kind.
     pub counts: Counts,
     /// Bytes on disk.
@@ -80,12 +99,34 @@ pub struct ActorPage {
     pub resume_after: Option<EntryId>,
 }
 
+/// Why a read that needs the indexes could not be served in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the indexes cover the log up to position {indexed}, short of the {wanted} this request \
+     needs, and did not catch up within {waited_ms} ms; retry later"
+)]
+pub struct IndexLag {
+    /// Where the indexes are.
+    pub indexed: u64,
+    /// What the request needed.
+    pub wanted: u64,
+    /// How long it waited.
+    pub waited_ms: u64,
+}
+
 /// The durable log with its indexes.
 pub struct Store {
-    log: Arc<SledLog>,
+    // Field order is drop order: the writer stops (answering every queued append) before the
+    // indexer, and both before the engines close.
     writer: Writer,
+    /// Held for its `Drop`, which stops and joins the thread.
+    _indexer: Indexer,
+    log: Arc<SledLog>,
+    index: Arc<FjallIndex>,
     /// The durable head; subscriptions and readers watch it.
     head: watch::Receiver<Position>,
+    /// How far the derived indexes cover the log; queries wait on it.
+    indexed: watch::Receiver<Position>,
     /// Every group commit's entries, right after the head moved past them.
     live: broadcast::Sender<CommittedEntries>,
     /// See `lock_subscriptions`.
@@ -93,22 +134,95 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the store, recovering head and counters from disk.
+    /// Opens the store: recovers head and counters from the log, brings the id index up to
+    /// the head (re-deriving what a crash lost), upgrades a release 1 data directory, and
+    /// starts the writer and the indexer. The other indexes catch up in the background.
     pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
-        let log = Arc::new(SledLog::open(&config.path, config.cache_capacity_bytes)?);
-        log.ensure_query_index()?;
+        let half_cache = config.cache_capacity_bytes / 2;
+        let log = Arc::new(SledLog::open(&config.path, half_cache)?);
+        let index = Arc::new(FjallIndex::open(&config.path, half_cache)?);
         let head = log.last_position()?;
         let counts = log.counts()?;
+        let through = prepare_indexes(&index, head, &config.symmetric)?;
+        catch_up_ids(&log, &index, head)?;
+        if log.has_legacy_indexes()? {
+            log.drop_legacy_indexes()?;
+        }
         let (head_tx, head_rx) = watch::channel(head);
+        let (indexed_tx, indexed_rx) = watch::channel(through);
         let (live, _) = broadcast::channel(LIVE_FEED_GROUPS);
-        let writer = Writer::start(Arc::clone(&log), head, counts, head_tx, live.clone())?;
+        let (wake_tx, wake_rx) = std::sync::mpsc::sync_channel(1);
+        let indexer = Indexer::start(
+            IndexerParts {
+                log: Arc::clone(&log),
+                index: Arc::clone(&index),
+                head: head_rx.clone(),
+                indexed: indexed_tx,
+                through,
+                symmetric: Arc::clone(&config.symmetric),
+            },
+            wake_tx.clone(),
+            wake_rx,
+        )?;
+        let writer = Writer::start(WriterParts {
+            log: Arc::clone(&log),
+            index: Arc::clone(&index),
+            head,
+            counts,
+            head_tx,
+            live_tx: live.clone(),
+            indexer: wake_tx,
+        })?;
         Ok(Store {
-            log,
             writer,
+            _indexer: indexer,
+            log,
+            index,
             head: head_rx,
+            indexed: indexed_rx,
             live,
             subscriptions_lock: std::sync::Mutex::new(()),
         })
+    }
+
+    /// How far the derived indexes cover the log.
+    pub fn indexed(&self) -> Position {
+        *self.indexed.borrow()
+    }
+
+    /// Waits until the derived indexes cover `position` (and so the log reaches it), for at
+    /// most `patience`. Queries call it with the head they arrived at (or the client's
+    /// `min_position`), so an answer never misses an entry acknowledged before it was asked.
+    pub async fn wait_indexed(
+        &self,
+        position: Position,
+        patience: Duration,
+    ) -> Result<Position, IndexLag> {
+        let mut indexed = self.indexed.clone();
+        let started = Instant::now();
+        let reached = tokio::time::timeout(patience, indexed.wait_for(|p| *p >= position)).await;
+        match reached {
+            Ok(Ok(at)) => Ok(*at),
+            // Timed out, or the indexer is gone (shutting down): say where the indexes are.
+            _ => Err(IndexLag {
+                indexed: self.indexed().0,
+                wanted: position.0,
+                waited_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            }),
+        }
+    }
+
+    /// Blocks the calling thread until the indexes cover `position`: for tests and tools that
+    /// use the store without a runtime.
+    pub fn wait_indexed_blocking(&self, position: Position, patience: Duration) -> bool {
+        let deadline = Instant::now() + patience;
+        while self.indexed() < position {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
     }
 
     /// Appends a batch atomically; returns once it is durable.
@@ -151,7 +265,7 @@ impl Store {
 
     /// The entry with this id (an actor's latest revision), if it is durable.
     pub fn entry_by_id(&self, id: &EntryId) -> Result<Option<Entry>, StoreError> {
-        match self.log.lookup(id)? {
+        match self.index.lookup(id)? {
             Some((position, _)) => self.entry_at(position),
             None => Ok(None),
         }
@@ -189,22 +303,22 @@ impl Store {
                 .and_modify(|q| *q = (*q).min(quality))
                 .or_insert(quality);
         };
-        for (id, source) in self.log.exact_names(&folded)? {
+        for (id, source) in index_reads::exact_names(&self.index, &folded)? {
             offer(id, source.exact_quality());
         }
-        for id in self.log.names_with_prefix(&folded, RESOLVE_SCAN_CAP)? {
+        for id in index_reads::names_with_prefix(&self.index, &folded, RESOLVE_SCAN_CAP)? {
             offer(id, MatchQuality::Prefix);
         }
         let query_words = words(&folded);
         // Walk the longest word (likely the rarest) and check the others per candidate.
         if let Some(anchor) = query_words.iter().max_by_key(|w| w.len()) {
-            for id in self.log.actors_with_word(anchor, RESOLVE_SCAN_CAP)? {
+            for id in index_reads::actors_with_word(&self.index, anchor, RESOLVE_SCAN_CAP)? {
                 let Ok(actor_id) = EntryId::parse(&id) else {
                     continue;
                 };
                 let mut all = true;
                 for word in query_words.iter().filter(|w| *w != anchor) {
-                    if !self.log.actor_has_word(word, &actor_id)? {
+                    if !index_reads::actor_has_word(&self.index, word, &actor_id)? {
                         all = false;
                         break;
                     }
@@ -241,7 +355,7 @@ impl Store {
         filter: &ActorFilter,
     ) -> Result<ActorPage, StoreError> {
         let budget = limit.saturating_mul(20).max(limit + 1);
-        let positions = self.log.actors_after(after, budget)?;
+        let positions = index_reads::actors_after(&self.index, after, budget)?;
         let examined = positions.len();
         let mut actors = Vec::new();
         let mut last_examined = None;
@@ -285,8 +399,9 @@ impl Store {
     pub fn stats(&self) -> Result<LogStats, StoreError> {
         Ok(LogStats {
             head: self.head(),
+            indexed: self.indexed(),
             counts: self.log.counts()?,
-            size_on_disk: self.log.size_on_disk()?,
+            size_on_disk: self.log.size_on_disk()? + self.index.size_on_disk()?,
         })
     }
 
@@ -345,6 +460,84 @@ impl Store {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Checks the stored state of the derived indexes against this release and this log, and
+/// returns the position they cover. Indexes of another format, built with other symmetric
+/// relations, or claiming more than the log holds (an older log restored under a newer index)
+/// are cleared, to be rebuilt from the log.
+fn prepare_indexes(
+    index: &FjallIndex,
+    head: Position,
+    symmetric: &SymmetricRelations,
+) -> Result<Position, StoreError> {
+    if index.ids_through()? > head {
+        tracing::warn!(
+            head = head.0,
+            "the id index is ahead of the log; rebuilding it"
+        );
+        index.clear_ids()?;
+    }
+    match IndexState::load(index)? {
+        Some(state)
+            if state.format == INDEX_FORMAT
+                && state.vocabulary == indexer::fingerprint(symmetric)
+                && state.through <= head =>
+        {
+            Ok(state.through)
+        }
+        None if head == Position::ZERO => Ok(Position::ZERO),
+        found => {
+            tracing::info!(
+                stored = ?found.map(|s| (s.format, s.through.0)),
+                head = head.0,
+                "the indexes do not match this release, vocabulary or log; rebuilding them from the log"
+            );
+            index.clear_derived()?;
+            Ok(Position::ZERO)
+        }
+    }
+}
+
+/// Brings the id index up to `head`: after a crash fjall may have lost its last batches (they
+/// are never synced), and a release 1 data directory has none. Synchronous, because the writer
+/// plans against it.
+fn catch_up_ids(log: &SledLog, index: &FjallIndex, head: Position) -> Result<(), StoreError> {
+    const CHUNK: usize = 10_000;
+    let mut through = index.ids_through()?;
+    if through >= head {
+        return Ok(());
+    }
+    let started = Instant::now();
+    tracing::info!(
+        from = through.0 + 1,
+        head = head.0,
+        "recording entry ids from the log"
+    );
+    while through < head {
+        let mut ids = Vec::with_capacity(CHUNK);
+        let mut last = through;
+        log.scan_raw(through.next(), head, CHUNK, |position, bytes| {
+            let view = record::RecordView::parse(position, bytes)?;
+            ids.push((view.decode_body()?.id().clone(), position, view.kind()));
+            last = position;
+            Ok(())
+        })?;
+        if last == through {
+            break;
+        }
+        index.put_ids(ids.iter().map(|(id, p, k)| (id, *p, *k)), last)?;
+        through = last;
+        if through.0 % (CHUNK as u64 * 20) == 0 {
+            tracing::info!(through = through.0, head = head.0, "recording entry ids");
+        }
+    }
+    tracing::info!(
+        head = head.0,
+        seconds = started.elapsed().as_secs_f64(),
+        "entry ids recorded"
+    );
+    Ok(())
 }
 
 #[cfg(test)]

@@ -24,10 +24,13 @@
 //! costs more per page than the date order but keeps the index small.
 
 use crate::domain::{
-    ActorId, Certainty, Claim, DateSpan, Day, EntryBody, EntryId, Event, Position, RelationKey,
+    ActorId, Certainty, Claim, DateSpan, EntryBody, EntryId, Event, Position, RelationKey,
 };
 
-use super::keys::{QUERY, SUPERSEDED};
+use super::keys::{
+    self, date_key, day_bytes, day_of, position_key, scope_prefix, superseded_key, DATE_FAMILY,
+    POSITION_FAMILY,
+};
 
 /// Which walk order a posting serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,8 +44,8 @@ pub enum Family {
 impl Family {
     fn byte(self) -> u8 {
         match self {
-            Family::Date => b'd',
-            Family::Position => b'p',
+            Family::Date => DATE_FAMILY,
+            Family::Position => POSITION_FAMILY,
         }
     }
 }
@@ -121,12 +124,7 @@ impl Scope<'_> {
     /// which ids and relation keys never contain, so no scope's prefix is another's.
     pub fn prefix(&self, family: Family) -> Vec<u8> {
         let (tag, parts) = self.tag_and_parts();
-        let mut key = vec![QUERY, family.byte(), tag];
-        for part in parts {
-            key.extend_from_slice(part.as_bytes());
-            key.push(0);
-        }
-        key
+        scope_prefix(family.byte(), tag, parts)
     }
 }
 
@@ -223,30 +221,10 @@ pub struct Posting {
 
 /// Decodes a posting from its key and value; the position is the key's last 8 bytes.
 pub fn decode_posting(key: &[u8], value: &[u8]) -> Option<Posting> {
-    let at = key.len().checked_sub(8)?;
-    let position = Position(u64::from_be_bytes(key[at..].try_into().ok()?));
     Some(Posting {
-        position,
+        position: keys::position_of_posting_key(key)?,
         facts: Facts::decode(value)?,
     })
-}
-
-/// A date posting key: the scope prefix, class, earliest day and position.
-pub fn date_key(prefix: &[u8], class: u8, earliest: Day, position: Position) -> Vec<u8> {
-    let mut key = Vec::with_capacity(prefix.len() + 13);
-    key.extend_from_slice(prefix);
-    key.push(class);
-    key.extend_from_slice(&day_bytes(earliest));
-    key.extend_from_slice(&position.0.to_be_bytes());
-    key
-}
-
-/// A position posting key: the scope prefix and position.
-pub fn position_key(prefix: &[u8], position: Position) -> Vec<u8> {
-    let mut key = Vec::with_capacity(prefix.len() + 8);
-    key.extend_from_slice(prefix);
-    key.extend_from_slice(&position.0.to_be_bytes());
-    key
 }
 
 /// Every posting of the entry at `position`: keys and the shared value. Actors have none.
@@ -325,22 +303,6 @@ fn claim_scopes(claim: &Claim) -> Vec<Scope<'_>> {
     scopes
 }
 
-/// `X` + superseded id + 0x00 + superseding position: one key per correction.
-pub fn superseded_key(id: &EntryId, by: Position) -> Vec<u8> {
-    let mut key = superseded_prefix(id);
-    key.extend_from_slice(&by.0.to_be_bytes());
-    key
-}
-
-/// The prefix of every correction of `id`; the first key found is the earliest correction.
-pub fn superseded_prefix(id: &EntryId) -> Vec<u8> {
-    let mut key = Vec::with_capacity(id.as_str().len() + 10);
-    key.push(SUPERSEDED);
-    key.extend_from_slice(id.as_str().as_bytes());
-    key.push(0);
-    key
-}
-
 /// The corrections an entry makes: one key per id it supersedes.
 pub fn supersession_keys(position: Position, body: &EntryBody) -> Vec<Vec<u8>> {
     let ids = match body {
@@ -349,15 +311,6 @@ pub fn supersession_keys(position: Position, body: &EntryBody) -> Vec<Vec<u8>> {
         EntryBody::Claim(c) => &c.supersedes,
     };
     ids.iter().map(|id| superseded_key(id, position)).collect()
-}
-
-/// Big-endian with the sign bit flipped, so byte order is numeric order for negative days too.
-pub fn day_bytes(day: Day) -> [u8; 4] {
-    ((day.0 as u32) ^ 0x8000_0000).to_be_bytes()
-}
-
-fn day_of(bytes: [u8; 4]) -> Day {
-    Day((u32::from_be_bytes(bytes) ^ 0x8000_0000) as i32)
 }
 
 fn certainty_byte(certainty: Certainty) -> u8 {
@@ -385,14 +338,6 @@ fn certainty_of(byte: u8) -> Option<Certainty> {
 mod tests {
     use super::*;
     use crate::domain::Edtf;
-
-    #[test]
-    fn day_bytes_sort_numerically() {
-        let days = [i32::MIN, -500, -1, 0, 1, 19_000, i32::MAX];
-        let encoded: Vec<_> = days.iter().map(|d| day_bytes(Day(*d))).collect();
-        assert!(encoded.windows(2).all(|w| w[0] < w[1]));
-        assert!(days.iter().all(|d| day_of(day_bytes(Day(*d))) == Day(*d)));
-    }
 
     #[test]
     fn spans_fall_in_the_class_of_their_length() {

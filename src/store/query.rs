@@ -26,12 +26,11 @@ use crate::domain::query::{ClaimQuery, DateKey, DateRange, EventQuery, QueryOrde
 use crate::domain::relations::{RelationEdge, RelationGraph, RelationQuery};
 use crate::domain::{DateMatch, Day, Entry, EntryBody, Position};
 
+use super::engine::fjall_index::KeyRange;
 use super::error::StoreError;
-use super::postings::{
-    date_key, decode_posting, position_key, Facts, Family, Posting, Scope, CLASS_MAX_DAYS,
-    OPEN_CLASS,
-};
-use super::sled_log::KeyRange;
+use super::index_reads;
+use super::keys::{date_key, position_key};
+use super::postings::{decode_posting, Facts, Family, Posting, Scope, CLASS_MAX_DAYS, OPEN_CLASS};
 use super::Store;
 
 /// Postings one page examines at most.
@@ -251,7 +250,7 @@ impl Store {
             return Ok(None);
         }
         if !snapshot.include_superseded {
-            if let Some(by) = self.log.first_supersession(entry.body.id())? {
+            if let Some(by) = index_reads::first_supersession(&self.index, entry.body.id())? {
                 if by <= snapshot.as_of {
                     return Ok(None);
                 }
@@ -273,14 +272,24 @@ impl Store {
                     };
                     let upper = Bound::Included(position_key(&prefix, walk.as_of));
                     if !is_empty_range(&lower, &upper) {
-                        streams.push(self.log.walk_index((lower, upper), false, decode_posting));
+                        streams.push(index_reads::walk(
+                            &self.index,
+                            (lower, upper),
+                            false,
+                            decode_posting,
+                        ));
                     }
                 }
                 Family::Date => {
                     for class in 0..=OPEN_CLASS {
                         if let Some(range) = class_range(&prefix, class, walk) {
                             let reverse = walk.order == QueryOrder::DateDescending;
-                            streams.push(self.log.walk_index(range, reverse, decode_posting));
+                            streams.push(index_reads::walk(
+                                &self.index,
+                                range,
+                                reverse,
+                                decode_posting,
+                            ));
                         }
                     }
                 }

@@ -453,12 +453,20 @@ fn paged(
     Err(TestCaseError::fail("paging did not end"))
 }
 
-fn open(dir: &std::path::Path) -> Store {
-    Store::open(&StoreConfig {
+fn config(dir: &std::path::Path) -> StoreConfig {
+    StoreConfig {
         path: dir.to_path_buf(),
         cache_capacity_bytes: 8 * 1024 * 1024,
-    })
-    .expect("store opens")
+        symmetric: Arc::new(crate::domain::Vocabulary::builtin().symmetric_keys()),
+    }
+}
+
+/// Opens the store and waits until its indexes cover the log, as a query through the service
+/// would.
+fn open(dir: &std::path::Path) -> Store {
+    let store = Store::open(&config(dir)).expect("store opens");
+    assert!(store.wait_indexed_blocking(store.head(), std::time::Duration::from_secs(30)));
+    store
 }
 
 proptest! {
@@ -508,12 +516,13 @@ proptest! {
         if let Some(drop_all) = rebuild {
             // An index that is missing, or behind the log, is rebuilt when the store opens.
             let behind = if drop_all { None } else { Some(Position(log.len() as u64 / 2)) };
-            store.log.reset_query_index(behind).expect("reset index");
             drop(store);
+            indexer::rebuild_only_through(&config(dir.path()), behind).expect("reset index");
             store = open(dir.path());
         }
         let symmetric: SymmetricRelations = Arc::new(Vocabulary::builtin().symmetric_keys());
         let head = store.head();
+        prop_assert!(store.wait_indexed_blocking(head, std::time::Duration::from_secs(30)));
         prop_assert_eq!(head.0, log.len() as u64);
         for q in &queries {
             let snapshot = Snapshot {
@@ -626,6 +635,7 @@ fn a_page_stops_at_its_scan_budget_and_resumes_where_it_stopped() {
             .block_on(store.append(batch, None))
             .expect("batch appends");
     }
+    assert!(store.wait_indexed_blocking(store.head(), std::time::Duration::from_secs(30)));
     let query = EventQuery {
         actor: Some(actor_id(0)),
         min_certainty: Some(Certainty::Confirmed),

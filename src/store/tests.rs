@@ -1,6 +1,8 @@
 //! Model-based test of the store: random batches and reopens applied to the store and to a plain
 //! list, compared after every step.
 
+use std::sync::Arc;
+
 use proptest::prelude::*;
 
 use super::*;
@@ -96,12 +98,20 @@ fn model_append(
     Some(results)
 }
 
-fn open(dir: &std::path::Path) -> Store {
-    Store::open(&StoreConfig {
+fn config(dir: &std::path::Path) -> StoreConfig {
+    StoreConfig {
         path: dir.to_path_buf(),
         cache_capacity_bytes: 8 * 1024 * 1024,
-    })
-    .expect("store opens")
+        symmetric: Arc::new(crate::domain::Vocabulary::builtin().symmetric_keys()),
+    }
+}
+
+/// Opens the store and waits until its indexes cover the log, as a query through the service
+/// would.
+fn open(dir: &std::path::Path) -> Store {
+    let store = Store::open(&config(dir)).expect("store opens");
+    assert!(store.wait_indexed_blocking(store.head(), std::time::Duration::from_secs(30)));
+    store
 }
 
 proptest! {
@@ -144,6 +154,7 @@ proptest! {
         prop_assert_eq!(&bodies, &model);
         let actors = model.iter().filter(|b| matches!(b, EntryBody::Actor(_))).count() as u64;
         prop_assert_eq!(store.stats().expect("stats").counts.actor_entries, actors);
+        prop_assert!(store.wait_indexed_blocking(store.head(), std::time::Duration::from_secs(30)));
         // Every actor resolves by its current name, to its latest revision.
         for n in 0..4 {
             let id = EntryId::parse(&format!("a{n}")).expect("valid");

@@ -6,6 +6,11 @@
 //! answers. Concurrent appends therefore share one fsync, positions are assigned without locks,
 //! and each request stays all-or-nothing: a rejected request contributes nothing to the batch.
 //!
+//! After the flush, and before the head moves, the ids of the new entries go to the id index
+//! (fjall): planning needs them for the next group, and a reader that sees the new head finds
+//! the entries by id. The other indexes follow behind the head (`indexer`), which the writer
+//! wakes after each commit.
+//!
 //! A plain thread (not a tokio task) because sled's writes and `flush` block.
 
 use std::cell::RefCell;
@@ -21,10 +26,11 @@ use crate::domain::{
     PlanError, PlannedEntry, Position,
 };
 
-use super::codec::{encode_record, set_recorded_at};
+use super::engine::fjall_index::FjallIndex;
+use super::engine::sled_log::{CommitRecord, Counts, SledLog};
+use super::record::{encode_record, set_recorded_at};
 
 use super::error::StoreError;
-use super::sled_log::{CommitRecord, Counts, SledLog};
 
 /// Requests waiting for the writer at most; callers wait for room beyond that, which is the
 /// back-pressure that keeps memory bounded under any load.
@@ -82,6 +88,24 @@ struct Job {
     reply: oneshot::Sender<Result<AppendReceipt, AppendError>>,
 }
 
+/// What the writer thread works with.
+pub struct WriterParts {
+    /// The log it appends to.
+    pub log: Arc<SledLog>,
+    /// The id index it keeps up to date with every commit.
+    pub index: Arc<FjallIndex>,
+    /// The durable head at start.
+    pub head: Position,
+    /// The counters at start.
+    pub counts: Counts,
+    /// Told every new durable head.
+    pub head_tx: watch::Sender<Position>,
+    /// Gets the entries of each commit, after `head_tx`.
+    pub live_tx: broadcast::Sender<CommittedEntries>,
+    /// Signalled after each commit, so the indexer follows at once.
+    pub indexer: std::sync::mpsc::SyncSender<()>,
+}
+
 /// The handle through which appends reach the writer thread.
 pub struct Writer {
     /// `None` once shutting down; dropping the sender is what tells the thread to stop.
@@ -93,16 +117,21 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer thread. `head_tx` is told every new durable head, and then
     /// `live_tx` gets the entries that made it.
-    pub fn start(
-        log: Arc<SledLog>,
-        head: Position,
-        counts: Counts,
-        head_tx: watch::Sender<Position>,
-        live_tx: broadcast::Sender<CommittedEntries>,
-    ) -> Result<Writer, StoreError> {
+    pub fn start(parts: WriterParts) -> Result<Writer, StoreError> {
+        let WriterParts {
+            log,
+            index,
+            head,
+            counts,
+            head_tx,
+            live_tx,
+            indexer,
+        } = parts;
         let (jobs, rx) = mpsc::channel(QUEUE_CAPACITY);
         let mut state = WriterState {
             log,
+            index,
+            indexer,
             head,
             counts,
             head_tx,
@@ -183,6 +212,10 @@ const KIND_CACHE_CAPACITY: usize = 100_000;
 
 struct WriterState {
     log: Arc<SledLog>,
+    /// The id index, written right after each flush.
+    index: Arc<FjallIndex>,
+    /// Woken after each commit; a full channel means it is already awake.
+    indexer: std::sync::mpsc::SyncSender<()>,
     /// The durable head: what is on disk.
     head: Position,
     counts: Counts,
@@ -208,6 +241,7 @@ struct Accepted {
 /// What the planner sees: the log on disk plus the entries accepted earlier in this group.
 struct GroupView<'a> {
     log: &'a SledLog,
+    index: &'a FjallIndex,
     /// Requests accepted earlier in this group.
     accepted: &'a [Accepted],
     /// Id -> (request, entry) in `accepted`, for the entries this group will write.
@@ -237,7 +271,7 @@ impl LogView for GroupView<'_> {
         if let Some((position, body)) = self.in_group(id) {
             return Ok(Some((position, body.clone())));
         }
-        let Some((position, _)) = self.log.lookup(id)? else {
+        let Some((position, _)) = self.index.lookup(id)? else {
             return Ok(None);
         };
         Ok(self.log.read_at(position)?.map(|e| (position, e.body)))
@@ -250,7 +284,7 @@ impl LogView for GroupView<'_> {
         if let Some(kind) = self.kinds.borrow().get(id) {
             return Ok(Some(*kind));
         }
-        let found = self.log.lookup(id)?.map(|(_, kind)| kind);
+        let found = self.index.lookup(id)?.map(|(_, kind)| kind);
         if let Some(kind) = found {
             let mut kinds = self.kinds.borrow_mut();
             if kinds.len() >= KIND_CACHE_CAPACITY {
@@ -296,6 +330,7 @@ impl WriterState {
         for job in group {
             let view = GroupView {
                 log: &self.log,
+                index: &self.index,
                 accepted: &accepted,
                 overlay: &overlay,
                 kinds: &self.kinds,
@@ -331,25 +366,26 @@ impl WriterState {
         let recorded_at = SystemTime::now();
         if head != self.head {
             let mut records = Vec::new();
+            let mut ids = Vec::new();
             for accepted in &mut accepted {
                 for (planned, record) in accepted.plan.entries.iter().zip(&mut accepted.records) {
-                    if let PlannedEntry::New {
-                        position,
-                        body,
-                        replaces,
-                    } = planned
-                    {
+                    if let PlannedEntry::New { position, body, .. } = planned {
                         set_recorded_at(record, recorded_at);
                         records.push(CommitRecord {
                             position: *position,
                             record: std::mem::take(record),
-                            body,
-                            replaces: replaces.as_ref(),
                         });
+                        ids.push((body.id(), *position, body.kind()));
                     }
                 }
             }
-            if let Err(error) = self.log.commit(records, &counts) {
+            let committed = self
+                .log
+                .commit(records, &counts)
+                .and_then(|()| self.index.put_ids(ids, head));
+            // A failed id-index write poisons too: the next group would be planned without
+            // these ids and could take a duplicate for a new entry. A restart re-derives them.
+            if let Err(error) = committed {
                 tracing::error!(%error, "group commit failed; refusing further appends");
                 self.poisoned = Some(error.to_string());
                 for accepted in accepted {
@@ -362,6 +398,7 @@ impl WriterState {
             self.head = head;
             self.counts = counts;
             self.head_tx.send_replace(head);
+            let _ = self.indexer.try_send(());
         }
         let mut committed = Vec::new();
         for accepted in accepted {

@@ -1,0 +1,264 @@
+//! The fjall engine: the only code that opens, reads or writes fjall, which holds the derived
+//! indexes.
+//!
+//! Why a second engine: an LSM tree appends writes to a journal and sorts them in memory, so a
+//! small random key costs about a microsecond where sled costs 10-15 (measured for issue 11: at a
+//! dozen index keys per event, fjall 23k events/s and ≈1.3 KB per event against sled's 5.3k and
+//! 4.2 KB). And why that is safe: nothing here is the record. Every key can be recomputed from
+//! the log, so no write here is ever fsynced on the append path; each batch carries the
+//! watermark of what it covers, fjall recovers a prefix of its batches after a crash, and the
+//! store catches up from the recovered watermark. An index this release cannot read, or one
+//! fjall refuses to open, is deleted and rebuilt from the log.
+//!
+//! Three keyspaces (see `keys`): `ids` (written synchronously by the writer, right after each
+//! durable group commit), `index` and `graph` (written by the indexer thread behind the head).
+
+use std::ops::Bound;
+use std::path::Path;
+
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, Readable};
+
+use crate::domain::{EntryId, EntryKind, Position};
+use crate::store::error::StoreError;
+use crate::store::keys;
+
+/// The directory of the index database inside the data directory. The name carries the index
+/// format: a release that changes it uses a new name, and the old directory is deleted.
+pub const INDEX_DIR: &str = "index-v2";
+/// Index directories of earlier formats, removed on open.
+const OLD_INDEX_DIRS: &[&str] = &[];
+
+/// Which keyspace of derived state a read or write is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Space {
+    /// Names, words, the actor listing, query postings, corrections, the indexes' metadata.
+    Index,
+    /// The relation graph.
+    Graph,
+}
+
+/// A key range, either end included, excluded or open.
+pub type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// A stream of key-value pairs read from the index.
+pub type KeyValues = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + Send>;
+
+/// Writes to derived state that must land together.
+#[derive(Debug, Default)]
+pub struct IndexBatch {
+    /// Keys to set.
+    pub puts: Vec<(Space, Vec<u8>, Vec<u8>)>,
+    /// Keys to remove.
+    pub deletes: Vec<(Space, Vec<u8>)>,
+}
+
+/// The index database and its keyspaces.
+pub struct FjallIndex {
+    db: Database,
+    ids: Keyspace,
+    index: Keyspace,
+    graph: Keyspace,
+}
+
+/// A consistent view of the derived state at one moment.
+pub struct IndexSnapshot {
+    snapshot: fjall::Snapshot,
+    index: Keyspace,
+    graph: Keyspace,
+}
+
+impl FjallIndex {
+    /// Opens (or creates) the index database under `data_dir`, with its block cache capped at
+    /// `cache_bytes`. An index fjall cannot open is deleted and created empty: the store then
+    /// rebuilds it from the log.
+    pub fn open(data_dir: &Path, cache_bytes: u64) -> Result<FjallIndex, StoreError> {
+        for old in OLD_INDEX_DIRS {
+            let old = data_dir.join(old);
+            if old.exists() {
+                tracing::info!(path = %old.display(), "removing an index of an older format");
+                std::fs::remove_dir_all(&old).map_err(|e| io("remove old index", &old, e))?;
+            }
+        }
+        let path = data_dir.join(INDEX_DIR);
+        match Self::try_open(&path, cache_bytes) {
+            Ok(index) => Ok(index),
+            Err(error) if path.exists() => {
+                tracing::warn!(%error, path = %path.display(),
+                    "the index cannot be opened; deleting it to rebuild it from the log");
+                std::fs::remove_dir_all(&path).map_err(|e| io("remove damaged index", &path, e))?;
+                Self::try_open(&path, cache_bytes)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    fn try_open(path: &Path, cache_bytes: u64) -> Result<FjallIndex, StoreError> {
+        let db = Database::builder(path)
+            .cache_size(cache_bytes.max(1024 * 1024))
+            .worker_threads(2)
+            .open()
+            .map_err(engine)?;
+        // Memtables are bounded per keyspace, so the index's memory is the cache plus these.
+        let options =
+            |memtable: u64| move || KeyspaceCreateOptions::default().max_memtable_size(memtable);
+        let ids = db.keyspace("ids", options(8 << 20)).map_err(engine)?;
+        let index = db.keyspace("index", options(24 << 20)).map_err(engine)?;
+        let graph = db.keyspace("graph", options(8 << 20)).map_err(engine)?;
+        Ok(FjallIndex {
+            db,
+            ids,
+            index,
+            graph,
+        })
+    }
+
+    /// How far the id index covers the log.
+    pub fn ids_through(&self) -> Result<Position, StoreError> {
+        let value = self.ids.get(keys::IDS_THROUGH).map_err(engine)?;
+        Ok(value
+            .as_deref()
+            .and_then(keys::decode_position)
+            .unwrap_or(Position::ZERO))
+    }
+
+    /// The position and kind of the entry with this id (for an actor, its latest revision).
+    pub fn lookup(&self, id: &EntryId) -> Result<Option<(Position, EntryKind)>, StoreError> {
+        match self.ids.get(keys::id_key(id)).map_err(engine)? {
+            None => Ok(None),
+            Some(value) => keys::decode_id_value(&value)
+                .map(Some)
+                .ok_or_else(|| corrupt("ids", id.as_str().as_bytes())),
+        }
+    }
+
+    /// Records where entries' ids are, and that the id index now covers `through`. Not synced:
+    /// after a crash the store re-derives what fjall lost from the log.
+    pub fn put_ids<'a>(
+        &self,
+        ids: impl IntoIterator<Item = (&'a EntryId, Position, EntryKind)>,
+        through: Position,
+    ) -> Result<(), StoreError> {
+        let mut batch = self.db.batch();
+        for (id, position, kind) in ids {
+            batch.insert(
+                &self.ids,
+                keys::id_key(id),
+                keys::encode_id_value(position, kind).to_vec(),
+            );
+        }
+        batch.insert(
+            &self.ids,
+            keys::IDS_THROUGH,
+            keys::encode_position(through).to_vec(),
+        );
+        batch.commit().map_err(engine)
+    }
+
+    /// Applies writes to derived state and the metadata that says what they cover, atomically.
+    pub fn apply(&self, batch: IndexBatch) -> Result<(), StoreError> {
+        let mut write = self.db.batch();
+        for (space, key, value) in batch.puts {
+            write.insert(self.keyspace(space), key, value);
+        }
+        for (space, key) in batch.deletes {
+            write.remove(self.keyspace(space), key);
+        }
+        write.commit().map_err(engine)
+    }
+
+    /// The value of `key` in `space`, as fjall holds it now.
+    pub fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .keyspace(space)
+            .get(key)
+            .map_err(engine)?
+            .map(|v| v.to_vec()))
+    }
+
+    /// The key-value pairs of `space` in `range`, forwards or backwards.
+    pub fn scan(&self, space: Space, range: KeyRange, reverse: bool) -> KeyValues {
+        pairs(self.keyspace(space).range(range), reverse)
+    }
+
+    /// A consistent view of the derived state as of now.
+    pub fn snapshot(&self) -> IndexSnapshot {
+        IndexSnapshot {
+            snapshot: self.db.snapshot(),
+            index: self.index.clone(),
+            graph: self.graph.clone(),
+        }
+    }
+
+    /// Removes all derived state (not the ids), for a rebuild from the log.
+    pub fn clear_derived(&self) -> Result<(), StoreError> {
+        self.index.clear().map_err(engine)?;
+        self.graph.clear().map_err(engine)
+    }
+
+    /// Removes the id index too, for a rebuild from the log.
+    pub fn clear_ids(&self) -> Result<(), StoreError> {
+        self.ids.clear().map_err(engine)
+    }
+
+    /// Bytes the index takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.db.disk_space().map_err(engine)
+    }
+
+    fn keyspace(&self, space: Space) -> &Keyspace {
+        match space {
+            Space::Index => &self.index,
+            Space::Graph => &self.graph,
+        }
+    }
+}
+
+impl IndexSnapshot {
+    /// The value of `key` in `space` as of the snapshot.
+    pub fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .snapshot
+            .get(self.keyspace(space), key)
+            .map_err(engine)?
+            .map(|v| v.to_vec()))
+    }
+
+    /// The key-value pairs of `space` in `range` as of the snapshot.
+    pub fn scan(&self, space: Space, range: KeyRange, reverse: bool) -> KeyValues {
+        pairs(self.snapshot.range(self.keyspace(space), range), reverse)
+    }
+
+    fn keyspace(&self, space: Space) -> &Keyspace {
+        match space {
+            Space::Index => &self.index,
+            Space::Graph => &self.graph,
+        }
+    }
+}
+
+fn pairs(iter: fjall::Iter, reverse: bool) -> KeyValues {
+    let iter: Box<dyn Iterator<Item = fjall::Guard> + Send> = if reverse {
+        Box::new(iter.rev())
+    } else {
+        Box::new(iter)
+    };
+    Box::new(iter.map(|guard| {
+        let (key, value) = guard.into_inner().map_err(engine)?;
+        Ok((key.to_vec(), value.to_vec()))
+    }))
+}
+
+fn engine(error: fjall::Error) -> StoreError {
+    StoreError::Engine(format!("index: {error}"))
+}
+
+fn corrupt(space: &str, key: &[u8]) -> StoreError {
+    StoreError::Corrupt {
+        key: format!("{space}/{}", String::from_utf8_lossy(key).escape_debug()),
+        reason: "bad index value".into(),
+    }
+}
+
+fn io(what: &str, path: &Path, error: std::io::Error) -> StoreError {
+    StoreError::Engine(format!("{what} {}: {error}", path.display()))
+}

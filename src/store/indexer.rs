@@ -1,0 +1,325 @@
+//! The indexer: a thread that follows the durable head and brings the derived indexes (names,
+//! the actor listing, query postings, corrections, the relation graph) up to it.
+//!
+//! Why behind the log rather than in the group commit: the log's write path is then one sled
+//! key per entry, as fast as sled can be, and the dozen index keys an event causes go to an LSM
+//! engine in large batches where they cost a microsecond each. The price is that the indexes may
+//! trail the head; queries wait for them (`Store::wait_indexed`), so a client never sees an
+//! answer that misses an entry acknowledged before it asked.
+//!
+//! Why it never goes wrong: it reads only durable entries, from the log itself, in position
+//! order; each fjall batch carries the watermark of the entries it covers, so whatever prefix
+//! of batches fjall recovers after a crash, the watermark says exactly where to resume.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::domain::{Actor, Entry, EntryBody, EntryId, Position, SymmetricRelations};
+
+use super::engine::fjall_index::{FjallIndex, IndexBatch, Space};
+use super::engine::sled_log::SledLog;
+use super::error::StoreError;
+use super::graph_store;
+use super::keys;
+use super::writes::index_writes;
+
+/// Entries indexed per fjall batch at most. Large enough that the graph merges many updates of
+/// one aggregate into one write; small enough that a query waiting for the latest entry waits
+/// for one such batch, not for a backlog.
+const CHUNK: usize = 4_096;
+/// How long the indexer sleeps without news of the head before it looks again anyway.
+const IDLE_WAIT: Duration = Duration::from_millis(200);
+/// How long it waits after a failed batch before trying again.
+const RETRY_WAIT: Duration = Duration::from_secs(1);
+/// Metadata key of the indexes' state.
+const STATE_KEY: &str = "through";
+/// Bump when the encoding of any derived key changes: older indexes are then rebuilt.
+pub const INDEX_FORMAT: u8 = 1;
+
+/// What the indexes' metadata says: their format, what they cover, and a fingerprint of the
+/// symmetric relations the graph was built with (a changed vocabulary means a rebuild).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexState {
+    /// `INDEX_FORMAT` of the release that wrote it.
+    pub format: u8,
+    /// The last position indexed.
+    pub through: Position,
+    /// See `fingerprint`.
+    pub vocabulary: u64,
+}
+
+impl IndexState {
+    fn encode(&self) -> Vec<u8> {
+        let mut value = vec![self.format];
+        value.extend_from_slice(&keys::encode_position(self.through));
+        value.extend_from_slice(&self.vocabulary.to_be_bytes());
+        value
+    }
+
+    fn decode(value: &[u8]) -> Option<IndexState> {
+        let (&format, rest) = value.split_first()?;
+        Some(IndexState {
+            format,
+            through: keys::decode_position(rest)?,
+            vocabulary: u64::from_be_bytes(rest.get(8..16)?.try_into().ok()?),
+        })
+    }
+
+    /// The stored state of the indexes, if any.
+    pub fn load(index: &FjallIndex) -> Result<Option<IndexState>, StoreError> {
+        let key = keys::index_meta_key(STATE_KEY);
+        Ok(index
+            .get(Space::Index, &key)?
+            .and_then(|value| IndexState::decode(&value)))
+    }
+}
+
+/// A stable fingerprint of the symmetric relations (FNV-1a over their keys in order).
+pub fn fingerprint(symmetric: &SymmetricRelations) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for key in symmetric.iter() {
+        for byte in key.as_str().bytes().chain(std::iter::once(0)) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+/// The running indexer; stopped and joined on drop.
+pub struct Indexer {
+    stop: Arc<AtomicBool>,
+    wake: std::sync::mpsc::SyncSender<()>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What the indexer thread works with.
+pub struct IndexerParts {
+    /// The log it reads.
+    pub log: Arc<SledLog>,
+    /// The indexes it writes.
+    pub index: Arc<FjallIndex>,
+    /// The durable head it follows.
+    pub head: watch::Receiver<Position>,
+    /// Told every new watermark.
+    pub indexed: watch::Sender<Position>,
+    /// Where it starts: the stored watermark.
+    pub through: Position,
+    /// The vocabulary's symmetric relations (the graph depends on them).
+    pub symmetric: SymmetricRelations,
+}
+
+impl Indexer {
+    /// Starts the thread. `wake` is what the writer signals after each group commit; `wake_tx`
+    /// is kept to wake the thread on drop.
+    pub fn start(
+        parts: IndexerParts,
+        wake_tx: std::sync::mpsc::SyncSender<()>,
+        wake: Receiver<()>,
+    ) -> Result<Indexer, StoreError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("eventlog-indexer".into())
+            .spawn(move || run(parts, &wake, &stopping))
+            .map_err(|e| StoreError::Task(format!("cannot start the indexer thread: {e}")))?;
+        Ok(Indexer {
+            stop,
+            wake: wake_tx,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Indexer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = self.wake.try_send(());
+        if let Some(thread) = self.thread.take() {
+            // A panic there has already been reported by the panic hook.
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(parts: IndexerParts, wake: &Receiver<()>, stop: &AtomicBool) {
+    let mut through = parts.through;
+    let mut catching_up: Option<Instant> = None;
+    while !stop.load(Ordering::Acquire) {
+        let head = *parts.head.borrow();
+        if head <= through {
+            if let Some(started) = catching_up.take() {
+                tracing::info!(
+                    through = through.0,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "indexes caught up with the log"
+                );
+            }
+            match wake.recv_timeout(IDLE_WAIT) {
+                Ok(()) | Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        if head.0 - through.0 > CHUNK as u64 * 8 && catching_up.is_none() {
+            tracing::info!(from = through.0 + 1, head = head.0, "indexing the log");
+            catching_up = Some(Instant::now());
+        }
+        match index_chunk(&parts.log, &parts.index, &parts.symmetric, through, head) {
+            Ok(last) => {
+                through = last;
+                parts.indexed.send_replace(last);
+                if catching_up.is_some() && last.0 % (CHUNK as u64 * 64) < CHUNK as u64 {
+                    tracing::info!(through = last.0, head = head.0, "indexing the log");
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, through = through.0, "indexing failed; retrying");
+                std::thread::sleep(RETRY_WAIT);
+            }
+        }
+    }
+}
+
+/// Indexes the entries after `through` (at most `CHUNK`, never past `head`) in one batch and
+/// returns the last position it covered.
+pub fn index_chunk(
+    log: &SledLog,
+    index: &FjallIndex,
+    symmetric: &SymmetricRelations,
+    through: Position,
+    head: Position,
+) -> Result<Position, StoreError> {
+    let entries = log.scan(through.next(), head, CHUNK)?;
+    let Some(last) = entries.last().map(|e| e.position) else {
+        return Ok(through);
+    };
+    let mut batch = plan_chunk(log, index, &entries)?;
+    let graph = graph_store::writes_for_chunk(log, index, &entries, symmetric)?;
+    batch.puts.extend(graph.puts);
+    batch.deletes.extend(graph.deletes);
+    let state = IndexState {
+        format: INDEX_FORMAT,
+        through: last,
+        vocabulary: fingerprint(symmetric),
+    };
+    batch.puts.push((
+        Space::Index,
+        keys::index_meta_key(STATE_KEY),
+        state.encode(),
+    ));
+    index.apply(batch)?;
+    Ok(last)
+}
+
+/// Rebuilds the derived indexes of a closed data directory so that they cover the log only up
+/// to `through` (none at all for `None`), exactly as an indexer stopped there would have left
+/// them: for tests of the catch-up on open.
+#[cfg(test)]
+pub fn rebuild_only_through(
+    config: &super::StoreConfig,
+    through: Option<Position>,
+) -> Result<(), StoreError> {
+    let log = SledLog::open(&config.path, config.cache_capacity_bytes)?;
+    let index = FjallIndex::open(&config.path, config.cache_capacity_bytes)?;
+    index.clear_derived()?;
+    let Some(target) = through else {
+        return Ok(());
+    };
+    let mut at = Position::ZERO;
+    while at < target {
+        let next = index_chunk(&log, &index, &config.symmetric, at, target)?;
+        if next == at {
+            break;
+        }
+        at = next;
+    }
+    Ok(())
+}
+
+/// The `index` keyspace writes of a chunk of consecutive entries. An actor revised twice in
+/// one chunk is diffed against its revision earlier in the chunk, which the index does not
+/// hold yet.
+fn plan_chunk(
+    log: &SledLog,
+    index: &FjallIndex,
+    entries: &[Entry],
+) -> Result<IndexBatch, StoreError> {
+    let mut batch = IndexBatch::default();
+    let mut revised: HashMap<EntryId, Actor> = HashMap::new();
+    for entry in entries {
+        let previous = match &entry.body {
+            EntryBody::Actor(actor) => match revised.get(&actor.id) {
+                Some(earlier) => Some(earlier.clone()),
+                None => indexed_revision(log, index, &actor.id)?,
+            },
+            _ => None,
+        };
+        let writes = index_writes(entry.position, &entry.body, previous.as_ref());
+        batch
+            .puts
+            .extend(writes.puts.into_iter().map(|(k, v)| (Space::Index, k, v)));
+        batch
+            .deletes
+            .extend(writes.deletes.into_iter().map(|k| (Space::Index, k)));
+        if let EntryBody::Actor(actor) = &entry.body {
+            revised.insert(actor.id.clone(), actor.clone());
+        }
+    }
+    Ok(batch)
+}
+
+/// The revision of an actor the index currently lists, read from the log.
+fn indexed_revision(
+    log: &SledLog,
+    index: &FjallIndex,
+    id: &EntryId,
+) -> Result<Option<Actor>, StoreError> {
+    let Some(value) = index.get(Space::Index, &keys::actor_key(id))? else {
+        return Ok(None);
+    };
+    let position = keys::decode_position(&value).ok_or_else(|| StoreError::Corrupt {
+        key: format!("index/actor {}", id.as_str()),
+        reason: "bad actor listing value".into(),
+    })?;
+    Ok(match log.read_at(position)? {
+        Some(Entry {
+            body: EntryBody::Actor(actor),
+            ..
+        }) => Some(actor),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_round_trips_and_refuses_short_values() {
+        let state = IndexState {
+            format: INDEX_FORMAT,
+            through: Position(1_234_567),
+            vocabulary: 0xdead_beef_0042,
+        };
+        assert_eq!(IndexState::decode(&state.encode()), Some(state));
+        assert_eq!(IndexState::decode(&state.encode()[..10]), None);
+        assert_eq!(IndexState::decode(&[]), None);
+    }
+
+    #[test]
+    fn the_fingerprint_changes_with_the_symmetric_relations() {
+        let vocabulary = crate::domain::Vocabulary::builtin();
+        let all: SymmetricRelations = Arc::new(vocabulary.symmetric_keys());
+        let mut fewer = (*all).clone();
+        let first = fewer.iter().next().cloned().expect("a symmetric relation");
+        fewer.remove(&first);
+        assert_ne!(fingerprint(&all), fingerprint(&Arc::new(fewer)));
+        assert_eq!(fingerprint(&all), fingerprint(&all.clone()));
+    }
+}
