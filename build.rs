@@ -25,11 +25,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // the proto3 JSON mapping, which the NDJSON export and import speak.
     tonic_prost_build::configure()
         .build_client(true)
-        .build_server(true)
+        .build_server(false)
         .compile_well_known_types(true)
         // Ordered maps, so an entry's attributes export in the same order every time.
         .btree_map(".")
         .extern_path(".google.protobuf", "::pbjson_types")
+        .compile_fds(descriptors.clone())?;
+    // The server is generated apart, over the same messages, except that the two streamed
+    // responses are frames of bytes spliced from stored records (see `service::wire`).
+    let server_out = out_dir.join("server");
+    std::fs::create_dir_all(&server_out)?;
+    tonic_prost_build::configure()
+        .build_client(false)
+        .build_server(true)
+        .out_dir(&server_out)
+        .compile_well_known_types(true)
+        .extern_path(".google.protobuf", "::pbjson_types")
+        .extern_path(
+            ".eventlog.v1.SubscribeResponse",
+            "crate::service::wire::SubscribeFrame",
+        )
+        .extern_path(
+            ".eventlog.v1.ReadLogResponse",
+            "crate::service::wire::ReadLogFrame",
+        )
+        .extern_path(".eventlog.v1", "crate::proto")
         .compile_fds(descriptors.clone())?;
     pbjson_build::Builder::new()
         .register_descriptors(&descriptors.encode_to_vec())?

@@ -7,6 +7,15 @@
 #![allow(clippy::all)]
 
 tonic::include_proto!("eventlog.v1");
+
+/// The gRPC server of the API. Generated apart from the messages because its two streamed
+/// responses are pre-encoded frames (`service::wire`), not the structs above.
+pub mod server {
+    #![allow(missing_docs)]
+    #![allow(clippy::all)]
+    include!(concat!(env!("OUT_DIR"), "/server/eventlog.v1.rs"));
+}
+pub use server::event_log_server;
 include!(concat!(env!("OUT_DIR"), "/eventlog.v1.serde.rs"));
 
 /// A protobuf `Timestamp` of a moment; moments before 1970 are clamped to the epoch, which the

@@ -6,7 +6,7 @@
 //!
 //! - **History** is read from the store in chunks up to the durable head.
 //! - **Live**: once at the head, the follower takes group commits from the store's live feed
-//!   (entries decoded once, shared by every follower). It re-subscribes to the feed *before*
+//!   (entries decoded once and framed for the wire once, shared by every follower). It re-subscribes to the feed *before*
 //!   re-reading the head; the writer moves the head *before* publishing, so every group is
 //!   either below the head it read or arrives on the feed. A group that starts past the cursor
 //!   (one missed in between) sends the follower back to the store, never skips it.
@@ -15,18 +15,23 @@
 //!   finds it lagged it reads from the store again (the log is its buffer), telling the client
 //!   with `FellBehind`. Memory per follower is one chunk and the channel, whatever the lag.
 //!
+//! - **No per-subscriber encoding**: entries are delivered as the bytes the client is sent,
+//!   made by a [`Framer`] the serving layer supplies: from history, spliced from the stored
+//!   record (decoded only when a filter must look at it); live, framed once per group.
+//!
 //! This module knows nothing of gRPC: it produces [`Delivery`] values and the service layer
 //! turns them into messages.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
 use crate::domain::{Entry, EntryFilter, Position};
 use crate::shutdown::Shutdown;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoredEntry};
 
 /// Entries read from the store per step of a catch-up.
 const CHUNK: usize = 512;
@@ -39,11 +44,24 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// How long a follower tries to tell a client why its stream ends.
 const END_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Makes what the client is sent of an entry, from its record and, when at hand, the entry
+/// decoded (the live feed has it; a filtered catch-up decoded it to test it).
+pub type Framer = fn(&StoredEntry, Option<&Entry>) -> Result<Bytes, StoreError>;
+
+/// One entry, ready for the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Framed {
+    /// Its position.
+    pub position: Position,
+    /// What the framer made of it.
+    pub bytes: Bytes,
+}
+
 /// What a follower sends its client.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Delivery {
     /// Matching entries, consecutive in log order (not necessarily in position).
-    Entries(Vec<Entry>),
+    Entries(Vec<Framed>),
     /// Every entry up to this position was examined (filtered streams only).
     Checkpoint(Position),
     /// History is done; the stream is live. Sent once.
@@ -78,11 +96,13 @@ pub fn follow(
     start: Position,
     filter: EntryFilter,
     shutdown: Shutdown,
+    framer: Framer,
 ) -> FollowerReceiver {
     let (tx, rx) = mpsc::channel(DELIVERY_BUFFER);
     let follower = Follower {
         store,
-        filter,
+        filter: Arc::new(filter),
+        framer,
         next: start.max(Position(1)),
         tx,
         shutdown,
@@ -97,7 +117,9 @@ pub fn follow(
 
 struct Follower {
     store: Arc<Store>,
-    filter: EntryFilter,
+    /// Shared with the blocking reads that apply it.
+    filter: Arc<EntryFilter>,
+    framer: Framer,
     /// The next position to examine.
     next: Position,
     tx: mpsc::Sender<Result<Delivery, StreamEnd>>,
@@ -170,15 +192,37 @@ impl Follower {
                 };
                 match received {
                     Ok(group) => {
-                        let Some(first) = group.first().map(|e| e.position) else {
+                        let Some(first) = group.first() else {
                             continue;
                         };
                         if first > self.next {
                             break; // A group we never saw: the store has it.
                         }
-                        let fresh = group.iter().filter(|e| e.position >= self.next);
-                        if let Err(stop) = self.deliver(fresh.cloned().collect()).await {
-                            return stop;
+                        let framer = self.framer;
+                        let frames = match group.frames(|stored, entry| framer(stored, Some(entry)))
+                        {
+                            Ok(frames) => frames,
+                            Err(error) => return Stop::End(StreamEnd::Store(error)),
+                        };
+                        let mut examined = None;
+                        let mut matching = Vec::new();
+                        for (entry, bytes) in group.entries.iter().zip(frames) {
+                            if entry.position < self.next {
+                                continue;
+                            }
+                            examined =
+                                Some((examined.map_or(entry.position, |(f, _)| f), entry.position));
+                            if self.filter.is_empty() || self.filter.matches(&entry.body) {
+                                matching.push(Framed {
+                                    position: entry.position,
+                                    bytes: bytes.clone(),
+                                });
+                            }
+                        }
+                        if let Some((_, last)) = examined {
+                            if let Err(stop) = self.deliver(last, matching).await {
+                                return stop;
+                            }
                         }
                     }
                     Err(RecvError::Lagged(_)) => {
@@ -197,40 +241,52 @@ impl Follower {
         }
     }
 
-    /// Reads and delivers one chunk of history.
+    /// Reads and delivers one chunk of history: records as stored, decoded only if the filter
+    /// must look at them, framed off the async threads.
     async fn read_chunk_from_store(&mut self) -> Result<(), Stop> {
         let store = Arc::clone(&self.store);
+        let filter = Arc::clone(&self.filter);
+        let framer = self.framer;
         let from = self.next;
-        let read = tokio::task::spawn_blocking(move || store.read(from, Position(u64::MAX), CHUNK))
-            .await
-            .map_err(|e| Stop::End(StreamEnd::Store(StoreError::Task(e.to_string()))))?;
-        let entries = read.map_err(|e| Stop::End(StreamEnd::Store(e)))?;
-        if entries.first().map(|e| e.position) != Some(from) {
+        let read = tokio::task::spawn_blocking(move || {
+            let stored = store.read_stored(from, Position(u64::MAX), CHUNK)?;
+            let last = stored.last().map(StoredEntry::position);
+            let first = stored.first().map(StoredEntry::position);
+            let mut matching = Vec::new();
+            for record in &stored {
+                let bytes = if filter.is_empty() {
+                    framer(record, None)?
+                } else {
+                    let entry = record.decode()?;
+                    if !filter.matches(&entry.body) {
+                        continue;
+                    }
+                    framer(record, Some(&entry))?
+                };
+                matching.push(Framed {
+                    position: record.position(),
+                    bytes,
+                });
+            }
+            Ok::<_, StoreError>((first, last, matching))
+        })
+        .await
+        .map_err(|e| Stop::End(StreamEnd::Store(StoreError::Task(e.to_string()))))?;
+        let (first, last, matching) = read.map_err(|e| Stop::End(StreamEnd::Store(e)))?;
+        let (Some(last), true) = (last, first == Some(from)) else {
             // Positions are contiguous, so this is a hole in the log: say so rather than spin.
             return Err(Stop::End(StreamEnd::Store(StoreError::Corrupt {
                 key: format!("log position {from}"),
                 reason: "the entry is missing although the head is past it".into(),
             })));
-        }
-        self.deliver(entries).await
+        };
+        self.deliver(last, matching).await
     }
 
-    /// Examines consecutive entries starting at the cursor, sends the matches, and reports
-    /// progress on filtered streams.
-    async fn deliver(&mut self, entries: Vec<Entry>) -> Result<(), Stop> {
-        let Some(last) = entries.last().map(|e| e.position) else {
-            return Ok(());
-        };
-        debug_assert_eq!(entries.first().map(|e| e.position), Some(self.next));
-        let examined = entries.len() as u64;
-        let matching: Vec<Entry> = if self.filter.is_empty() {
-            entries
-        } else {
-            entries
-                .into_iter()
-                .filter(|e| self.filter.matches(&e.body))
-                .collect()
-        };
+    /// Takes the entries from the cursor through `last` as examined, sends the `matching` ones,
+    /// and reports progress on filtered streams.
+    async fn deliver(&mut self, last: Position, matching: Vec<Framed>) -> Result<(), Stop> {
+        let examined = last.0 + 1 - self.next.0;
         self.next = last.next();
         if !matching.is_empty() {
             self.unreported = 0;

@@ -107,6 +107,7 @@ async fn call(client: &mut AuthedClient, rpc: &str, n: usize) -> Code {
                 .resolve_actor(proto::ResolveActorRequest {
                     name: "Moscow".into(),
                     limit: 1,
+                    min_position: 0,
                 })
                 .await,
         ),

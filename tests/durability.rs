@@ -106,6 +106,44 @@ async fn spawn_binary(data_dir: &std::path::Path) -> (Child, String) {
     (child, format!("http://{addr}"))
 }
 
+/// The (relation, initiator, target) of the events the crash test appends.
+const EDGES: [(&str, &str, &str); 3] = [
+    ("attacks", "russia", "liwa-al-quds"),
+    ("backs", "iran", "liwa-al-quds"),
+    ("funds", "russia", "iran"),
+];
+
+/// Every event id `QueryEvents` finds for `actor`, paging to the end.
+async fn events_of(
+    client: &mut proto::event_log_client::EventLogClient<tonic::transport::Channel>,
+    actor: &str,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut page_token = String::new();
+    for _ in 0..10_000 {
+        let page = client
+            .query_events(proto::QueryEventsRequest {
+                actor: actor.into(),
+                page_size: 1_000,
+                page_token: page_token.clone(),
+                order: proto::QueryOrder::Position as i32,
+                ..Default::default()
+            })
+            .await
+            .expect("QueryEvents")
+            .into_inner();
+        ids.extend(page.entries.into_iter().filter_map(|e| match e.body {
+            Some(Body::Event(event)) => Some(event.id),
+            _ => None,
+        }));
+        if page.next_page_token.is_empty() {
+            return ids;
+        }
+        page_token = page.next_page_token;
+    }
+    panic!("paging did not end");
+}
+
 #[tokio::test]
 async fn kill_9_loses_no_acknowledged_entry_and_no_batch_is_half_written() {
     const WRITERS: usize = 8;
@@ -134,13 +172,15 @@ async fn kill_9_loses_no_acknowledged_entry_and_no_batch_is_half_written() {
                 };
                 for k in 0..10_000 {
                     let batch_id = format!("r{round}-w{writer}-b{k}");
+                    // Three edges, so the graph and the per-actor postings have work to do.
                     let entries = (0..BATCH)
                         .map(|j| {
+                            let (relation, initiator, target) = EDGES[(k + j) % EDGES.len()];
                             event(
                                 &format!("{batch_id}-{j}"),
-                                "attacks",
-                                "russia",
-                                "liwa-al-quds",
+                                relation,
+                                initiator,
+                                target,
                                 "2022",
                             )
                         })
@@ -211,6 +251,56 @@ async fn kill_9_loses_no_acknowledged_entry_and_no_batch_is_half_written() {
             positions.windows(2).all(|w| w[1] == w[0] + 1),
             "batch {batch_id} is contiguous"
         );
+    }
+
+    // The indexes were behind the log when the process died: after the restart, queries and
+    // the relation graph answer exactly what the log says (the model: a plain count over it).
+    let mut model_events: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut model_edges: HashMap<(String, String, String), u64> = HashMap::new();
+    for entry in &log {
+        if let Some(Body::Event(event)) = &entry.body {
+            for p in &event.participants {
+                let actor = ["russia", "iran", "liwa-al-quds"]
+                    .into_iter()
+                    .find(|a| *a == p.actor_id)
+                    .expect("a seed actor");
+                model_events
+                    .entry(actor)
+                    .or_default()
+                    .push(event.id.clone());
+            }
+            let edge = (
+                event.participants[0].actor_id.clone(),
+                event.relation.clone(),
+                event.participants[1].actor_id.clone(),
+            );
+            *model_edges.entry(edge).or_default() += 1;
+        }
+    }
+    for actor in ["russia", "iran", "liwa-al-quds"] {
+        let want = model_events.remove(actor).unwrap_or_default();
+        assert_eq!(
+            events_of(&mut client, actor).await,
+            want,
+            "events of {actor}"
+        );
+        let graph = client
+            .list_relations(proto::ListRelationsRequest {
+                actor: actor.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("ListRelations")
+            .into_inner();
+        assert!(!graph.truncated, "the graph of {actor} is complete");
+        for edge in graph.edges {
+            let key = (edge.subject, edge.relation, edge.object);
+            assert_eq!(
+                Some(&edge.event_count),
+                model_edges.get(&key),
+                "evidence of {key:?}"
+            );
+        }
     }
     server.stop().await.expect("stop");
 }

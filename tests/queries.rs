@@ -987,3 +987,64 @@ async fn a_page_of_large_entries_is_cut_to_fit_a_response() {
     assert_eq!(all, want);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_query_sees_the_writes_it_names_and_waits_for_one_not_yet_made() {
+    let server = TestServer::start().await;
+    let mut writer = server.client().await;
+    let mut reader = server.client().await;
+    append(&mut writer, seed_actors()).await.expect("actors");
+    let first = append(
+        &mut writer,
+        vec![event("e1", "attacks", "russia", "liwa-al-quds", "2022")],
+    )
+    .await
+    .expect("e1");
+    // Another client names the head the append returned: the answer includes it.
+    let seen = query_events(
+        &mut reader,
+        proto::QueryEventsRequest {
+            actor: "russia".into(),
+            min_position: first.head,
+            ..events_request()
+        },
+    )
+    .await;
+    assert_eq!(seen, vec!["e1"]);
+    // A position the log has not reached yet: the query waits for it, then answers with it.
+    let waiting = tokio::spawn(async move {
+        query_events(
+            &mut reader,
+            proto::QueryEventsRequest {
+                actor: "russia".into(),
+                min_position: first.head + 1,
+                ..events_request()
+            },
+        )
+        .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the query waits for position {}",
+        first.head + 1
+    );
+    append(
+        &mut writer,
+        vec![event("e2", "attacks", "russia", "liwa-al-quds", "2023")],
+    )
+    .await
+    .expect("e2");
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(10), waiting)
+        .await
+        .expect("answers once the position is reached")
+        .expect("query task");
+    assert_eq!(seen, vec!["e1", "e2"]);
+    let info = writer
+        .get_log_info(proto::GetLogInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    assert_eq!(info.indexed_position, info.head, "the indexes caught up");
+    server.stop().await;
+}

@@ -169,6 +169,7 @@ async fn resolve_actor_ignores_case_diacritics_apostrophes_and_punctuation() {
     let resolve = |name: &str| proto::ResolveActorRequest {
         name: name.into(),
         limit: 0,
+        min_position: 0,
     };
     for name in [
         "liwa al quds",
@@ -237,6 +238,7 @@ async fn resolve_actor_ignores_case_diacritics_apostrophes_and_punctuation() {
             .resolve_actor(proto::ResolveActorRequest {
                 name: "x".into(),
                 limit: 101,
+                min_position: 0,
             })
             .await,
         Code::InvalidArgument,
@@ -275,6 +277,7 @@ async fn exact_names_rank_before_aliases_and_prefixes() {
         .resolve_actor(proto::ResolveActorRequest {
             name: "hamza division".into(),
             limit: 1,
+            min_position: 0,
         })
         .await
         .expect("resolve")

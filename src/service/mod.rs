@@ -4,7 +4,6 @@
 //! maps errors (`status`) and builds the response (`to_proto`). It holds no state of its own
 //! and makes no decision that a second transport would have to repeat.
 
-mod chunks;
 mod consistency;
 mod hex;
 mod page_token;
@@ -14,6 +13,7 @@ mod status;
 mod subscriptions;
 mod to_domain;
 mod to_proto;
+pub mod wire;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -87,8 +87,8 @@ impl EventLogService {
     }
 }
 
-type ReadLogStream = Pin<Box<dyn Stream<Item = Result<proto::ReadLogResponse, Status>> + Send>>;
-type SubscribeStream = Pin<Box<dyn Stream<Item = Result<proto::SubscribeResponse, Status>> + Send>>;
+type ReadLogStream = Pin<Box<dyn Stream<Item = Result<wire::ReadLogFrame, Status>> + Send>>;
+type SubscribeStream = Pin<Box<dyn Stream<Item = Result<wire::SubscribeFrame, Status>> + Send>>;
 
 /// Store calls that may run at once on the blocking pool, across all requests.
 const MAX_BLOCKING_CALLS: usize = 128;
@@ -244,12 +244,22 @@ impl EventLog for EventLogService {
         tokio::spawn(async move {
             let mut next = from;
             while next <= until {
+                // Records as stored, spliced into responses off the async threads.
                 let chunk = {
                     let store = Arc::clone(&store);
-                    tokio::task::spawn_blocking(move || store.read(next, until, READ_CHUNK)).await
+                    tokio::task::spawn_blocking(move || {
+                        let stored = store.read_stored(next, until, READ_CHUNK)?;
+                        let last = stored.last().map(crate::store::StoredEntry::position);
+                        let frames = stored
+                            .iter()
+                            .map(|s| wire::entry_frame(s, None))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        Ok::<_, crate::store::StoreError>((last, frames))
+                    })
+                    .await
                 };
-                let entries = match chunk {
-                    Ok(Ok(entries)) => entries,
+                let (last, frames) = match chunk {
+                    Ok(Ok(read)) => read,
                     Ok(Err(error)) => {
                         let _ = tx.send(Err(error.into())).await;
                         return;
@@ -261,13 +271,11 @@ impl EventLog for EventLogService {
                         return;
                     }
                 };
-                let Some(last) = entries.last().map(|e| e.position) else {
+                let Some(last) = last else {
                     return;
                 };
                 next = last.next();
-                let entries = entries.into_iter().map(to_proto::entry).collect();
-                for run in chunks::by_size(entries) {
-                    let message = proto::ReadLogResponse { entries: run };
+                for message in wire::ReadLogFrame::entries(&frames) {
                     if tx.send(Ok(message)).await.is_err() {
                         return; // The client went away.
                     }

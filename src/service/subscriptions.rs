@@ -17,7 +17,8 @@ use crate::proto;
 use crate::store::Store;
 use crate::subscription::{self, Delivery, StreamEnd};
 
-use super::{blocking, chunks, to_domain, to_proto, SubscribeStream};
+use super::wire::{self, SubscribeFrame};
+use super::{blocking, to_domain, to_proto, SubscribeStream};
 
 /// Starts a subscription stream.
 pub async fn subscribe(
@@ -73,10 +74,16 @@ pub async fn subscribe(
         filtered = !filter.is_empty(),
         "subscription started"
     );
-    let deliveries = subscription::follow(Arc::clone(store), start, filter, shutdown);
+    let deliveries = subscription::follow(
+        Arc::clone(store),
+        start,
+        filter,
+        shutdown,
+        wire::entry_frame,
+    );
     let store = Arc::clone(store);
     let stream = ReceiverStream::new(deliveries).flat_map(move |item| {
-        let messages: Vec<Result<proto::SubscribeResponse, Status>> = match item {
+        let messages: Vec<Result<SubscribeFrame, Status>> = match item {
             Ok(delivery) => {
                 observe(&metrics, &delivery, &store);
                 messages(delivery).into_iter().map(Ok).collect()
@@ -116,25 +123,19 @@ fn end_status(end: StreamEnd) -> Status {
     }
 }
 
-/// The messages of one delivery: entries are cut into messages of bounded size.
-fn messages(delivery: Delivery) -> Vec<proto::SubscribeResponse> {
+/// The messages of one delivery: entries, already framed, are cut into messages of bounded
+/// size.
+fn messages(delivery: Delivery) -> Vec<SubscribeFrame> {
     use proto::subscribe_response::Message;
-    let wrap = |message| proto::SubscribeResponse {
-        message: Some(message),
+    let wrap = |message| {
+        SubscribeFrame::message(&proto::SubscribeResponse {
+            message: Some(message),
+        })
     };
     let message = match delivery {
         Delivery::Entries(entries) => {
-            let entries = entries.into_iter().map(to_proto::entry).collect();
-            return chunks::by_size(entries)
-                .into_iter()
-                .map(|mut run| {
-                    if run.len() == 1 {
-                        wrap(Message::Entry(run.remove(0)))
-                    } else {
-                        wrap(Message::Entries(proto::Entries { entries: run }))
-                    }
-                })
-                .collect();
+            let frames: Vec<bytes::Bytes> = entries.into_iter().map(|f| f.bytes).collect();
+            return SubscribeFrame::entries(&frames);
         }
         Delivery::Checkpoint(position) => Message::Checkpoint(proto::Checkpoint {
             position: position.0,

@@ -200,19 +200,19 @@ pub fn index_chunk(
         return Ok(through);
     };
     let mut batch = plan_chunk(log, index, &entries)?;
-    let graph = graph_store::writes_for_chunk(log, index, &entries, symmetric)?;
-    batch.puts.extend(graph.puts);
-    batch.deletes.extend(graph.deletes);
+    batch.extend(graph_store::writes_for_chunk(
+        log, index, &entries, symmetric,
+    )?);
     let state = IndexState {
         format: INDEX_FORMAT,
         through: last,
         vocabulary: fingerprint(symmetric),
     };
-    batch.puts.push((
+    batch.put(
         Space::Index,
         keys::index_meta_key(STATE_KEY),
         state.encode(),
-    ));
+    );
     index.apply(batch)?;
     Ok(last)
 }
@@ -260,13 +260,14 @@ fn plan_chunk(
             },
             _ => None,
         };
+        // Removals first: a key the entry both drops and writes (never, today) ends up written.
         let writes = index_writes(entry.position, &entry.body, previous.as_ref());
-        batch
-            .puts
-            .extend(writes.puts.into_iter().map(|(k, v)| (Space::Index, k, v)));
-        batch
-            .deletes
-            .extend(writes.deletes.into_iter().map(|k| (Space::Index, k)));
+        for key in writes.deletes {
+            batch.delete(Space::Index, key);
+        }
+        for (key, value) in writes.puts {
+            batch.put(Space::Index, key, value);
+        }
         if let EntryBody::Actor(actor) = &entry.body {
             revised.insert(actor.id.clone(), actor.clone());
         }

@@ -47,3 +47,10 @@ impl RecordView {
         Ok(self.body.clone())
     }
 }
+
+impl RecordView {
+    /// The body's public wire encoding: format 1 records have none.
+    pub fn wire_body(&self) -> Option<&[u8]> {
+        None
+    }
+}

@@ -29,6 +29,8 @@ use crate::domain::{
 use super::engine::fjall_index::FjallIndex;
 use super::engine::sled_log::{CommitRecord, Counts, SledLog};
 use super::record::{encode_record, set_recorded_at};
+use super::stored::{CommittedGroup, StoredEntry};
+use bytes::Bytes;
 
 use super::error::StoreError;
 
@@ -44,7 +46,7 @@ const MAX_GROUP_ENTRIES: usize = 1_000;
 pub const LIVE_FEED_GROUPS: usize = 64;
 
 /// The entries of one group commit, in position order, as the live feed carries them.
-pub type CommittedEntries = Arc<[Entry]>;
+pub type CommittedEntries = Arc<CommittedGroup>;
 
 /// What the log did with one entry of an append.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -364,6 +366,7 @@ impl WriterState {
             }
         }
         let recorded_at = SystemTime::now();
+        let mut stored = Vec::new();
         if head != self.head {
             let mut records = Vec::new();
             let mut ids = Vec::new();
@@ -371,9 +374,11 @@ impl WriterState {
                 for (planned, record) in accepted.plan.entries.iter().zip(&mut accepted.records) {
                     if let PlannedEntry::New { position, body, .. } = planned {
                         set_recorded_at(record, recorded_at);
+                        let record = Bytes::from(std::mem::take(record));
+                        stored.push(StoredEntry::new(*position, record.clone()));
                         records.push(CommitRecord {
                             position: *position,
-                            record: std::mem::take(record),
+                            record,
                         });
                         ids.push((body.id(), *position, body.kind()));
                     }
@@ -431,7 +436,7 @@ impl WriterState {
         }
         if !committed.is_empty() {
             // No receiver is fine: nobody is subscribed.
-            let _ = self.live_tx.send(committed.into());
+            let _ = self.live_tx.send(CommittedGroup::new(committed, stored));
         }
     }
 }

@@ -256,6 +256,7 @@ pub async fn resolve_ids(client: &mut EventLogClient<Channel>, name: &str) -> Ve
         .resolve_actor(proto::ResolveActorRequest {
             name: name.into(),
             limit: 0,
+            min_position: 0,
         })
         .await
         .expect("ResolveActor")

@@ -29,7 +29,7 @@ pub const INDEX_DIR: &str = "index-v2";
 const OLD_INDEX_DIRS: &[&str] = &[];
 
 /// Which keyspace of derived state a read or write is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Space {
     /// Names, words, the actor listing, query postings, corrections, the indexes' metadata.
     Index,
@@ -43,13 +43,48 @@ pub type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 /// A stream of key-value pairs read from the index.
 pub type KeyValues = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + Send>;
 
-/// Writes to derived state that must land together.
+/// Writes to derived state that must land together, in the order they were made: a later
+/// write of a key replaces an earlier one (an actor renamed twice in one batch keeps its last
+/// names), so the batch holds one operation per key.
 #[derive(Debug, Default)]
 pub struct IndexBatch {
-    /// Keys to set.
-    pub puts: Vec<(Space, Vec<u8>, Vec<u8>)>,
-    /// Keys to remove.
-    pub deletes: Vec<(Space, Vec<u8>)>,
+    /// Key -> its new value, or `None` to remove it.
+    writes: std::collections::BTreeMap<(Space, Vec<u8>), Option<Vec<u8>>>,
+}
+
+impl IndexBatch {
+    /// Sets `key` to `value`.
+    pub fn put(&mut self, space: Space, key: Vec<u8>, value: Vec<u8>) {
+        self.writes.insert((space, key), Some(value));
+    }
+
+    /// Removes `key`.
+    pub fn delete(&mut self, space: Space, key: Vec<u8>) {
+        self.writes.insert((space, key), None);
+    }
+
+    /// Adds the writes of `later`, made after these.
+    pub fn extend(&mut self, later: IndexBatch) {
+        self.writes.extend(later.writes);
+    }
+
+    /// The value this batch gives `key`: `Some(None)` if it removes it, `None` if it does not
+    /// touch it. Lets a writer read its own writes before they are applied.
+    pub fn pending(&self, space: Space, key: &[u8]) -> Option<Option<&[u8]>> {
+        self.writes
+            .get(&(space, key.to_vec()))
+            .map(|value| value.as_deref())
+    }
+
+    /// How many keys it writes.
+    pub fn len(&self) -> usize {
+        self.writes.len()
+    }
+
+    /// True if it writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
 }
 
 /// The index database and its keyspaces.
@@ -157,11 +192,11 @@ impl FjallIndex {
     /// Applies writes to derived state and the metadata that says what they cover, atomically.
     pub fn apply(&self, batch: IndexBatch) -> Result<(), StoreError> {
         let mut write = self.db.batch();
-        for (space, key, value) in batch.puts {
-            write.insert(self.keyspace(space), key, value);
-        }
-        for (space, key) in batch.deletes {
-            write.remove(self.keyspace(space), key);
+        for ((space, key), value) in batch.writes {
+            match value {
+                Some(value) => write.insert(self.keyspace(space), key, value),
+                None => write.remove(self.keyspace(space), key),
+            }
         }
         write.commit().map_err(engine)
     }

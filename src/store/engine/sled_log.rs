@@ -36,7 +36,7 @@ pub struct CommitRecord {
     /// Where it goes.
     pub position: Position,
     /// The encoded record (see `record`).
-    pub record: Vec<u8>,
+    pub record: bytes::Bytes,
 }
 
 /// The sled database and the one tree that holds the log.
@@ -170,7 +170,7 @@ impl SledLog {
         let mut batch = sled::Batch::default();
         let writes = records.len() + 1;
         for record in records {
-            batch.insert(&keys::log_key(record.position), record.record);
+            batch.insert(&keys::log_key(record.position), &record.record[..]);
         }
         let counts = serde_json::to_vec(counts).map_err(|e| StoreError::Encode(e.to_string()))?;
         batch.insert(keys::meta_key(COUNTS_KEY), counts);
@@ -206,7 +206,7 @@ impl SledLog {
                 self.tree.apply_batch(batch).map_err(engine)?;
                 reclaim_replaced_nodes(removed);
                 removed_total += removed as u64;
-                if removed_total % (DROP_CHUNK as u64 * 50) == 0 {
+                if removed_total.is_multiple_of(DROP_CHUNK as u64 * 50) {
                     tracing::info!(removed = removed_total, "removing release 1 index keys");
                 }
             }
@@ -280,17 +280,6 @@ impl SledLog {
     /// Bytes the database takes on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         self.db.size_on_disk().map_err(engine)
-    }
-
-    /// Overwrites the stored bytes of a record, bypassing every check: for tests that damage
-    /// the disk on purpose.
-    #[cfg(test)]
-    pub fn overwrite_record(&self, position: Position, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.tree
-            .insert(keys::log_key(position), bytes)
-            .map_err(engine)?;
-        self.db.flush().map_err(engine)?;
-        Ok(())
     }
 }
 
