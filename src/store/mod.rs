@@ -534,6 +534,7 @@ fn catch_up_ids(log: &SledLog, index: &FjallIndex, head: Position) -> Result<(),
         return Ok(());
     }
     let started = Instant::now();
+    let mut chunks = 0_u64;
     tracing::info!(
         from = through.0 + 1,
         head = head.0,
@@ -554,7 +555,7 @@ fn catch_up_ids(log: &SledLog, index: &FjallIndex, head: Position) -> Result<(),
         index.put_ids(ids.iter().map(|(id, p, k)| (id, *p, *k)), last)?;
         through = last;
         chunks += 1;
-        if chunks % 20 == 0 {
+        if chunks.is_multiple_of(20) {
             tracing::info!(through = through.0, head = head.0, "recording entry ids");
         }
     }
