@@ -25,13 +25,14 @@ for arg in "$@"; do
 done
 target="${CARGO_TARGET_DIR:-target}"
 
-# The bench profile builds the server binary too; building it first keeps a compile error out
-# of the middle of a long run.
+# The server measured is the release binary users run. `cargo bench` links its own copy to the
+# same path (built with the dev-dependencies' features), so this one is kept aside first.
 cargo build --release --bin eventlog
 mkdir -p "$target/scale-work"
+cp "$target/release/eventlog" "$target/scale-work/eventlog"
 {
     echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD 2>/dev/null || echo 'no git')"
     cargo bench --bench scale -- --events "$events" --work-dir "$target/scale-work" \
-        --bin "$target/release/eventlog" "$@"
+        --bin "$target/scale-work/eventlog" "$@"
 } | tee "$target/$name.txt"
 echo "table written to $target/$name.txt" >&2
