@@ -18,24 +18,24 @@
 //! Run with `cargo bench --bench import`. Under `cargo test` it runs once on a small file, as a
 //! smoke test.
 
+#[path = "support/gdelt.rs"]
+mod gdelt;
 #[path = "support/load.rs"]
 mod load;
 
-use std::io::{BufReader, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::BufReader;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use eventlog::import::GdeltReader;
 use eventlog::proto::{self, entry::Body};
+use gdelt::{sample_file, write_large_file};
 use load::{append_request, check, BenchServer};
 
 /// The same allocator as the server binary, so the figures are the server's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Event ids of the generated file start here, far above GDELT's own.
-const FIRST_ID: u64 = 9_000_000_000;
 
 fn main() {
     let benching = std::env::args().any(|a| a == "--bench");
@@ -47,7 +47,7 @@ fn main() {
     let temp = tempfile::tempdir().expect("temp dir");
     let sample = sample_file();
     let file = temp.path().join("large.export.CSV");
-    write_large_file(&sample, &file, rows);
+    write_large_file(&sample, &file, rows).expect("write the large GDELT file");
     let entries = parse(&file);
     let events = entries
         .iter()
@@ -96,39 +96,6 @@ fn env_number(name: &str, default: usize) -> usize {
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
-}
-
-fn sample_file() -> PathBuf {
-    if let Ok(path) = std::env::var("EVENTLOG_BENCH_GDELT") {
-        return PathBuf::from(path);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let shared = root.join("../shared/data/gdelt");
-    if let Ok(dir) = std::fs::read_dir(&shared) {
-        let mut found: Vec<PathBuf> = dir
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.to_string_lossy().ends_with(".export.CSV"))
-            .collect();
-        found.sort();
-        if let Some(first) = found.into_iter().next() {
-            return first;
-        }
-    }
-    root.join("tests/fixtures/gdelt/sample.export.CSV")
-}
-
-/// Repeats the sample's rows with fresh GLOBALEVENTIDs until `rows` rows are written.
-fn write_large_file(sample: &Path, out: &Path, rows: usize) {
-    let text = std::fs::read_to_string(sample).expect("read the GDELT sample");
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert!(!lines.is_empty(), "the sample has no rows");
-    let mut writer = BufWriter::new(std::fs::File::create(out).expect("create the large file"));
-    for n in 0..rows {
-        let line = lines[n % lines.len()];
-        let rest = line.split_once('\t').map_or("", |(_, rest)| rest);
-        writeln!(writer, "{}\t{rest}", FIRST_ID + n as u64).expect("write");
-    }
-    writer.flush().expect("flush");
 }
 
 /// Every entry the import would send, in order (each actor once).

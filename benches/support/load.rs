@@ -72,18 +72,31 @@ pub static NEXT_EVENT: AtomicU64 = AtomicU64::new(0);
 
 /// A realistic event with a fresh id, padded to about `TARGET_EVENT_BYTES` encoded bytes.
 pub fn event() -> proto::Event {
-    let n = NEXT_EVENT.fetch_add(1, Ordering::Relaxed);
+    event_at(NEXT_EVENT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Who does what to whom in event number `n`: (initiator, relation, target). Pure, so a
+/// benchmark can know how many events an edge holds without keeping the events.
+pub fn edge_of(n: u64) -> (&'static str, &'static str, &'static str) {
     let initiator = ACTORS[(n % ACTORS.len() as u64) as usize].0;
     let target = ACTORS[((n + 3) % ACTORS.len() as u64) as usize].0;
     // "A attacks B" has an initiator and a target; "clashes_with" is symmetric.
-    let (relation, first, second) = if n.is_multiple_of(2) {
-        ("attacks", proto::Role::Initiator, proto::Role::Target)
+    let relation = if n.is_multiple_of(2) {
+        "attacks"
     } else {
-        (
-            "clashes_with",
-            proto::Role::Participant,
-            proto::Role::Participant,
-        )
+        "clashes_with"
+    };
+    (initiator, relation, target)
+}
+
+/// Event number `n`: a pure function of `n`, so two runs (or eventlog and raw sled in one run)
+/// write exactly the same bytes, and a fresh `n` is a fresh id.
+pub fn event_at(n: u64) -> proto::Event {
+    let (initiator, relation, target) = edge_of(n);
+    let (first, second) = if relation == "attacks" {
+        (proto::Role::Initiator, proto::Role::Target)
+    } else {
+        (proto::Role::Participant, proto::Role::Participant)
     };
     let day = n % 28 + 1;
     let mut event = proto::Event {
@@ -142,6 +155,59 @@ pub fn event_entry() -> proto::Entry {
     }
 }
 
+/// Claim number `n`: about 300 encoded bytes, a pure function of `n` like `event_at`, cycling
+/// through every certainty so that certainty filters have something to find.
+pub fn claim_at(n: u64) -> proto::Claim {
+    let subject = ACTORS[(n % ACTORS.len() as u64) as usize].0;
+    let object = ACTORS[((n + 1) % ACTORS.len() as u64) as usize].0;
+    let certainties = [
+        proto::Certainty::Confirmed,
+        proto::Certainty::Reported,
+        proto::Certainty::Alleged,
+        proto::Certainty::Speculated,
+        proto::Certainty::Disputed,
+    ];
+    proto::Claim {
+        id: format!("bench:cl-{n:012}"),
+        subject: subject.into(),
+        relation: if n.is_multiple_of(3) {
+            "criticizes"
+        } else {
+            "backs"
+        }
+        .into(),
+        object: object.into(),
+        valid: format!("2022-{:02}", n % 12 + 1),
+        sources: vec![proto::Source {
+            name: "SOHR".into(),
+            url: format!("https://www.syriahr.com/en/{}/", 280_000 + n % 10_000),
+            published: "2022-10-01".into(),
+        }],
+        certainty: certainties[(n % certainties.len() as u64) as usize] as i32,
+        negated: n.is_multiple_of(20),
+        statement: "A spokesman said so in a statement carried by several outlets.".into(),
+        ..Default::default()
+    }
+}
+
+/// The actors every event and claim refers to, as entries to append first.
+pub fn actor_entries() -> Vec<proto::Entry> {
+    ACTORS
+        .iter()
+        .map(|(id, name, kind, country)| proto::Entry {
+            position: 0,
+            recorded_at: None,
+            body: Some(Body::Actor(proto::Actor {
+                id: (*id).into(),
+                name: (*name).into(),
+                kind: *kind as i32,
+                country: (*country).into(),
+                ..Default::default()
+            })),
+        })
+        .collect()
+}
+
 pub fn append_request(entries: usize) -> proto::AppendRequest {
     proto::AppendRequest {
         entries: (0..entries).map(|_| event_entry()).collect(),
@@ -170,20 +236,7 @@ impl BenchServer {
         .await
         .expect("server starts");
         let server = BenchServer { running, _dir: dir };
-        let actors = ACTORS
-            .iter()
-            .map(|(id, name, kind, country)| proto::Entry {
-                position: 0,
-                recorded_at: None,
-                body: Some(Body::Actor(proto::Actor {
-                    id: (*id).into(),
-                    name: (*name).into(),
-                    kind: *kind as i32,
-                    country: (*country).into(),
-                    ..Default::default()
-                })),
-            })
-            .collect();
+        let actors = actor_entries();
         server
             .client()
             .await
