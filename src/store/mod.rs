@@ -9,6 +9,7 @@
 mod actor_index;
 mod codec;
 mod error;
+pub mod graph;
 pub mod keys;
 mod postings;
 mod query;
