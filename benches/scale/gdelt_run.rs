@@ -160,6 +160,7 @@ fn queries(t: &Targets) -> Vec<(&'static str, Query)> {
             Query::Resolve(proto::ResolveActorRequest {
                 name: t.actor_name.clone(),
                 limit: 10,
+                min_position: 0,
             }),
         ),
     ]

@@ -153,6 +153,7 @@ pub fn synthetic() -> Vec<(&'static str, Query)> {
             Query::Resolve(proto::ResolveActorRequest {
                 name: "syrian".into(),
                 limit: 10,
+                min_position: 0,
             }),
         ),
     ]

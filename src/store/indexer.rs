@@ -71,6 +71,16 @@ impl IndexState {
         })
     }
 
+    /// The state of the indexes in a snapshot of them.
+    pub fn load_from(
+        snapshot: &super::engine::fjall_index::IndexSnapshot,
+    ) -> Result<Option<IndexState>, StoreError> {
+        let key = keys::index_meta_key(STATE_KEY);
+        Ok(snapshot
+            .get(Space::Index, &key)?
+            .and_then(|value| IndexState::decode(&value)))
+    }
+
     /// The stored state of the indexes, if any.
     pub fn load(index: &FjallIndex) -> Result<Option<IndexState>, StoreError> {
         let key = keys::index_meta_key(STATE_KEY);

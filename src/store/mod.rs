@@ -14,10 +14,9 @@
 
 mod actor_index;
 mod codec;
-// The graph keyspace and snapshots are used once the relation graph moves into the index.
-#[allow(dead_code)]
 mod engine;
 mod error;
+mod graph;
 mod graph_store;
 mod index_reads;
 mod indexer;

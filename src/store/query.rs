@@ -17,17 +17,18 @@
 //!
 //! **Bounding.** A page examines at most `SCAN_BUDGET` postings. A query whose candidates
 //! rarely match returns a short page with a token to continue, rather than working without
-//! bound; `ListRelations` stops at `EVIDENCE_BUDGET` and says it is truncated.
+//! bound. `ListRelations` does not walk postings: it reads the graph (`graph`).
 
 use std::iter::Peekable;
 use std::ops::Bound;
 
 use crate::domain::query::{ClaimQuery, DateKey, DateRange, EventQuery, QueryOrder, Snapshot};
-use crate::domain::relations::{RelationEdge, RelationGraph, RelationQuery};
+use crate::domain::relations::{RelationEdge, RelationQuery};
 use crate::domain::{DateMatch, Day, Entry, EntryBody, Position};
 
 use super::engine::fjall_index::KeyRange;
 use super::error::StoreError;
+use super::graph_store;
 use super::index_reads;
 use super::keys::{date_key, position_key};
 use super::postings::{decode_posting, Facts, Family, Posting, Scope, CLASS_MAX_DAYS, OPEN_CLASS};
@@ -35,8 +36,6 @@ use super::Store;
 
 /// Postings one page examines at most.
 pub const SCAN_BUDGET: usize = 10_000;
-/// Postings one `ListRelations` call examines at most.
-pub const EVIDENCE_BUDGET: usize = 20_000;
 
 /// One page of a query's answer.
 #[derive(Debug, Clone)]
@@ -52,7 +51,8 @@ pub struct QueryPage {
 pub struct RelationAnswer {
     /// The edges.
     pub edges: Vec<RelationEdge>,
-    /// True if the evidence budget ran out before all evidence was examined.
+    /// True only for an `as_of` older than the graph's undo budget on an actor with more
+    /// evidence rows than one call walks (see `graph::WALK_BUDGET`).
     pub truncated: bool,
 }
 
@@ -123,72 +123,14 @@ impl Store {
         self.page(&walk, snapshot, limit, facts_ok, matches)
     }
 
-    /// The relation graph around `query.actor` as of `as_of`, without superseded evidence.
+    /// The relation graph around `query.actor` as of `as_of`, without superseded evidence:
+    /// read from the graph the indexer maintains, complete at any size (see `graph`).
     pub fn relations(
         &self,
         query: &RelationQuery,
         as_of: Position,
     ) -> Result<RelationAnswer, StoreError> {
-        let actor = &query.actor;
-        let mut scopes = Vec::new();
-        match &query.counterpart {
-            Some(other) if other != actor => {
-                scopes.push(Scope::event_pair(actor, other));
-                scopes.push(Scope::claim_pair(actor, other));
-            }
-            _ if !query.relations.is_empty() => {
-                for relation in &query.relations {
-                    scopes.push(Scope::EventActorRelation(actor, relation));
-                    scopes.push(Scope::ClaimActorRelation(actor, relation));
-                }
-            }
-            _ => {
-                scopes.push(Scope::EventActor(actor));
-                scopes.push(Scope::ClaimActor(actor));
-            }
-        }
-        let walk = Walk {
-            family: Family::Date,
-            scopes,
-            dates: DateRange {
-                mode: DateMatch::Overlaps,
-                ..query.dates
-            },
-            order: QueryOrder::DateAscending,
-            after: None,
-            as_of,
-        };
-        let snapshot = Snapshot {
-            as_of,
-            include_superseded: false,
-        };
-        let mut graph = RelationGraph::new(query);
-        let mut postings = self.merged(&walk);
-        let mut examined = 0;
-        while let Some(posting) = postings.next_posting()? {
-            if examined == EVIDENCE_BUDGET {
-                return Ok(RelationAnswer {
-                    edges: graph.into_edges(),
-                    truncated: true,
-                });
-            }
-            examined += 1;
-            let evidence_ok = posting.position <= as_of
-                && query.dates.accepts(posting.facts.span)
-                && query
-                    .min_certainty
-                    .is_none_or(|min| posting.facts.certainty <= min);
-            if !evidence_ok {
-                continue;
-            }
-            if let Some(entry) = self.visible(posting.position, snapshot, |_| true)? {
-                graph.add(entry.position, &entry.body);
-            }
-        }
-        Ok(RelationAnswer {
-            edges: graph.into_edges(),
-            truncated: false,
-        })
+        graph_store::relations(&self.log, &self.index, query, as_of)
     }
 
     fn page(

@@ -67,24 +67,6 @@ impl IndexBatch {
     pub fn extend(&mut self, later: IndexBatch) {
         self.writes.extend(later.writes);
     }
-
-    /// The value this batch gives `key`: `Some(None)` if it removes it, `None` if it does not
-    /// touch it. Lets a writer read its own writes before they are applied.
-    pub fn pending(&self, space: Space, key: &[u8]) -> Option<Option<&[u8]>> {
-        self.writes
-            .get(&(space, key.to_vec()))
-            .map(|value| value.as_deref())
-    }
-
-    /// How many keys it writes.
-    pub fn len(&self) -> usize {
-        self.writes.len()
-    }
-
-    /// True if it writes nothing.
-    pub fn is_empty(&self) -> bool {
-        self.writes.is_empty()
-    }
 }
 
 /// The index database and its keyspaces.

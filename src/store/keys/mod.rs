@@ -22,6 +22,8 @@
 //! (ids, folded names and relation keys never contain it) so that `text\0` prefixes never match
 //! a longer text.
 
+pub mod graph;
+
 use crate::domain::{Day, EntryId, EntryKind, Position};
 
 /// sled: `L` + position -> the record of the entry at that position.
