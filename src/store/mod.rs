@@ -7,11 +7,11 @@
 //! once the flush that contains it has returned, so nothing a client read can vanish in a crash.
 
 mod actor_index;
-mod codec;
 mod error;
 pub mod keys;
 mod postings;
 mod query;
+pub mod record;
 mod sled_log;
 mod writer;
 

@@ -13,10 +13,10 @@ use crate::domain::names::NameSource;
 use crate::domain::{Entry, EntryBody, EntryId, EntryKind, Position, SubscriptionState};
 
 use super::actor_index::{actor_index_keys, source_of_byte};
-use super::codec::{decode_id_value, decode_record, encode_id_value};
 use super::error::StoreError;
 use super::keys;
 use super::postings::{postings, superseded_prefix, supersession_keys};
+use super::record::{decode_id_value, decode_record, encode_id_value};
 
 /// Entry counters kept beside the log, updated in the same batch as the entries they count.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +38,7 @@ pub type KeyRange = (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>);
 pub struct CommitRecord<'a> {
     /// Where it goes.
     pub position: Position,
-    /// The encoded record (see `codec`).
+    /// The encoded record (see `record`).
     pub record: Vec<u8>,
     /// What it says, for the indexes.
     pub body: &'a EntryBody,
@@ -492,8 +492,7 @@ fn query_index_state(indexed_through: Position) -> [u8; 9] {
 }
 
 fn decode_entry(position: Position, bytes: &[u8]) -> Result<Entry, StoreError> {
-    let (recorded_at, body) =
-        decode_record(bytes).map_err(|reason| corrupt(&keys::log_key(position), &reason))?;
+    let (recorded_at, body) = decode_record(position, bytes)?;
     Ok(Entry {
         position,
         recorded_at,
@@ -503,7 +502,7 @@ fn decode_entry(position: Position, bytes: &[u8]) -> Result<Entry, StoreError> {
 
 fn corrupt(key: &[u8], reason: &str) -> StoreError {
     StoreError::Corrupt {
-        key: String::from_utf8_lossy(key).escape_debug().to_string(),
+        key: format!("key \"{}\"", String::from_utf8_lossy(key).escape_debug()),
         reason: reason.to_string(),
     }
 }

@@ -21,7 +21,7 @@ use crate::domain::{
     PlanError, PlannedEntry, Position,
 };
 
-use super::codec::{encode_record, set_recorded_at};
+use super::record::{encode_record, set_recorded_at};
 
 use super::error::StoreError;
 use super::sled_log::{CommitRecord, Counts, SledLog};
