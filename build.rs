@@ -3,6 +3,10 @@
 //! server can serve gRPC reflection from exactly the schema it was built with. `pbjson-build`
 //! adds serde implementations that follow the proto3 JSON mapping (lowerCamelCase field names,
 //! enum names as strings), the format of `eventlog export` and `eventlog import --format ndjson`.
+//!
+//! The storage schema (`proto/eventlog/storage/`, the bodies of log records) is compiled apart,
+//! with plain `prost-build`: it is never served, so it stays out of the descriptor set that
+//! reflection publishes and gets no gRPC or JSON code.
 
 use std::path::PathBuf;
 
@@ -10,9 +14,10 @@ use prost::Message;
 
 const PROTO_ROOT: &str = "proto";
 const PROTO_FILES: &[&str] = &["proto/eventlog/v1/eventlog.proto"];
+const STORAGE_PROTO_FILES: &[&str] = &["proto/eventlog/storage/v1/record.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    for file in PROTO_FILES {
+    for file in PROTO_FILES.iter().chain(STORAGE_PROTO_FILES) {
         println!("cargo:rerun-if-changed={file}");
     }
     let descriptors = protox::compile(PROTO_FILES, [PROTO_ROOT])?;
@@ -55,5 +60,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .register_descriptors(&descriptors.encode_to_vec())?
         .btree_map(["."])
         .build(&[".eventlog"])?;
+    let storage = protox::compile(STORAGE_PROTO_FILES, [PROTO_ROOT])?;
+    prost_build::Config::new()
+        // Ordered maps, as in the public types, so the public part of a record is byte for
+        // byte what the service would encode.
+        .btree_map(["."])
+        .compile_fds(storage)?;
     Ok(())
 }

@@ -65,6 +65,14 @@ impl Edtf {
         })
     }
 
+    /// A date the store validated when it was appended, read back with the span computed
+    /// then, so that reads never parse dates. Only for values the store validated on append
+    /// (`canonical` is what [`Edtf::as_str`] returned and `span` what [`Edtf::span`] returned);
+    /// never for wire input, which goes through [`Edtf::parse`].
+    pub fn from_stored(canonical: String, span: DateSpan) -> Edtf {
+        Edtf { canonical, span }
+    }
+
     /// The canonical spelling, e.g. `2022%` for an input of `2022?~`.
     pub fn as_str(&self) -> &str {
         &self.canonical

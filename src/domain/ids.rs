@@ -42,6 +42,13 @@ impl EntryId {
         Ok(EntryId(text.to_string()))
     }
 
+    /// An id the store validated when it was appended, read back without checking it again:
+    /// reads must not pay for validation once per entry and per read. Only for values the
+    /// store validated on append; never for wire input, which goes through [`EntryId::parse`].
+    pub fn from_stored(text: String) -> EntryId {
+        EntryId(text)
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -108,6 +115,13 @@ impl CountryCode {
         }
     }
 
+    /// A code the store validated when it was appended, read back without checking it again.
+    /// Only for values the store validated on append; never for wire input, which goes
+    /// through [`CountryCode::parse`].
+    pub fn from_stored(text: String) -> CountryCode {
+        CountryCode(text)
+    }
+
     /// The code as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -134,6 +148,14 @@ impl From<CountryCode> for String {
 pub struct RelationKey(pub(crate) String);
 
 impl RelationKey {
+    /// A key the vocabulary accepted when the entry was appended, read back from the store.
+    /// Stored history keeps its relations even if a later vocabulary drops one, so this does
+    /// not consult the vocabulary. Only for values the store validated on append; never for
+    /// wire input, which goes through [`super::Vocabulary::relation`].
+    pub fn from_stored(text: String) -> RelationKey {
+        RelationKey(text)
+    }
+
     /// The key as text.
     pub fn as_str(&self) -> &str {
         &self.0

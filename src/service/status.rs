@@ -3,7 +3,8 @@
 //! Each arm picks the code a client can act on: INVALID_ARGUMENT means "fix the request",
 //! FAILED_PRECONDITION "append what it depends on first", ALREADY_EXISTS "this id is taken",
 //! ABORTED "re-read and retry", OUT_OF_RANGE "ask within the log", UNAVAILABLE "retry later or elsewhere", INTERNAL "tell an
-//! operator". Messages are the domain's own, which say what to fix.
+//! operator", DATA_LOSS "this data is damaged: restore it, retrying will not help". Messages are
+//! the domain's own, which say what to fix (for damage: where it is).
 
 use tonic::Status;
 
@@ -54,10 +55,11 @@ impl From<StoreError> for Status {
             StoreError::Closed | StoreError::Poisoned(_) | StoreError::Locked { .. } => {
                 Status::unavailable(message)
             }
-            StoreError::Engine(_)
-            | StoreError::Corrupt { .. }
-            | StoreError::Encode(_)
-            | StoreError::Task(_) => {
+            StoreError::Corrupt { .. } => {
+                tracing::error!(%message, "stored data is damaged");
+                Status::data_loss(message)
+            }
+            StoreError::Engine(_) | StoreError::Encode(_) | StoreError::Task(_) => {
                 tracing::error!(%message, "storage failure");
                 Status::internal(message)
             }

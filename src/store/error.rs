@@ -1,5 +1,7 @@
 //! Errors of the storage layer.
 
+use crate::domain::Position;
+
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -13,10 +15,12 @@ pub enum StoreError {
         /// The directory.
         path: String,
     },
-    /// A record on disk could not be decoded.
-    #[error("record at key {key} is corrupt: {reason}")]
+    /// Something on disk is damaged or cannot be decoded: a record (named by its log position,
+    /// see [`StoreError::corrupt_record`]) or an index or metadata key. Reported, never
+    /// answered around: a damaged record must not become a wrong answer.
+    #[error("{key} is corrupt: {reason}")]
     Corrupt {
-        /// The key, printed for an operator.
+        /// Where, for an operator: `log position 42`, or `key "..."`.
         key: String,
         /// What is wrong.
         reason: String,
@@ -34,4 +38,15 @@ pub enum StoreError {
     /// The store is shutting down.
     #[error("the store is shutting down")]
     Closed,
+}
+
+impl StoreError {
+    /// The record at `position` failed its checksum or could not be decoded. Named by position
+    /// so an operator can find it (and a client can read around it).
+    pub fn corrupt_record(position: Position, reason: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            key: format!("the record at log position {position}"),
+            reason: reason.into(),
+        }
+    }
 }

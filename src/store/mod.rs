@@ -13,7 +13,6 @@
 //! in `keys`.
 
 mod actor_index;
-mod codec;
 mod engine;
 mod error;
 mod graph;
@@ -23,7 +22,7 @@ mod indexer;
 pub mod keys;
 mod postings;
 mod query;
-mod record;
+pub mod record;
 mod stored;
 mod writer;
 mod writes;

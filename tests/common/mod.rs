@@ -33,6 +33,17 @@ impl TestServer {
         }
     }
 
+    /// Starts a server on `data_dir`, a directory the caller prepared inside `temp` (a copy of
+    /// a fixture, say); `temp` goes when the server does.
+    pub async fn start_in(temp: tempfile::TempDir, data_dir: PathBuf) -> TestServer {
+        let running = start_on(&data_dir).await;
+        TestServer {
+            running: Some(running),
+            data_dir,
+            _temp: Some(temp),
+        }
+    }
+
     /// The address clients connect to.
     pub fn url(&self) -> String {
         let addr = self.running.as_ref().expect("server is running").local_addr;

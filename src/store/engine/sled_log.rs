@@ -313,7 +313,7 @@ fn engine(error: sled::Error) -> StoreError {
 
 fn corrupt(key: &[u8], reason: &str) -> StoreError {
     StoreError::Corrupt {
-        key: String::from_utf8_lossy(key).escape_debug().to_string(),
+        key: format!("key \"{}\"", String::from_utf8_lossy(key).escape_debug()),
         reason: reason.to_string(),
     }
 }

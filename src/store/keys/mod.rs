@@ -25,6 +25,7 @@
 pub mod graph;
 
 use crate::domain::{Day, EntryId, EntryKind, Position};
+use crate::store::record::header::{kind_byte, kind_of_byte};
 
 /// sled: `L` + position -> the record of the entry at that position.
 pub const LOG: u8 = b'L';
@@ -101,25 +102,6 @@ pub fn decode_id_value(value: &[u8]) -> Option<(Position, EntryKind)> {
     let position = decode_position(value)?;
     let kind = kind_of_byte(*value.get(8)?)?;
     Some((position, kind))
-}
-
-/// The byte that stands for an entry kind in index values.
-pub fn kind_byte(kind: EntryKind) -> u8 {
-    match kind {
-        EntryKind::Actor => 1,
-        EntryKind::Event => 2,
-        EntryKind::Claim => 3,
-    }
-}
-
-/// The entry kind a byte of [`kind_byte`] stands for.
-pub fn kind_of_byte(byte: u8) -> Option<EntryKind> {
-    match byte {
-        1 => Some(EntryKind::Actor),
-        2 => Some(EntryKind::Event),
-        3 => Some(EntryKind::Claim),
-        _ => None,
-    }
 }
 
 /// The key of the actor listing for `id` (fjall `index`).
