@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 
 use crate::domain::{Entry, EntryFilter, Position};
 use crate::shutdown::Shutdown;
-use crate::store::{Store, StoreError, StoredEntry};
+use crate::store::{entry_of, RecordView, Store, StoreError, StoredEntry};
 
 /// Entries read from the store per step of a catch-up.
 const CHUNK: usize = 512;
@@ -44,9 +44,9 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// How long a follower tries to tell a client why its stream ends.
 const END_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Makes what the client is sent of an entry, from its record and, when at hand, the entry
-/// decoded (the live feed has it; a filtered catch-up decoded it to test it).
-pub type Framer = fn(&StoredEntry, Option<&Entry>) -> Result<Bytes, StoreError>;
+/// Makes what the client is sent of an entry, from its verified record and, when at hand, the
+/// entry decoded (the live feed has it; a filtered catch-up decoded it to test it).
+pub type Framer = fn(&RecordView<'_>, Option<&Entry>) -> Result<Bytes, StoreError>;
 
 /// One entry, ready for the wire.
 #[derive(Debug, Clone, PartialEq)]
@@ -199,8 +199,7 @@ impl Follower {
                             break; // A group we never saw: the store has it.
                         }
                         let framer = self.framer;
-                        let frames = match group.frames(|stored, entry| framer(stored, Some(entry)))
-                        {
+                        let frames = match group.frames(|view, entry| framer(view, Some(entry))) {
                             Ok(frames) => frames,
                             Err(error) => return Stop::End(StreamEnd::Store(error)),
                         };
@@ -254,14 +253,15 @@ impl Follower {
             let first = stored.first().map(StoredEntry::position);
             let mut matching = Vec::new();
             for record in &stored {
+                let view = record.view()?;
                 let bytes = if filter.is_empty() {
-                    framer(record, None)?
+                    framer(&view, None)?
                 } else {
-                    let entry = record.decode()?;
+                    let entry = entry_of(&view)?;
                     if !filter.matches(&entry.body) {
                         continue;
                     }
-                    framer(record, Some(&entry))?
+                    framer(&view, Some(&entry))?
                 };
                 matching.push(Framed {
                     position: record.position(),

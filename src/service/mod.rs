@@ -252,7 +252,7 @@ impl EventLog for EventLogService {
                         let last = stored.last().map(crate::store::StoredEntry::position);
                         let frames = stored
                             .iter()
-                            .map(|s| wire::entry_frame(s, None))
+                            .map(|s| wire::entry_frame(&s.view()?, None))
                             .collect::<Result<Vec<_>, _>>()?;
                         Ok::<_, crate::store::StoreError>((last, frames))
                     })

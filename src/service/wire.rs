@@ -18,7 +18,7 @@ use prost::Message;
 
 use crate::domain::{Entry, EntryKind};
 use crate::proto;
-use crate::store::{StoreError, StoredEntry};
+use crate::store::{entry_of, RecordView, StoreError};
 
 use super::to_proto;
 
@@ -32,28 +32,27 @@ const VARINT: u8 = 0;
 /// messages by size, not by count. A single larger entry still goes alone.
 pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
-/// An encoded `eventlog.v1.Entry` of a stored entry: its body spliced from the record (format 2),
-/// or, for a record that keeps none (format 1), encoded from the entry decoded.
-pub fn entry_frame(stored: &StoredEntry, decoded: Option<&Entry>) -> Result<Bytes, StoreError> {
-    let wire = stored.wire()?;
-    let Some(body) = wire.body else {
+/// An encoded `eventlog.v1.Entry` of a verified record: its body spliced from the record
+/// (format 2), or, for a record that keeps none (format 1), encoded from the entry decoded.
+pub fn entry_frame(view: &RecordView<'_>, decoded: Option<&Entry>) -> Result<Bytes, StoreError> {
+    let Some(body) = view.wire_body() else {
         let entry = match decoded {
             Some(entry) => entry.clone(),
-            None => stored.decode()?,
+            None => entry_of(view)?,
         };
         return Ok(to_proto::entry(entry).encode_to_vec().into());
     };
-    let field = match wire.kind {
+    let field = match view.kind() {
         EntryKind::Actor => 3,
         EntryKind::Event => 4,
         EntryKind::Claim => 5,
     };
-    let time = proto::timestamp(wire.recorded_at).encode_to_vec();
+    let time = proto::timestamp(view.recorded_at()).encode_to_vec();
     let mut frame = BytesMut::with_capacity(body.len() + time.len() + 24);
     put_key(&mut frame, 1, VARINT);
-    put_varint(&mut frame, stored.position().0);
+    put_varint(&mut frame, view.position().0);
     put_len_delimited(&mut frame, 2, &time);
-    put_len_delimited(&mut frame, field, &body);
+    put_len_delimited(&mut frame, field, body);
     Ok(frame.freeze())
 }
 

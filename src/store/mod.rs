@@ -45,7 +45,8 @@ pub use error::StoreError;
 #[cfg(test)]
 use query::SCAN_BUDGET;
 pub use query::{QueryPage, RelationAnswer};
-pub use stored::{CommittedGroup, StoredEntry, WireParts};
+pub use record::RecordView;
+pub use stored::{entry_of, CommittedGroup, StoredEntry};
 pub use writer::{AppendError, AppendReceipt, AppendedEntry, CommittedEntries, LIVE_FEED_GROUPS};
 
 use engine::fjall_index::FjallIndex;
@@ -214,8 +215,9 @@ impl Store {
         }
     }
 
-    /// Blocks the calling thread until the indexes cover `position`: for tests and tools that
-    /// use the store without a runtime.
+    /// Blocks the calling thread until the indexes cover `position`: for tests that use the
+    /// store without a runtime.
+    #[cfg(test)]
     pub fn wait_indexed_blocking(&self, position: Position, patience: Duration) -> bool {
         let deadline = Instant::now() + patience;
         while self.indexed() < position {

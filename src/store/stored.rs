@@ -3,11 +3,10 @@
 //! every subscriber.
 
 use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use crate::domain::{Entry, EntryKind, Position};
+use crate::domain::{Entry, Position};
 
 use super::error::StoreError;
 use super::record::RecordView;
@@ -17,19 +16,6 @@ use super::record::RecordView;
 pub struct StoredEntry {
     position: Position,
     record: Bytes,
-}
-
-/// What a response is built from without decoding the body.
-#[derive(Debug, Clone)]
-pub struct WireParts {
-    /// The kind of body.
-    pub kind: EntryKind,
-    /// When the entry was recorded.
-    pub recorded_at: SystemTime,
-    /// The body as a valid encoding of the public `eventlog.v1` message of its kind, when the
-    /// record's format keeps one (format 2 does; format 1 records are JSON and must be decoded).
-    /// A slice of the record, not a copy.
-    pub body: Option<Bytes>,
 }
 
 impl StoredEntry {
@@ -43,47 +29,21 @@ impl StoredEntry {
         self.position
     }
 
-    /// The record's size in bytes.
-    pub fn len(&self) -> usize {
-        self.record.len()
+    /// The record, checksum verified: its kind, time and public wire bytes without decoding
+    /// the body, and the body decoded on demand. One verification per use: a reader that both
+    /// filters and sends an entry takes one view for both.
+    pub fn view(&self) -> Result<RecordView<'_>, StoreError> {
+        RecordView::parse(self.position, &self.record)
     }
+}
 
-    /// True for an empty record (never stored; for clippy's sake).
-    pub fn is_empty(&self) -> bool {
-        self.record.is_empty()
-    }
-
-    /// The entry, decoded (checksum verified).
-    pub fn decode(&self) -> Result<Entry, StoreError> {
-        let view = RecordView::parse(self.position, &self.record)?;
-        Ok(Entry {
-            position: self.position,
-            recorded_at: view.recorded_at(),
-            body: view.decode_body()?,
-        })
-    }
-
-    /// The parts a response splices together (checksum verified).
-    pub fn wire(&self) -> Result<WireParts, StoreError> {
-        let view = RecordView::parse(self.position, &self.record)?;
-        let body = view.wire_body().map(|body| self.share(body));
-        Ok(WireParts {
-            kind: view.kind(),
-            recorded_at: view.recorded_at(),
-            body,
-        })
-    }
-
-    /// `part` as a slice of the record when it lies inside it (no copy), else a copy.
-    fn share(&self, part: &[u8]) -> Bytes {
-        let start = (part.as_ptr() as usize).checked_sub(self.record.as_ptr() as usize);
-        match start {
-            Some(start) if start + part.len() <= self.record.len() => {
-                self.record.slice(start..start + part.len())
-            }
-            _ => Bytes::copy_from_slice(part),
-        }
-    }
+/// The entry a verified record holds.
+pub fn entry_of(view: &RecordView<'_>) -> Result<Entry, StoreError> {
+    Ok(Entry {
+        position: view.position(),
+        recorded_at: view.recorded_at(),
+        body: view.decode_body()?,
+    })
 }
 
 /// The entries of one group commit, as the live feed carries them to every follower: decoded
@@ -119,14 +79,15 @@ impl CommittedGroup {
     /// (whatever `frame` they pass: there is one framing per server).
     pub fn frames(
         &self,
-        frame: impl Fn(&StoredEntry, &Entry) -> Result<Bytes, StoreError>,
+        frame: impl Fn(&RecordView<'_>, &Entry) -> Result<Bytes, StoreError>,
     ) -> Result<&[Bytes], StoreError> {
         let made = self.frames.get_or_init(|| {
             self.stored
                 .iter()
                 .zip(&self.entries)
-                .map(|(stored, entry)| frame(stored, entry).map_err(|e| e.to_string()))
-                .collect()
+                .map(|(stored, entry)| frame(&stored.view()?, entry))
+                .collect::<Result<Vec<_>, StoreError>>()
+                .map_err(|e| e.to_string())
         });
         match made {
             Ok(frames) => Ok(frames),
