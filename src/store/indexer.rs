@@ -12,7 +12,7 @@
 //! of batches fjall recovers after a crash, the watermark says exactly where to resume.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -27,6 +27,7 @@ use super::engine::sled_log::SledLog;
 use super::error::StoreError;
 use super::graph_store;
 use super::keys;
+use super::postings::BlockBuilder;
 use super::writes::index_writes;
 
 /// Entries indexed per fjall batch at most. Large enough that the graph merges many updates of
@@ -35,12 +36,19 @@ use super::writes::index_writes;
 const CHUNK: usize = 4_096;
 /// How long the indexer sleeps without news of the head before it looks again anyway.
 const IDLE_WAIT: Duration = Duration::from_millis(200);
+/// How long new entries may wait to be indexed while fewer than `CHUNK` are waiting and no
+/// reader needs them. Why wait at all: postings are stored in blocks, one key per list per
+/// batch (see `postings`), so a batch of a hundred entries costs nearly a key per posting and
+/// one of thousands a fraction of one. A reader that waits for the indexes (`hurry`) ends the
+/// wait at once, so this delays no answer.
+const LINGER: Duration = Duration::from_millis(100);
 /// How long it waits after a failed batch before trying again.
 const RETRY_WAIT: Duration = Duration::from_secs(1);
 /// Metadata key of the indexes' state.
 const STATE_KEY: &str = "through";
 /// Bump when the encoding of any derived key changes: older indexes are then rebuilt.
-pub const INDEX_FORMAT: u8 = 1;
+/// 2: postings in blocks (see `postings`).
+pub const INDEX_FORMAT: u8 = 2;
 
 /// What the indexes' metadata says: their format, what they cover, and a fingerprint of the
 /// symmetric relations the graph was built with (a changed vocabulary means a rebuild).
@@ -105,8 +113,23 @@ pub fn fingerprint(symmetric: &SymmetricRelations) -> u64 {
 /// The running indexer; stopped and joined on drop.
 pub struct Indexer {
     stop: Arc<AtomicBool>,
+    /// Readers waiting for the indexes to reach some position: while any wait, the indexer
+    /// indexes what there is at once rather than lingering for a fuller batch.
+    waiting: Arc<AtomicUsize>,
     wake: std::sync::mpsc::SyncSender<()>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// A reader's claim on the indexer's haste; released on drop (also when the waiting call is
+/// cancelled).
+pub struct Hurry {
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Drop for Hurry {
+    fn drop(&mut self) {
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// What the indexer thread works with.
@@ -134,17 +157,40 @@ impl Indexer {
         wake: Receiver<()>,
     ) -> Result<Indexer, StoreError> {
         let stop = Arc::new(AtomicBool::new(false));
-        let stopping = Arc::clone(&stop);
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let signals = Signals {
+            wake,
+            stop: Arc::clone(&stop),
+            waiting: Arc::clone(&waiting),
+        };
         let thread = std::thread::Builder::new()
             .name("eventlog-indexer".into())
-            .spawn(move || run(parts, &wake, &stopping))
+            .spawn(move || run(parts, &signals))
             .map_err(|e| StoreError::Task(format!("cannot start the indexer thread: {e}")))?;
         Ok(Indexer {
             stop,
+            waiting,
             wake: wake_tx,
             thread: Some(thread),
         })
     }
+
+    /// Tells the indexer a reader is waiting for it, until the returned guard is dropped.
+    pub fn hurry(&self) -> Hurry {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        // A full channel means the thread is already awake.
+        let _ = self.wake.try_send(());
+        Hurry {
+            waiting: Arc::clone(&self.waiting),
+        }
+    }
+}
+
+/// What tells the indexer thread to work, hurry or stop.
+struct Signals {
+    wake: Receiver<()>,
+    stop: Arc<AtomicBool>,
+    waiting: Arc<AtomicUsize>,
 }
 
 impl Drop for Indexer {
@@ -158,12 +204,15 @@ impl Drop for Indexer {
     }
 }
 
-fn run(parts: IndexerParts, wake: &Receiver<()>, stop: &AtomicBool) {
+fn run(parts: IndexerParts, signals: &Signals) {
     let mut through = parts.through;
     let mut catching_up: Option<Instant> = None;
-    while !stop.load(Ordering::Acquire) {
+    // When the indexer first saw entries it has not indexed yet.
+    let mut behind_since: Option<Instant> = None;
+    while !signals.stop.load(Ordering::Acquire) {
         let head = *parts.head.borrow();
         if head <= through {
+            behind_since = None;
             if let Some(started) = catching_up.take() {
                 tracing::info!(
                     through = through.0,
@@ -171,7 +220,18 @@ fn run(parts: IndexerParts, wake: &Receiver<()>, stop: &AtomicBool) {
                     "indexes caught up with the log"
                 );
             }
-            match wake.recv_timeout(IDLE_WAIT) {
+            match signals.wake.recv_timeout(IDLE_WAIT) {
+                Ok(()) | Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let since = *behind_since.get_or_insert_with(Instant::now);
+        let lingered = since.elapsed();
+        if head.0 - through.0 < CHUNK as u64
+            && lingered < LINGER
+            && signals.waiting.load(Ordering::Acquire) == 0
+        {
+            match signals.wake.recv_timeout(LINGER - lingered) {
                 Ok(()) | Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => break,
             }
@@ -183,6 +243,7 @@ fn run(parts: IndexerParts, wake: &Receiver<()>, stop: &AtomicBool) {
         match index_chunk(&parts.log, &parts.index, &parts.symmetric, through, head) {
             Ok(last) => {
                 through = last;
+                behind_since = None;
                 parts.indexed.send_replace(last);
                 if catching_up.is_some() && last.0 % (CHUNK as u64 * 64) < CHUNK as u64 {
                     tracing::info!(through = last.0, head = head.0, "indexing the log");
@@ -252,15 +313,16 @@ pub fn rebuild_only_through(
     Ok(())
 }
 
-/// The `index` keyspace writes of a chunk of consecutive entries. An actor revised twice in
-/// one chunk is diffed against its revision earlier in the chunk, which the index does not
-/// hold yet.
+/// The `index` keyspace writes of a chunk of consecutive entries, postings gathered into one
+/// block per list. An actor revised twice in one chunk is diffed against its revision earlier
+/// in the chunk, which the index does not hold yet.
 fn plan_chunk(
     log: &SledLog,
     index: &FjallIndex,
     entries: &[Entry],
 ) -> Result<IndexBatch, StoreError> {
     let mut batch = IndexBatch::default();
+    let mut blocks = BlockBuilder::default();
     let mut revised: HashMap<EntryId, Actor> = HashMap::new();
     for entry in entries {
         let previous = match &entry.body {
@@ -278,9 +340,15 @@ fn plan_chunk(
         for (key, value) in writes.puts {
             batch.put(Space::Index, key, value);
         }
+        for posting in writes.postings {
+            blocks.add(posting).map_err(StoreError::Encode)?;
+        }
         if let EntryBody::Actor(actor) = &entry.body {
             revised.insert(actor.id.clone(), actor.clone());
         }
+    }
+    for (key, value) in blocks.into_writes() {
+        batch.put(Space::Index, key, value);
     }
     Ok(batch)
 }

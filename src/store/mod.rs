@@ -123,7 +123,7 @@ pub struct Store {
     // indexer, and both before the engines close.
     writer: Writer,
     /// Held for its `Drop`, which stops and joins the thread.
-    _indexer: Indexer,
+    indexer: Indexer,
     log: Arc<SledLog>,
     index: Arc<FjallIndex>,
     /// The durable head; subscriptions and readers watch it.
@@ -178,7 +178,7 @@ impl Store {
         })?;
         Ok(Store {
             writer,
-            _indexer: indexer,
+            indexer,
             log,
             index,
             head: head_rx,
@@ -201,6 +201,10 @@ impl Store {
         position: Position,
         patience: Duration,
     ) -> Result<Position, IndexLag> {
+        if self.indexed() >= position {
+            return Ok(self.indexed());
+        }
+        let _hurry = self.indexer.hurry();
         let mut indexed = self.indexed.clone();
         let started = Instant::now();
         let reached = tokio::time::timeout(patience, indexed.wait_for(|p| *p >= position)).await;
@@ -220,6 +224,7 @@ impl Store {
     #[cfg(test)]
     pub fn wait_indexed_blocking(&self, position: Position, patience: Duration) -> bool {
         let deadline = Instant::now() + patience;
+        let _hurry = self.indexer.hurry();
         while self.indexed() < position {
             if Instant::now() >= deadline {
                 return false;

@@ -26,12 +26,12 @@ use crate::domain::query::{ClaimQuery, DateKey, DateRange, EventQuery, QueryOrde
 use crate::domain::relations::{RelationEdge, RelationQuery};
 use crate::domain::{DateMatch, Day, Entry, EntryBody, Position};
 
-use super::engine::fjall_index::KeyRange;
+use super::engine::fjall_index::{FjallIndex, KeyRange};
 use super::error::StoreError;
 use super::graph_store;
 use super::index_reads;
 use super::keys::{date_key, position_key};
-use super::postings::{decode_posting, Facts, Family, Posting, Scope, CLASS_MAX_DAYS, OPEN_CLASS};
+use super::postings::{decode_block, Facts, Family, Posting, Scope, CLASS_MAX_DAYS, OPEN_CLASS};
 use super::Store;
 
 /// Postings one page examines at most.
@@ -208,29 +208,44 @@ impl Store {
             let prefix = scope.prefix(walk.family);
             match walk.family {
                 Family::Position => {
+                    // A block ends at its last position, so the one that holds the cursor's
+                    // successor is the first whose key is past the cursor; a block that ends
+                    // after `as_of` may still hold postings before it, so the walk runs to the
+                    // scope's end and stops at the first posting past `as_of`.
                     let lower = match walk.after {
                         Some(after) => Bound::Excluded(position_key(&prefix, after.position)),
                         None => Bound::Included(position_key(&prefix, Position(1))),
                     };
-                    let upper = Bound::Included(position_key(&prefix, walk.as_of));
-                    if !is_empty_range(&lower, &upper) {
-                        streams.push(index_reads::walk(
-                            &self.index,
-                            (lower, upper),
-                            false,
-                            decode_posting,
-                        ));
-                    }
+                    let (_, upper) = index_reads::prefix_range(prefix);
+                    let (after, as_of) = (walk.after.map(|a| a.position), walk.as_of);
+                    streams.push(block_walk(
+                        &self.index,
+                        (lower, upper),
+                        false,
+                        Box::new(move |p: &Posting| {
+                            if p.position > as_of {
+                                Keep::Stop
+                            } else if after.is_some_and(|a| p.position <= a) {
+                                Keep::Skip
+                            } else {
+                                Keep::Yes
+                            }
+                        }),
+                    ));
                 }
                 Family::Date => {
                     for class in 0..=OPEN_CLASS {
                         if let Some(range) = class_range(&prefix, class, walk) {
-                            let reverse = walk.order == QueryOrder::DateDescending;
-                            streams.push(index_reads::walk(
+                            let order = walk.order;
+                            let after = walk.after;
+                            streams.push(block_walk(
                                 &self.index,
                                 range,
-                                reverse,
-                                decode_posting,
+                                order == QueryOrder::DateDescending,
+                                Box::new(move |p: &Posting| match after {
+                                    Some(cut) if !is_after(order, p, cut) => Keep::Skip,
+                                    _ => Keep::Yes,
+                                }),
                             ));
                         }
                     }
@@ -241,6 +256,66 @@ impl Store {
             streams: streams.into_iter().map(Iterator::peekable).collect(),
             order: walk.order,
         }
+    }
+}
+
+/// What a walk does with a posting it finds in a block.
+enum Keep {
+    /// Yields it.
+    Yes,
+    /// Passes over it: it precedes the walk's cursor.
+    Skip,
+    /// Ends the walk: it and everything after it are past the walk's end.
+    Stop,
+}
+
+/// The postings of the blocks in `range`, in the walk's order (blocks and the postings inside
+/// them backwards when `reverse`), as `keep` decides. A block that fails to decode is reported
+/// as corrupt.
+fn block_walk(
+    index: &FjallIndex,
+    range: KeyRange,
+    reverse: bool,
+    keep: Box<dyn Fn(&Posting) -> Keep + Send>,
+) -> Box<dyn Iterator<Item = Result<Posting, StoreError>> + Send> {
+    let mut blocks = index_reads::walk(index, range, reverse, decode_block);
+    let mut current: std::vec::IntoIter<Posting> = Vec::new().into_iter();
+    let mut stopped = false;
+    Box::new(std::iter::from_fn(move || loop {
+        if stopped {
+            return None;
+        }
+        let next = if reverse {
+            current.next_back()
+        } else {
+            current.next()
+        };
+        match next {
+            Some(posting) => match keep(&posting) {
+                Keep::Yes => return Some(Ok(posting)),
+                Keep::Skip => continue,
+                Keep::Stop => {
+                    stopped = true;
+                    return None;
+                }
+            },
+            None => match blocks.next()? {
+                Ok(block) => current = block.into_iter(),
+                Err(error) => {
+                    stopped = true;
+                    return Some(Err(error));
+                }
+            },
+        }
+    }))
+}
+
+/// True if `posting` comes after the cursor `cut` in a date-ordered walk.
+fn is_after(order: QueryOrder, posting: &Posting, cut: DateKey) -> bool {
+    let key = (posting.facts.span.earliest, posting.position);
+    match order {
+        QueryOrder::DateDescending => key < (cut.earliest, cut.position),
+        _ => key > (cut.earliest, cut.position),
     }
 }
 
@@ -317,13 +392,20 @@ fn class_range(prefix: &[u8], class: u8, walk: &Walk<'_>) -> Option<KeyRange> {
     let mut lower = Bound::Included(date_key(prefix, class, lowest, Position(0)));
     let mut upper = Bound::Included(date_key(prefix, class, dates.to, Position(u64::MAX)));
     if let Some(after) = walk.after {
-        let cut = date_key(prefix, class, after.earliest, after.position);
+        // Blocks are keyed by their last position. Forwards, a block whose key is at or
+        // before the cursor holds nothing after it; backwards, a block of the cursor's day
+        // keyed after the cursor may hold postings before it, so the cut is the day's end.
+        // The walk skips what precedes the cursor inside a block.
         if walk.order == QueryOrder::DateDescending {
+            let cut = date_key(prefix, class, after.earliest, Position(u64::MAX));
             if bound_key(&upper) >= cut.as_slice() {
-                upper = Bound::Excluded(cut);
+                upper = Bound::Included(cut);
             }
-        } else if bound_key(&lower) <= cut.as_slice() {
-            lower = Bound::Excluded(cut);
+        } else {
+            let cut = date_key(prefix, class, after.earliest, after.position);
+            if bound_key(&lower) <= cut.as_slice() {
+                lower = Bound::Excluded(cut);
+            }
         }
     }
     (!is_empty_range(&lower, &upper)).then_some((lower, upper))

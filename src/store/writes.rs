@@ -8,7 +8,7 @@ use crate::domain::{Actor, EntryBody, Position};
 
 use super::actor_index::actor_index_keys;
 use super::keys;
-use super::postings::{postings, supersession_keys};
+use super::postings::{postings, supersession_keys, ListPosting};
 
 /// Keys to set and remove in the `index` keyspace.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -17,6 +17,9 @@ pub struct IndexWrites {
     pub puts: Vec<(Vec<u8>, Vec<u8>)>,
     /// Keys to remove.
     pub deletes: Vec<Vec<u8>>,
+    /// Postings, which the indexer gathers into blocks (see `postings`) rather than writing
+    /// one key each.
+    pub postings: Vec<ListPosting>,
 }
 
 /// The writes of indexing the entry at `position`. `previous` is the actor revision it
@@ -53,12 +56,11 @@ pub fn index_writes(position: Position, body: &EntryBody, previous: Option<&Acto
                 .extend(new_keys.words.into_iter().map(|key| (key, Vec::new())));
         }
         EntryBody::Event(_) | EntryBody::Claim(_) => {
-            writes.puts = postings(position, body);
-            writes.puts.extend(
-                supersession_keys(position, body)
-                    .into_iter()
-                    .map(|key| (key, Vec::new())),
-            );
+            writes.postings = postings(position, body);
+            writes.puts = supersession_keys(position, body)
+                .into_iter()
+                .map(|key| (key, Vec::new()))
+                .collect();
         }
     }
     writes
@@ -132,11 +134,11 @@ mod tests {
         let body = EntryBody::Event(event);
         let writes = index_writes(Position(5), &body, None);
         assert!(writes.deletes.is_empty());
-        assert_eq!(
-            writes.puts.len(),
-            postings(Position(5), &body).len() + 1,
-            "every posting and one correction"
-        );
+        assert_eq!(writes.postings, postings(Position(5), &body));
+        // Events, relation, two actors, two actor+relation lists and the pair by date; the
+        // first four by position too.
+        assert_eq!(writes.postings.len(), 7 + 4);
+        assert_eq!(writes.puts.len(), 1, "one correction");
         assert!(writes
             .puts
             .iter()

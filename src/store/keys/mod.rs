@@ -178,17 +178,25 @@ pub fn scope_prefix(family: u8, tag: u8, parts: [&str; 2]) -> Vec<u8> {
     key
 }
 
-/// A date posting key: the scope prefix, span class, earliest day and position.
-pub fn date_key(prefix: &[u8], class: u8, earliest: Day, position: Position) -> Vec<u8> {
+/// A date posting list: the scope prefix, span class and earliest day. Its blocks' keys add
+/// the last position of each block (see `postings`).
+pub fn date_list(prefix: &[u8], class: u8, earliest: Day) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + 13);
     key.extend_from_slice(prefix);
     key.push(class);
     key.extend_from_slice(&day_bytes(earliest));
+    key
+}
+
+/// A date posting block key: the list (scope prefix, span class, earliest day) and the block's
+/// last position. Also the bound of a walk that starts or stops at that day and position.
+pub fn date_key(prefix: &[u8], class: u8, earliest: Day, position: Position) -> Vec<u8> {
+    let mut key = date_list(prefix, class, earliest);
     key.extend_from_slice(&position.0.to_be_bytes());
     key
 }
 
-/// A position posting key: the scope prefix and position.
+/// A position posting block key: the scope prefix and the block's last position.
 pub fn position_key(prefix: &[u8], position: Position) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + 8);
     key.extend_from_slice(prefix);
@@ -328,6 +336,7 @@ mod tests {
         ];
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(position_of_posting_key(&keys[2]), Some(Position(2)));
+        assert!(keys[2].starts_with(&date_list(&prefix, 0, Day(3))));
         let shorter = scope_prefix(DATE_FAMILY, b'a', ["ira", ""]);
         assert!(!prefix.starts_with(&shorter));
         let by_position = position_key(&prefix, Position(300));
