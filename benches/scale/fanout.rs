@@ -1,8 +1,10 @@
 //! Live fan-out: many subscribers in another process while this one appends at a paced rate.
 //!
 //! The subscribers run in a child process (this same binary, `--subscriber-mode`) so their
-//! decoding does not compete with the appender's runtime, and so that the server streams over
-//! real sockets to a separate client as it would in production. Latency is the time a
+//! work does not compete with the appender's runtime, and so that the server streams over
+//! real sockets to a separate client as it would in production. They read entries with the
+//! light reader (`counting.rs`: position and `recorded_at`, body skipped): a hundred clients
+//! decoding every entry into structs would saturate this machine's cores by themselves. Latency is the time a
 //! subscriber receives an entry minus the entry's `recorded_at`: what a live consumer waits
 //! from the moment the server recorded the entry (both clocks are this machine's).
 
@@ -12,8 +14,9 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use eventlog::proto::{self, subscribe_request::Start, subscribe_response::Message};
+use eventlog::proto::{self, subscribe_request::Start};
 
+use crate::counting;
 use crate::process::ChildGuard;
 use crate::queries::percentile;
 use crate::workload::{append, events, head, Client};
@@ -161,46 +164,39 @@ pub struct SubscriberArgs {
 pub async fn subscriber_main(args: SubscriberArgs) {
     let mut streams = Vec::new();
     for _ in 0..args.subscribers {
-        let mut client = crate::process::connect(&args.url).await;
-        let stream = client
-            .subscribe(proto::SubscribeRequest {
-                start: Some(Start::FromEnd(true)),
-                ..Default::default()
-            })
+        // One connection each, as separate consumers would have.
+        let channel = tonic::transport::Channel::from_shared(args.url.clone())
+            .unwrap_or_else(|e| panic!("bad server url {}: {e}", args.url))
+            .connect()
             .await
-            .unwrap_or_else(|status| panic!("Subscribe refused: {status}"))
-            .into_inner();
-        streams.push((client, stream));
+            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", args.url));
+        let request = proto::SubscribeRequest {
+            start: Some(Start::FromEnd(true)),
+            ..Default::default()
+        };
+        streams.push(counting::subscribe(channel, request).await);
     }
     println!("ready");
     let until = args.until;
     let deadline = tokio::time::Instant::now() + args.deadline;
     let tasks: Vec<_> = streams
         .into_iter()
-        .map(|(client, mut stream)| {
+        .map(|mut stream| {
             tokio::spawn(async move {
-                let _client = client;
                 let mut latencies = Vec::new();
                 loop {
                     let message = tokio::time::timeout_at(deadline, stream.message()).await;
-                    let Ok(Ok(Some(message))) = message else {
+                    let Ok(Ok(Some(frame))) = message else {
                         break;
                     };
                     let now = SystemTime::now()
                         .duration_since(UNIX_EPOCH)
                         .unwrap_or_default()
                         .as_micros() as i64;
-                    let entries = match message.message {
-                        Some(Message::Entry(e)) => vec![e],
-                        Some(Message::Entries(es)) => es.entries,
-                        _ => continue,
-                    };
                     let mut done = false;
-                    for entry in entries {
-                        let recorded = entry
-                            .recorded_at
-                            .map_or(now, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1_000);
-                        latencies.push(Duration::from_micros((now - recorded).max(0) as u64));
+                    for entry in frame.entries {
+                        let waited = (now - entry.recorded_us).max(0) as u64;
+                        latencies.push(Duration::from_micros(waited));
                         done |= entry.position >= until;
                     }
                     if done {

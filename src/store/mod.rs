@@ -63,8 +63,11 @@ const RESOLVE_SCAN_CAP: usize = 2_000;
 pub struct StoreConfig {
     /// The data directory (created if missing).
     pub path: PathBuf,
-    /// Upper bound of the engines' caches in bytes: half for sled's page cache, half for
-    /// fjall's block cache.
+    /// Upper bound of the engines' caches in bytes: three quarters for sled's page cache (the
+    /// log), one quarter for fjall's block cache (the indexes). Why not half each: the log is
+    /// most of the data and every catch-up and every query result reads it, while index reads
+    /// are short scans of compressed blocks; measured at 300k events with 256 MiB, a catch-up
+    /// spent a fifth of the server's time paging log nodes back into sled at an even split.
     pub cache_capacity_bytes: u64,
     /// The vocabulary's symmetric relations: the relation graph is built with them, and
     /// rebuilt when they change.
@@ -141,9 +144,10 @@ impl Store {
     /// the head (re-deriving what a crash lost), upgrades a release 1 data directory, and
     /// starts the writer and the indexer. The other indexes catch up in the background.
     pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
-        let half_cache = config.cache_capacity_bytes / 2;
-        let log = Arc::new(SledLog::open(&config.path, half_cache)?);
-        let index = Arc::new(FjallIndex::open(&config.path, half_cache)?);
+        let index_cache = config.cache_capacity_bytes / 4;
+        let log_cache = config.cache_capacity_bytes - index_cache;
+        let log = Arc::new(SledLog::open(&config.path, log_cache)?);
+        let index = Arc::new(FjallIndex::open(&config.path, index_cache)?);
         let head = log.last_position()?;
         let counts = log.counts()?;
         let through = prepare_indexes(&index, head, &config.symmetric)?;

@@ -45,8 +45,7 @@ use crate::domain::{
 };
 
 use super::keys::{
-    self, date_list, day_bytes, day_of, scope_prefix, superseded_key, DATE_FAMILY,
-    POSITION_FAMILY,
+    self, date_list, day_bytes, day_of, scope_prefix, superseded_key, DATE_FAMILY, POSITION_FAMILY,
 };
 
 /// Which walk order a posting serves.
@@ -244,13 +243,16 @@ const POSTING_LEN: usize = 8 + FACTS_LEN;
 /// refused (`None`), so a damaged block is reported rather than read as wrong answers.
 pub fn decode_block(key: &[u8], value: &[u8]) -> Option<Vec<Posting>> {
     let last = keys::position_of_posting_key(key)?;
-    if value.is_empty() || value.len() % POSTING_LEN != 0 {
+    if value.is_empty() || !value.len().is_multiple_of(POSTING_LEN) {
         return None;
     }
     let mut postings = Vec::with_capacity(value.len() / POSTING_LEN);
     for item in value.chunks_exact(POSTING_LEN) {
         let position = keys::decode_position(&item[..8])?;
-        if postings.last().is_some_and(|p: &Posting| p.position >= position) {
+        if postings
+            .last()
+            .is_some_and(|p: &Posting| p.position >= position)
+        {
             return None;
         }
         postings.push(Posting {
