@@ -28,6 +28,7 @@ use super::error::StoreError;
 use super::graph_store;
 use super::keys;
 use super::postings::BlockBuilder;
+use super::priority;
 use super::writes::index_writes;
 
 /// Entries indexed per fjall batch at most. Large enough that the graph merges many updates of
@@ -205,7 +206,7 @@ impl Drop for Indexer {
 }
 
 fn run(parts: IndexerParts, signals: &Signals) {
-    yield_to_the_write_path();
+    priority::yield_to_the_write_path();
     let mut through = parts.through;
     let mut catching_up: Option<Instant> = None;
     // When the indexer first saw entries it has not indexed yet.
@@ -254,31 +255,6 @@ fn run(parts: IndexerParts, signals: &Signals) {
                 tracing::error!(%error, through = through.0, "indexing failed; retrying");
                 std::thread::sleep(RETRY_WAIT);
             }
-        }
-    }
-}
-
-/// Nice value of the indexer thread. Why: on a small machine the indexer, the writer and the
-/// gRPC threads compete for the same cores, and an acknowledgement waits for the writer and
-/// the gRPC threads, never for the indexer. At a lower priority the indexer uses the cores
-/// the write path leaves idle (while it waits for fsync, say) and falls behind under a burst
-/// rather than slowing it; readers that need it wait for it (`Store::wait_indexed`).
-#[cfg(target_os = "linux")]
-const INDEXER_NICE: libc::c_int = 10;
-
-/// Lowers this thread's scheduling priority to `INDEXER_NICE` (Linux; elsewhere a no-op).
-fn yield_to_the_write_path() {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: gettid and setpriority take and return plain integers; on Linux, PRIO_PROCESS
-        // with a thread id sets the priority of that one thread.
-        let result = unsafe {
-            let tid = libc::gettid();
-            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, INDEXER_NICE)
-        };
-        if result != 0 {
-            tracing::debug!(error = %std::io::Error::last_os_error(),
-                "could not lower the indexer's priority; it runs at the default");
         }
     }
 }

@@ -21,6 +21,7 @@ mod index_reads;
 mod indexer;
 pub mod keys;
 mod postings;
+mod priority;
 mod query;
 pub mod record;
 mod stored;

@@ -21,6 +21,7 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, Readable};
 use crate::domain::{EntryId, EntryKind, Position};
 use crate::store::error::StoreError;
 use crate::store::keys;
+use crate::store::priority;
 
 /// The directory of the index database inside the data directory. The name carries the index
 /// format: a release that changes it uses a new name, and the old directory is deleted.
@@ -110,10 +111,13 @@ impl FjallIndex {
     }
 
     fn try_open(path: &Path, cache_bytes: u64) -> Result<FjallIndex, StoreError> {
-        let db = Database::builder(path)
+        // Opened on a background-priority thread, so fjall's flush and compaction workers,
+        // which it starts here, inherit that priority (see `store::priority`).
+        let builder = Database::builder(path)
             .cache_size(cache_bytes.max(1024 * 1024))
-            .worker_threads(2)
-            .open()
+            .worker_threads(2);
+        let db = priority::spawn_background("eventlog-index-open", move || builder.open())
+            .map_err(|e| StoreError::Task(format!("cannot open the index: {e}")))?
             .map_err(engine)?;
         // Memtables are bounded per keyspace, so the index's memory is the cache plus these.
         let options =
