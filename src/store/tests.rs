@@ -169,3 +169,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_index_directory_of_an_older_layout_is_removed_on_open() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    runtime
+        .block_on(store.append(vec![body(true, 1, 0, 0), body(false, 2, 0, 1)], None))
+        .expect("appends");
+    drop(store);
+    // A development build kept every index keyspace in one database under `index-v2`.
+    let old = dir.path().join("index-v2");
+    std::fs::create_dir_all(old.join("keyspaces")).expect("old dir");
+    std::fs::write(old.join("keyspaces").join("0"), b"old").expect("old file");
+    let store = open(dir.path());
+    assert!(!old.exists(), "the old index directory is removed");
+    let found = store.resolve_actor("Actor 1 v0", 10).expect("resolve");
+    assert_eq!(found.len(), 1);
+    assert_eq!(store.head(), Position(2));
+}
