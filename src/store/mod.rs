@@ -13,6 +13,7 @@
 //! in `keys`.
 
 mod actor_index;
+mod backpressure;
 mod engine;
 mod error;
 mod graph;
@@ -180,6 +181,7 @@ impl Store {
             head_tx,
             live_tx: live.clone(),
             indexer: wake_tx,
+            indexed: indexed_rx.clone(),
         })?;
         Ok(Store {
             writer,

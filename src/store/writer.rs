@@ -17,7 +17,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -32,6 +32,7 @@ use super::record::{encode_record, set_recorded_at};
 use super::stored::{CommittedGroup, StoredEntry};
 use bytes::Bytes;
 
+use super::backpressure::{self, LagLimit};
 use super::error::StoreError;
 
 /// Requests waiting for the writer at most; callers wait for room beyond that, which is the
@@ -104,6 +105,8 @@ pub struct WriterParts {
     pub head_tx: watch::Sender<Position>,
     /// Gets the entries of each commit, after `head_tx`.
     pub live_tx: broadcast::Sender<CommittedEntries>,
+    /// How far the derived indexes cover the log (see `backpressure`).
+    pub indexed: watch::Receiver<Position>,
     /// Signalled after each commit, so the indexer follows at once.
     pub indexer: std::sync::mpsc::SyncSender<()>,
 }
@@ -128,8 +131,10 @@ impl Writer {
             head_tx,
             live_tx,
             indexer,
+            indexed,
         } = parts;
         let (jobs, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let lag_limit = LagLimit::new(head, *indexed.borrow());
         let mut state = WriterState {
             log,
             index,
@@ -138,6 +143,8 @@ impl Writer {
             counts,
             head_tx,
             live_tx,
+            lag_limit,
+            indexed,
             poisoned: None,
             kinds: RefCell::new(HashMap::new()),
         };
@@ -225,6 +232,9 @@ struct WriterState {
     /// Published after `head_tx`, so that a subscriber that subscribes to the feed and then reads
     /// the head either finds a group below that head or receives it from the feed.
     live_tx: broadcast::Sender<CommittedEntries>,
+    /// How far the derived indexes cover the log, and how far they may trail it.
+    indexed: watch::Receiver<Position>,
+    lag_limit: LagLimit,
     /// Set after a failed commit: from then on nothing is known to be durable.
     poisoned: Option<String>,
     /// The kinds of ids looked up lately: references mostly name the same few actors, and
@@ -312,7 +322,32 @@ impl WriterState {
                     Err(_) => break,
                 }
             }
+            self.wait_for_the_indexes();
             self.commit_group(group);
+        }
+    }
+
+    /// Holds the next group back while the indexes trail the head by more than the limit
+    /// (see `backpressure`), for at most `backpressure::PATIENCE`.
+    fn wait_for_the_indexes(&mut self) {
+        let mut held = None;
+        while !self.lag_limit.admits(self.head, *self.indexed.borrow()) {
+            let since = *held.get_or_insert_with(Instant::now);
+            if since.elapsed() >= backpressure::PATIENCE {
+                tracing::warn!(
+                    head = self.head.0,
+                    indexed = self.indexed.borrow().0,
+                    "the indexes are not catching up; appending anyway"
+                );
+                return;
+            }
+            std::thread::sleep(backpressure::POLL);
+        }
+        if let Some(since) = held {
+            tracing::debug!(
+                waited_ms = since.elapsed().as_millis() as u64,
+                "appends waited for the indexes"
+            );
         }
     }
 
