@@ -31,6 +31,8 @@ pub const INDEX_DIR: &str = "index-v3";
 /// [`FjallIndex`] for why apart).
 const DERIVED_DIR: &str = "derived";
 const IDS_DIR: &str = "ids";
+/// Bytes of journal each index database keeps at most (fjall's minimum).
+const MAX_JOURNALS: u64 = 64 * 1024 * 1024;
 /// Index directories of earlier formats, removed on open. `index-v2` held all keyspaces in one
 /// database (development builds only; no release wrote it).
 const OLD_INDEX_DIRS: &[&str] = &["index-v2"];
@@ -273,6 +275,9 @@ impl IndexSnapshot {
 fn open_database(path: PathBuf, cache_bytes: u64, workers: usize) -> Result<Database, StoreError> {
     let builder = Database::builder(path)
         .cache_size(cache_bytes.max(1024 * 1024))
+        // fjall replays its journals into memtables on open, and by default keeps up to 512 MiB
+        // of them; the least it allows bounds the replay (and so a restart) to a fraction of that.
+        .max_journaling_size(MAX_JOURNALS)
         .worker_threads(workers);
     priority::spawn_background("eventlog-index-open", move || builder.open())
         .map_err(|e| StoreError::Task(format!("cannot open the index: {e}")))?
