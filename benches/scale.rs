@@ -293,12 +293,7 @@ async fn synthetic(args: &Args, serve: &ServeConfig, work: &Path) -> (String, Ve
         "catch-up Subscribe from 1 (one warm-up pass, then timed passes)",
     );
     let _ = workload::catch_up(&mut client).await;
-    let channel = tonic::transport::Channel::from_shared(url.clone())
-        .expect("the server's url is a uri")
-        .connect()
-        .await
-        .expect("the server accepts a connection");
-    let (entries, elapsed) = counting::catch_up_counting(channel).await;
+    let (entries, elapsed) = counting::catch_up_counting(process::channel(&url).await).await;
     let catch_up_rate = entries as f64 / elapsed.as_secs_f64();
     rows.push(Row::new(
         format!(

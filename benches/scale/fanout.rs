@@ -165,11 +165,7 @@ pub async fn subscriber_main(args: SubscriberArgs) {
     let mut streams = Vec::new();
     for _ in 0..args.subscribers {
         // One connection each, as separate consumers would have.
-        let channel = tonic::transport::Channel::from_shared(args.url.clone())
-            .unwrap_or_else(|e| panic!("bad server url {}: {e}", args.url))
-            .connect()
-            .await
-            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", args.url));
+        let channel = crate::process::channel(&args.url).await;
         let request = proto::SubscribeRequest {
             start: Some(Start::FromEnd(true)),
             ..Default::default()

@@ -201,10 +201,16 @@ impl ServerProcess {
 
 /// Connects a client to `url`, allowing large catch-up messages.
 pub async fn connect(url: &str) -> EventLogClient<Channel> {
-    EventLogClient::connect(url.to_string())
+    EventLogClient::new(channel(url).await).max_decoding_message_size(64 * 1024 * 1024)
+}
+
+/// A connection of its own to the server at `url`.
+pub async fn channel(url: &str) -> Channel {
+    Channel::from_shared(url.to_string())
+        .unwrap_or_else(|e| panic!("bad server url {url}: {e}"))
+        .connect()
         .await
         .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))
-        .max_decoding_message_size(64 * 1024 * 1024)
 }
 
 /// Bytes a directory takes on disk (allocated blocks, as `du` counts them), every file included.

@@ -8,7 +8,7 @@ use std::ops::Bound;
 use crate::domain::relations::RelationQuery;
 use crate::domain::{Entry, EntryBody, EntryId, Position, SymmetricRelations};
 
-use super::engine::fjall_index::{FjallIndex, IndexBatch, IndexSnapshot, Space};
+use super::engine::fjall_index::{FjallIndex, IndexBatch, ReadIndex, Space};
 use super::engine::sled_log::SledLog;
 use super::error::StoreError;
 use super::graph::{self, GraphLog, GraphStore, KeyValues};
@@ -18,11 +18,9 @@ use super::RelationAnswer;
 /// Entries read from the log per step of an `as_of` correction.
 const LOG_CHUNK: usize = 1_024;
 
-/// The graph as fjall holds it now: what the indexer builds on (it is the only writer).
-struct Current<'a>(&'a FjallIndex);
-
-/// The graph as one snapshot holds it.
-struct Snapshot<'a>(&'a IndexSnapshot);
+/// The graph as fjall holds it now (what the indexer builds on: it is the only writer), or as
+/// one snapshot holds it (what `ListRelations` reads).
+struct Graph<'a, R>(&'a R);
 
 /// The log, with entries found by id through the id index.
 struct Log<'a> {
@@ -30,17 +28,7 @@ struct Log<'a> {
     index: &'a FjallIndex,
 }
 
-impl GraphStore for Current<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.0.get(Space::Graph, key)
-    }
-
-    fn scan(&self, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) -> KeyValues<'_> {
-        self.0.scan(Space::Graph, (lower, upper), false)
-    }
-}
-
-impl GraphStore for Snapshot<'_> {
+impl<R: ReadIndex> GraphStore for Graph<'_, R> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.0.get(Space::Graph, key)
     }
@@ -97,7 +85,7 @@ pub fn writes_for_chunk(
 ) -> Result<IndexBatch, StoreError> {
     let bodies: Vec<(Position, &EntryBody)> =
         entries.iter().map(|e| (e.position, &e.body)).collect();
-    let writes = graph::graph_writes(&Current(index), &Log { log, index }, &bodies, symmetric)?;
+    let writes = graph::graph_writes(&Graph(index), &Log { log, index }, &bodies, symmetric)?;
     let mut batch = IndexBatch::default();
     for (key, value) in writes.iter() {
         match value {
@@ -116,9 +104,9 @@ pub fn relations(
     as_of: Position,
 ) -> Result<RelationAnswer, StoreError> {
     let snapshot = index.snapshot();
-    let indexed_through = IndexState::load_from(&snapshot)?.map_or(Position::ZERO, |s| s.through);
+    let indexed_through = IndexState::load(&snapshot)?.map_or(Position::ZERO, |s| s.through);
     graph::list_relations(
-        &Snapshot(&snapshot),
+        &Graph(&snapshot),
         &Log { log, index },
         query,
         indexed_through,

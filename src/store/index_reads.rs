@@ -8,7 +8,7 @@ use crate::domain::names::NameSource;
 use crate::domain::{EntryId, Position};
 
 use super::actor_index::source_of_byte;
-use super::engine::fjall_index::{FjallIndex, KeyRange, Space};
+use super::engine::fjall_index::{FjallIndex, KeyRange, ReadIndex, Space};
 use super::error::StoreError;
 use super::keys;
 

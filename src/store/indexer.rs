@@ -22,7 +22,7 @@ use tokio::sync::watch;
 
 use crate::domain::{Actor, Entry, EntryBody, EntryId, Position, SymmetricRelations};
 
-use super::engine::fjall_index::{FjallIndex, IndexBatch, Space};
+use super::engine::fjall_index::{FjallIndex, IndexBatch, ReadIndex, Space};
 use super::engine::sled_log::SledLog;
 use super::error::StoreError;
 use super::graph_store;
@@ -80,18 +80,8 @@ impl IndexState {
         })
     }
 
-    /// The state of the indexes in a snapshot of them.
-    pub fn load_from(
-        snapshot: &super::engine::fjall_index::IndexSnapshot,
-    ) -> Result<Option<IndexState>, StoreError> {
-        let key = keys::index_meta_key(STATE_KEY);
-        Ok(snapshot
-            .get(Space::Index, &key)?
-            .and_then(|value| IndexState::decode(&value)))
-    }
-
-    /// The stored state of the indexes, if any.
-    pub fn load(index: &FjallIndex) -> Result<Option<IndexState>, StoreError> {
+    /// The stored state of the indexes (now, or in a snapshot of them), if any.
+    pub fn load(index: &impl ReadIndex) -> Result<Option<IndexState>, StoreError> {
         let key = keys::index_meta_key(STATE_KEY);
         Ok(index
             .get(Space::Index, &key)?

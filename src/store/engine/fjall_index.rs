@@ -200,20 +200,6 @@ impl FjallIndex {
         write.commit().map_err(engine)
     }
 
-    /// The value of `key` in `space`, as fjall holds it now.
-    pub fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .keyspace(space)
-            .get(key)
-            .map_err(engine)?
-            .map(|v| v.to_vec()))
-    }
-
-    /// The key-value pairs of `space` in `range`, forwards or backwards.
-    pub fn scan(&self, space: Space, range: KeyRange, reverse: bool) -> KeyValues {
-        pairs(self.keyspace(space).range(range), reverse)
-    }
-
     /// A consistent view of the derived state as of now.
     pub fn snapshot(&self) -> IndexSnapshot {
         IndexSnapshot {
@@ -247,9 +233,31 @@ impl FjallIndex {
     }
 }
 
-impl IndexSnapshot {
-    /// The value of `key` in `space` as of the snapshot.
-    pub fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+/// Reads of derived state: from the index as fjall holds it now, or from a snapshot of it.
+/// One trait, so code that reads (the graph, the indexes' state) is written once for both.
+pub trait ReadIndex {
+    /// The value of `key` in `space`.
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The key-value pairs of `space` in `range`, forwards or backwards.
+    fn scan(&self, space: Space, range: KeyRange, reverse: bool) -> KeyValues;
+}
+
+impl ReadIndex for FjallIndex {
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .keyspace(space)
+            .get(key)
+            .map_err(engine)?
+            .map(|v| v.to_vec()))
+    }
+
+    fn scan(&self, space: Space, range: KeyRange, reverse: bool) -> KeyValues {
+        pairs(self.keyspace(space).range(range), reverse)
+    }
+}
+
+impl ReadIndex for IndexSnapshot {
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
             .snapshot
             .get(self.keyspace(space), key)
@@ -257,11 +265,12 @@ impl IndexSnapshot {
             .map(|v| v.to_vec()))
     }
 
-    /// The key-value pairs of `space` in `range` as of the snapshot.
-    pub fn scan(&self, space: Space, range: KeyRange, reverse: bool) -> KeyValues {
+    fn scan(&self, space: Space, range: KeyRange, reverse: bool) -> KeyValues {
         pairs(self.snapshot.range(self.keyspace(space), range), reverse)
     }
+}
 
+impl IndexSnapshot {
     fn keyspace(&self, space: Space) -> &Keyspace {
         match space {
             Space::Index => &self.index,
