@@ -24,6 +24,7 @@ use crate::ops::end_streams::EndStreamsLayer;
 use crate::ops::health::{self, Health};
 use crate::ops::limits::{Limits, LimitsLayer};
 use crate::ops::metrics::{self, Metrics};
+use crate::ops::request_errors::RequestErrorsLayer;
 use crate::ops::request_log::RequestLogLayer;
 use crate::ops::tls::{self, TlsSettings};
 use crate::proto::event_log_server::EventLogServer;
@@ -269,6 +270,7 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
         .layer(RequestLogLayer::new(metrics))
         .layer(AuthLayer::new(settings.access.clone()))
         .layer(LimitsLayer::new(settings.limits))
+        .layer(RequestErrorsLayer::new(settings.limits.max_message_bytes))
         .layer(EndStreamsLayer::new(streams_shutdown))
         .add_service(health_service)
         .add_service(reflection)

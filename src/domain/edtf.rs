@@ -17,6 +17,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::calendar::{days_in_month, Day, MAX_YEAR, MIN_YEAR};
+use super::quote::quoted;
 
 /// The days a date may fall on, both ends inclusive. Open ends use [`Day::OPEN_START`] and
 /// [`Day::OPEN_END`], so that overlap and containment are plain integer comparisons.
@@ -105,7 +106,7 @@ impl From<Edtf> for String {
 
 /// Why a string is not a date the log accepts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid EDTF date {input:?}: {reason}")]
+#[error("invalid EDTF date {}: {reason}", quoted(.input))]
 pub struct EdtfError {
     /// The string as given.
     pub input: String,
@@ -248,7 +249,8 @@ fn parse_qualifier(suffix: &str) -> Result<Qualifier, String> {
         (0, 1, 0) => Ok(Qualifier::Approximate),
         (1, 1, 0) | (0, 0, 1) => Ok(Qualifier::UncertainAndApproximate),
         _ => Err(format!(
-            "qualifier {suffix:?} repeats itself; use one of ?, ~ or %"
+            "qualifier {} repeats itself; use one of ?, ~ or %",
+            quoted(suffix)
         )),
     }
 }
@@ -259,7 +261,8 @@ fn parse_year(text: &str) -> Result<(i32, u32), String> {
     }
     if text.len() != 4 || !text.bytes().all(|b| b.is_ascii_digit() || b == b'X') {
         return Err(format!(
-            "the year {text:?} must be four digits, 0001 to 9999 (X for an unspecified trailing digit)"
+            "the year {} must be four digits, 0001 to 9999 (X for an unspecified trailing digit)",
+            quoted(text)
         ));
     }
     let specified = text.trim_end_matches('X');
@@ -290,7 +293,8 @@ fn parse_two_digits(text: &str, what: &str) -> Result<Option<u32>, String> {
     }
     if text.len() != 2 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
-            "the {what} {text:?} must be two digits (or XX when unspecified)"
+            "the {what} {} must be two digits (or XX when unspecified)",
+            quoted(text)
         ));
     }
     text.parse()

@@ -7,6 +7,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::quote::quoted;
+
 /// The longest id the log accepts, in bytes (all ids are ASCII).
 pub const MAX_ID_LEN: usize = 128;
 
@@ -36,7 +38,8 @@ impl EntryId {
             .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
         {
             return Err(format!(
-                "{text:?} contains {bad:?}; ids use only ASCII letters, digits and -_.:"
+                "{} contains {bad:?}; ids use only ASCII letters, digits and -_.:",
+                quoted(text)
             ));
         }
         Ok(EntryId(text.to_string()))
@@ -110,7 +113,8 @@ impl CountryCode {
             Ok(CountryCode(text.to_string()))
         } else {
             Err(format!(
-                "{text:?} is not an ISO 3166-1 alpha-3 code (three uppercase letters, e.g. SYR)"
+                "{} is not an ISO 3166-1 alpha-3 code (three uppercase letters, e.g. SYR)",
+                quoted(text)
             ))
         }
     }

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod model;
 pub mod names;
 pub mod query;
+pub mod quote;
 pub mod relations;
 pub mod subscription;
 pub mod vocabulary;

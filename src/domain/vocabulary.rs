@@ -12,6 +12,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::ids::RelationKey;
+use super::quote::quoted;
 
 const DEFAULT_VOCABULARY: &str = include_str!("default_vocabulary.toml");
 
@@ -157,12 +158,14 @@ impl Vocabulary {
         let suggestions = self.nearest(key, 3);
         if suggestions.is_empty() {
             Err(format!(
-                "unknown relation {key:?}; ListRelationTypes lists the {} known relations",
+                "unknown relation {}; ListRelationTypes lists the {} known relations",
+                quoted(key),
                 self.relations.len()
             ))
         } else {
             Err(format!(
-                "unknown relation {key:?}; did you mean {}?",
+                "unknown relation {}; did you mean {}?",
+                quoted(key),
                 suggestions.join(", ")
             ))
         }
@@ -194,6 +197,11 @@ impl Vocabulary {
 
     /// Up to `limit` keys close to `key`: same stem, or a small edit distance away.
     fn nearest(&self, key: &str, limit: usize) -> Vec<String> {
+        // No relation key is this long: a megabyte of input is not a typo, and comparing it
+        // with every key would cost the caller nothing and the server a lot.
+        if key.len() > 64 {
+            return Vec::new();
+        }
         let wanted = key.to_ascii_lowercase().replace([' ', '-'], "_");
         let mut scored: Vec<(f64, &str)> = self
             .relations

@@ -9,8 +9,8 @@
 //!   unary calls, nor each other.
 //! - **Request timeout**: a unary call that has not answered in time gets `UNAVAILABLE` (the
 //!   server is too busy; retry). Streams are not timed out: they end when read to the end.
-//! - **Message size**: a request larger than the decoding limit is refused by tonic; this layer
-//!   turns its `OUT_OF_RANGE` into the conventional `RESOURCE_EXHAUSTED` with the flag to raise.
+//! - **Message size**: a request larger than the decoding limit is refused by tonic (and
+//!   restated by [`super::request_errors`]).
 //!
 //! Health checks are exempt from all of this, so an overloaded server still says it is alive.
 
@@ -23,11 +23,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::Frame;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tonic::{Code, Status};
+use tonic::Status;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::grpc::{code_in, refuse};
+use super::grpc::refuse;
 use super::methods::{self, MethodKind};
 
 /// The limits, as configured.
@@ -168,18 +168,6 @@ where
             } else {
                 future.await?
             };
-            if code_in(response.headers()) == Some(Code::OutOfRange)
-                && response
-                    .headers()
-                    .get("grpc-message")
-                    .is_some_and(|m| says_too_large(m.as_bytes()))
-            {
-                return Ok(refuse(Status::resource_exhausted(format!(
-                    "the request message is larger than the server accepts ({} bytes, \
-                     --max-message-bytes); split it into smaller requests",
-                    limits.max_message_bytes
-                ))));
-            }
             let Some(permit) = permit else {
                 return Ok(response);
             };
@@ -193,12 +181,6 @@ where
             ))
         })
     }
-}
-
-/// True for tonic's "decoded message length too large" (percent-encoded in `grpc-message`).
-fn says_too_large(message: &[u8]) -> bool {
-    let contains = |needle: &[u8]| message.windows(needle.len()).any(|w| w == needle);
-    contains(b"too%20large") || contains(b"too large")
 }
 
 fn refused<E: Send + 'static>(status: Status) -> BoxFuture<http::Response<tonic::body::Body>, E> {
@@ -238,6 +220,9 @@ impl http_body::Body for Holding {
 mod tests {
     use std::convert::Infallible;
 
+    use tonic::Code;
+
+    use super::super::grpc::code_in;
     use super::*;
 
     /// A handler that answers OK after `0`.

@@ -8,6 +8,8 @@
 //! - [`request_log`]: a `tracing` span per RPC with its request id, and the RPC metrics;
 //! - [`auth`]: bearer tokens and roles, per [`methods::METHODS`];
 //! - [`limits`]: concurrent requests, subscribers, timeouts, message size;
+//! - [`request_errors`]: requests tonic cannot decode, restated as `INVALID_ARGUMENT` (or
+//!   `RESOURCE_EXHAUSTED` when too large);
 //! - [`end_streams`]: ends health watches and reflection streams at shutdown.
 //!
 //! Beside them: [`methods`] (the one table of methods, roles and kinds), [`health`]
@@ -22,5 +24,6 @@ pub mod limits;
 pub mod logging;
 pub mod methods;
 pub mod metrics;
+pub mod request_errors;
 pub mod request_log;
 pub mod tls;

@@ -25,6 +25,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+use crate::domain::quote::quoted;
 use crate::domain::limits::{
     MAX_BATCH_BYTES, MAX_ENTRIES_PER_BATCH, MAX_PAGE_SIZE, MAX_RESOLVE_MATCHES, MAX_SHORT_TEXT,
 };
@@ -207,7 +208,7 @@ impl EventLog for EventLogService {
                 let id = to_domain::id("id", &text)?;
                 self.store
                     .entry_by_id(&id)?
-                    .ok_or_else(|| Status::not_found(format!("no entry has id {text:?}")))?
+                    .ok_or_else(|| Status::not_found(format!("no entry has id {}", quoted(&text))))?
             }
             Some(Selector::Position(0)) => {
                 return Err(InvalidField::new("position", "is 0; positions start at 1").into())
@@ -293,7 +294,8 @@ impl EventLog for EventLogService {
         let id = to_domain::id("id", &text)?;
         let (actor, entry) = self.store.actor(&id)?.ok_or_else(|| {
             Status::not_found(format!(
-                "no actor has id {text:?}; ResolveActor finds actors by name or alias"
+                "no actor has id {}; ResolveActor finds actors by name or alias",
+                quoted(&text)
             ))
         })?;
         Ok(Response::new(proto::GetActorResponse {

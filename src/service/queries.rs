@@ -7,6 +7,7 @@ use std::sync::Arc;
 use prost::Message;
 use tonic::Status;
 
+use crate::domain::quote::quoted;
 use crate::domain::limits::MAX_PAGE_SIZE;
 use crate::domain::query::entry_span;
 use crate::domain::{
@@ -238,8 +239,8 @@ async fn require_event(store: &Arc<Store>, id: EntryId) -> Result<(), Status> {
     match found {
         (_, Some(entry)) if entry.body.kind() == crate::domain::EntryKind::Event => Ok(()),
         (id, _) => Err(Status::not_found(format!(
-            "event_id: no event has id {:?}",
-            id.as_str()
+            "event_id: no event has id {}",
+            quoted(id.as_str())
         ))),
     }
 }

@@ -9,6 +9,7 @@ use futures_util::{stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
+use crate::domain::quote::quoted;
 use crate::domain::{
     EntryFilter, EntryId, EntryKind, InvalidField, Position, SubscriptionName, SubscriptionState,
     Vocabulary,
@@ -218,7 +219,8 @@ pub async fn resolve_actor(
         match store.resolve_actor(&name, 1)?.into_iter().next() {
             Some(actor) => Ok(actor.id),
             None => Err(Status::not_found(format!(
-                "{field}: no actor is called {name:?}; ResolveActor and ListActors show the actors"
+                "{field}: no actor is called {}; ResolveActor and ListActors show the actors",
+                quoted(&name)
             ))),
         }
     })

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::domain::quote::quoted;
 use crate::domain::limits::{
     check_count, check_text, MAX_AFFILIATIONS, MAX_ALIASES, MAX_ATTRIBUTES, MAX_LONG_TEXT,
     MAX_MEDIUM_TEXT, MAX_PARTICIPANTS, MAX_SHORT_TEXT, MAX_SOURCES, MAX_SUPERSEDES,
@@ -346,7 +347,7 @@ fn event(e: proto::Event, vocabulary: &Vocabulary) -> Result<Event> {
         .attributes
         .into_iter()
         .map(|(key, value)| {
-            let field = || format!("event.attributes[{key:?}]");
+            let field = || format!("event.attributes[{}]", quoted(&key));
             let checked_key =
                 required_text("", key.clone(), MAX_SHORT_TEXT).map_err(|e| e.at(field()))?;
             let value = text("", value, MAX_MEDIUM_TEXT).map_err(|e| e.at(field()))?;
