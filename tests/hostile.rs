@@ -48,7 +48,10 @@ async fn refusals_of_huge_values_quote_a_short_escaped_prefix_with_the_right_cod
         ("date", with(&|e| e.date = huge.clone())),
         ("relation", with(&|e| e.relation = huge.clone())),
         ("id", with(&|e| e.id = huge.clone())),
-        ("participant", with(&|e| e.participants[0].actor_id = huge.clone())),
+        (
+            "participant",
+            with(&|e| e.participants[0].actor_id = huge.clone()),
+        ),
         (
             "country",
             with(&|e| {
@@ -66,11 +69,21 @@ async fn refusals_of_huge_values_quote_a_short_escaped_prefix_with_the_right_cod
         ),
         (
             "actor country",
-            vec![actor_with("a-1", "A", proto::ActorKind::ArmedGroup, &[], &huge)],
+            vec![actor_with(
+                "a-1",
+                "A",
+                proto::ActorKind::ArmedGroup,
+                &[],
+                &huge,
+            )],
         ),
     ];
     for (what, entries) in bad_batches {
-        assert_bounded(what, append(&mut client, entries).await, Code::InvalidArgument);
+        assert_bounded(
+            what,
+            append(&mut client, entries).await,
+            Code::InvalidArgument,
+        );
     }
 
     let query = |tweak: &dyn Fn(&mut proto::QueryEventsRequest)| {
@@ -79,11 +92,31 @@ async fn refusals_of_huge_values_quote_a_short_escaped_prefix_with_the_right_cod
         request
     };
     let bad_queries: Vec<(&str, proto::QueryEventsRequest, Code)> = vec![
-        ("query actor", query(&|q| q.actor = huge.clone()), Code::NotFound),
-        ("query date", query(&|q| q.date_from = huge.clone()), Code::InvalidArgument),
-        ("query relation", query(&|q| q.relations = vec![huge.clone()]), Code::InvalidArgument),
-        ("query country", query(&|q| q.country = huge.clone()), Code::InvalidArgument),
-        ("query page token", query(&|q| q.page_token = huge.clone()), Code::InvalidArgument),
+        (
+            "query actor",
+            query(&|q| q.actor = huge.clone()),
+            Code::NotFound,
+        ),
+        (
+            "query date",
+            query(&|q| q.date_from = huge.clone()),
+            Code::InvalidArgument,
+        ),
+        (
+            "query relation",
+            query(&|q| q.relations = vec![huge.clone()]),
+            Code::InvalidArgument,
+        ),
+        (
+            "query country",
+            query(&|q| q.country = huge.clone()),
+            Code::InvalidArgument,
+        ),
+        (
+            "query page token",
+            query(&|q| q.page_token = huge.clone()),
+            Code::InvalidArgument,
+        ),
     ];
     for (what, request, code) in bad_queries {
         assert_bounded(what, client.query_events(request).await, code);
@@ -128,7 +161,11 @@ async fn refusals_of_huge_values_quote_a_short_escaped_prefix_with_the_right_cod
             .await,
         Code::NotFound,
     );
-    assert_eq!(common::head(&mut client).await, head, "nothing was appended");
+    assert_eq!(
+        common::head(&mut client).await,
+        head,
+        "nothing was appended"
+    );
     server.stop().await;
 }
 
@@ -211,10 +248,264 @@ async fn bodies_that_are_not_protobuf_are_invalid_argument_and_change_nothing() 
         let (code, message) = raw_call(&url, path, body).await;
         assert_eq!(code, Code::InvalidArgument, "{what}: {message}");
         assert!(message.contains(says), "{what}: {message}");
-        assert!(message.contains("proto"), "{what} says what to do: {message}");
+        assert!(
+            message.contains("proto"),
+            "{what} says what to do: {message}"
+        );
         assert!(message.len() <= MAX_MESSAGE, "{what}: {message}");
     }
     let mut client = server.client().await;
     assert_eq!(common::head(&mut client).await, 0, "nothing was appended");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn calls_the_client_gave_up_on_are_counted_cancelled() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let running = eventlog::server::start(&eventlog::server::Settings {
+        metrics_listen: Some("127.0.0.1:0".parse().expect("address")),
+        ..settings(&temp.path().join("data"))
+    })
+    .await
+    .expect("server starts");
+    let metrics = running.metrics_addr.expect("a metrics address");
+    let url = format!("http://{}", running.local_addr);
+    let mut client = eventlog::proto::event_log_client::EventLogClient::connect(url)
+        .await
+        .expect("connect");
+    // A query that waits for a position the log has not reached, given up by the client's
+    // deadline (grpc-timeout) ...
+    let mut request = tonic::Request::new(proto::QueryEventsRequest {
+        min_position: 1_000,
+        ..Default::default()
+    });
+    request.set_timeout(std::time::Duration::from_millis(200));
+    let gave_up = client.query_events(request).await;
+    // The server's side of the deadline may answer first (tonic says CANCELLED then).
+    let code = gave_up.expect_err("deadline").code();
+    assert!(
+        matches!(code, Code::DeadlineExceeded | Code::Cancelled),
+        "{code:?}"
+    );
+    // ... and one whose caller went away.
+    let mut other = client.clone();
+    let call = tokio::spawn(async move {
+        other
+            .query_events(proto::QueryEventsRequest {
+                min_position: 1_000,
+                ..Default::default()
+            })
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    call.abort();
+    // An Append whose client went away halfway through sending it, on a connection it cut.
+    let tcp = tokio::net::TcpStream::connect(running.local_addr)
+        .await
+        .expect("connect");
+    let (h2_client, connection) = h2::client::handshake(tcp).await.expect("handshake");
+    let connection = tokio::spawn(connection);
+    let mut h2_client = h2_client.ready().await.expect("ready");
+    let (_response, mut send) = h2_client
+        .send_request(
+            http::Request::builder()
+                .method("POST")
+                .uri(format!(
+                    "http://{}/eventlog.v1.EventLog/Append",
+                    running.local_addr
+                ))
+                .header("content-type", "application/grpc")
+                .header("te", "trailers")
+                .body(())
+                .expect("request"),
+            false,
+        )
+        .expect("send");
+    send.send_data(frame(&[0x0a, 0x10, 0x0a], 100), false)
+        .expect("half a body");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    connection.abort();
+    drop((send, h2_client));
+    let append_series = |code: &str| {
+        common::ops::series(
+            "eventlog_rpc_requests_total",
+            &[("method", "Append"), ("code", code)],
+        )
+    };
+    // A subscription dropped by its client.
+    let stream = client
+        .subscribe(proto::SubscribeRequest::default())
+        .await
+        .expect("subscribe");
+    drop(stream);
+    let series = |code: &str| {
+        common::ops::series(
+            "eventlog_rpc_requests_total",
+            &[("method", "QueryEvents"), ("code", code)],
+        )
+    };
+    let mut samples = std::collections::HashMap::new();
+    for _ in 0..100 {
+        samples = common::ops::parse_samples(&common::ops::scrape(metrics).await);
+        if samples.get(&series("CANCELLED")).copied().unwrap_or(0.0) >= 2.0
+            && samples.keys().any(|k| k.contains("\"Append\""))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let codes: Vec<_> = samples
+        .iter()
+        .filter(|(k, _)| k.starts_with("eventlog_rpc_requests_total"))
+        .collect();
+    assert_eq!(
+        samples.get(&series("CANCELLED")).copied(),
+        Some(2.0),
+        "{codes:?}"
+    );
+    assert_eq!(
+        samples.get(&append_series("CANCELLED")).copied(),
+        Some(1.0),
+        "{codes:?}"
+    );
+    running.stop().await.expect("stops");
+}
+
+/// FNV-1a, the page tokens' (public, unkeyed) checksum: what a forger recomputes.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn hex_decode(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn page_tokens_and_filters_are_held_to_their_own_query() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    append(&mut client, seed_actors()).await.expect("seed");
+    append_attacks(&mut client, 1, 3, "2022").await;
+    let head = common::head(&mut client).await;
+
+    // A query token whose snapshot was moved past the head, checksum recomputed.
+    let first = client
+        .query_events(proto::QueryEventsRequest {
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("first page")
+        .into_inner();
+    let token = first.next_page_token;
+    let mut bytes = hex_decode(token.strip_prefix("q1.").expect("a query token"));
+    let payload_len = bytes.len() - 8;
+    bytes[1..9].copy_from_slice(&1_000_000_u64.to_be_bytes());
+    let checksum = fnv1a(&bytes[..payload_len]);
+    bytes[payload_len..].copy_from_slice(&checksum.to_be_bytes());
+    let forged = format!("q1.{}", hex_encode(&bytes));
+    assert_status(
+        client
+            .query_events(proto::QueryEventsRequest {
+                page_size: 1,
+                page_token: forged,
+                ..Default::default()
+            })
+            .await,
+        Code::OutOfRange,
+        &["page_token", "beyond the head", "first page"],
+    );
+
+    // A ListActors token is bound to the filters it was issued for.
+    let states = proto::ListActorsRequest {
+        page_size: 1,
+        kind: proto::ActorKind::State as i32,
+        ..Default::default()
+    };
+    let page = client
+        .list_actors(states.clone())
+        .await
+        .expect("first page")
+        .into_inner();
+    assert!(
+        !page.next_page_token.is_empty(),
+        "two states: a second page"
+    );
+    let second = client
+        .list_actors(proto::ListActorsRequest {
+            page_token: page.next_page_token.clone(),
+            ..states.clone()
+        })
+        .await
+        .expect("the same listing continues")
+        .into_inner();
+    assert_eq!(second.actors.len(), 1);
+    assert_status(
+        client
+            .list_actors(proto::ListActorsRequest {
+                page_token: page.next_page_token,
+                kind: proto::ActorKind::ArmedGroup as i32,
+                ..states
+            })
+            .await,
+        Code::InvalidArgument,
+        &["page_token", "other filters"],
+    );
+
+    // A subscription's date range is checked as a query's is.
+    assert_status(
+        client
+            .subscribe(proto::SubscribeRequest {
+                filter: Some(proto::SubscriptionFilter {
+                    date_from: "2023".into(),
+                    date_to: "2022".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await,
+        Code::InvalidArgument,
+        &["filter.date_from", "ends before it starts"],
+    );
+
+    // One id twice in a batch, with different content: the batch's own contradiction.
+    let mut twin = event_body("twin", "attacks", "russia", "iran", "2022");
+    let first_twin = entry(Body::Event(twin.clone()));
+    twin.summary = "a different account".into();
+    assert_status(
+        append(&mut client, vec![first_twin, entry(Body::Event(twin))]).await,
+        Code::InvalidArgument,
+        &["entries[1]", "entries[0]", "this batch"],
+    );
+    // A date with letters in it is not "a time of day".
+    assert_status(
+        append(
+            &mut client,
+            vec![event(
+                "snow",
+                "attacks",
+                "russia",
+                "iran",
+                "☃ nächstes Jahr ☃",
+            )],
+        )
+        .await,
+        Code::InvalidArgument,
+        &["not part of an EDTF date"],
+    );
+    assert_eq!(
+        common::head(&mut client).await,
+        head,
+        "nothing was appended"
+    );
     server.stop().await;
 }

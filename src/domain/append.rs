@@ -109,8 +109,11 @@ pub fn plan_append<V: LogView>(
     // rather than copying bodies: a hit is rare, a copy per entry is not.
     let mut in_batch: HashMap<EntryId, usize> = HashMap::new();
     for (index, body) in entries.into_iter().enumerate() {
-        let existing = match in_batch.get(body.id()) {
-            Some(&at) => match &planned[at] {
+        // `planned` has one entry per entry of the batch before this one, so `at` is also the
+        // earlier entry's index in the batch.
+        let earlier_in_batch = in_batch.get(body.id()).copied();
+        let existing = match earlier_in_batch {
+            Some(at) => match &planned[at] {
                 PlannedEntry::New { position, body, .. } => Some((*position, Cow::Borrowed(body))),
                 PlannedEntry::Duplicate { .. } => None,
             },
@@ -131,11 +134,22 @@ pub fn plan_append<V: LogView>(
                 Some(old.into_owned())
             }
             Some((position, old)) => {
-                return Err(PlanError::Rejected(AppendRejection::IdTaken {
-                    index,
-                    id: body.id().clone(),
-                    existing_kind: old.kind().as_str(),
-                    position,
+                let id = body.id().clone();
+                let kind = old.kind().as_str();
+                return Err(PlanError::Rejected(match earlier_in_batch {
+                    // Not written yet: the position is only the one it would have had.
+                    Some(earlier) => AppendRejection::IdTwiceInBatch {
+                        index,
+                        earlier,
+                        id,
+                        earlier_kind: kind,
+                    },
+                    None => AppendRejection::IdTaken {
+                        index,
+                        id,
+                        existing_kind: kind,
+                        position,
+                    },
                 }));
             }
             None => None,

@@ -173,8 +173,17 @@ fn parse_form(input: &str) -> Result<Form, String> {
     if input.contains(['[', '{']) {
         return Err("sets of dates ([..] and {..}) are not supported; use an interval".into());
     }
-    if input.contains(['T', 't', ':']) {
+    if looks_like_a_time(input) {
         return Err("times of day are not supported; give the day only".into());
+    }
+    if let Some(bad) = input
+        .chars()
+        .find(|c| !(c.is_ascii_digit() || matches!(c, 'X' | '-' | '/' | '.' | '?' | '~' | '%')))
+    {
+        return Err(format!(
+            "{bad:?} is not part of an EDTF date; write YYYY, YYYY-MM or YYYY-MM-DD (X for an \
+             unspecified digit), then ?, ~ or %, and start/end for an interval"
+        ));
     }
     let mut parts = input.split('/');
     let first = parts.next().unwrap_or_default();
@@ -199,6 +208,14 @@ fn parse_form(input: &str) -> Result<Form, String> {
         _ => return Err("an interval needs at least one dated end".into()),
     }
     Ok(Form::Interval(start, end))
+}
+
+/// A time of day as ISO 8601 writes one (`2022-03-01T10:00`): a `T` or a `:` between digits.
+/// Only that is called a time; any other letter is just not part of a date.
+fn looks_like_a_time(input: &str) -> bool {
+    input.as_bytes().windows(3).any(|w| {
+        w[0].is_ascii_digit() && matches!(w[1], b'T' | b't' | b':') && w[2].is_ascii_digit()
+    })
 }
 
 fn parse_end(text: &str) -> Result<End, String> {

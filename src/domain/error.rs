@@ -72,6 +72,19 @@ pub enum AppendRejection {
         /// Where.
         position: Position,
     },
+    /// Two event or claim entries of one batch share an id but not their content: the batch
+    /// contradicts itself, whatever the log holds.
+    #[error("entries[{index}]: id \"{id}\" is also the id of entries[{earlier}] (a {earlier_kind}) in this batch, with different content; give each entry its own id, or send a correction as a new entry that lists the old id in `supersedes`")]
+    IdTwiceInBatch {
+        /// Index of the later entry in the batch.
+        index: usize,
+        /// Index of the earlier entry with the same id.
+        earlier: usize,
+        /// The id.
+        id: EntryId,
+        /// What the earlier entry is.
+        earlier_kind: &'static str,
+    },
     /// A referenced actor or entry is not in the log (or is of the wrong kind).
     #[error("entries[{index}].{field}: \"{id}\" {problem}")]
     MissingReference {
@@ -147,6 +160,14 @@ pub enum QueryRejection {
     AsOfBeyondHead {
         /// The position asked for.
         as_of: Position,
+        /// The head.
+        head: Position,
+    },
+    /// A page token names a snapshot beyond the head: no server issued it for this log.
+    #[error("page_token: its snapshot (position {snapshot}) is beyond the head of the log ({head}); this log did not issue it (or was restored from an older backup): start again from the first page")]
+    TokenBeyondHead {
+        /// The snapshot the token names.
+        snapshot: Position,
         /// The head.
         head: Position,
     },

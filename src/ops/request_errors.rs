@@ -94,25 +94,25 @@ where
 fn restated(status: &Status, method: &str, max_message_bytes: usize) -> Option<Status> {
     let message = status.message();
     match status.code() {
-        Code::OutOfRange if message.contains("too large") => Some(Status::resource_exhausted(
-            format!(
+        Code::OutOfRange if message.contains("too large") => {
+            Some(Status::resource_exhausted(format!(
                 "the request message is larger than the server accepts ({max_message_bytes} \
                  bytes, --max-message-bytes); split it into smaller requests"
-            ),
-        )),
+            )))
+        }
         Code::Internal => {
-            let what = if let Some(reason) = message.strip_prefix("failed to decode Protobuf message: ")
-            {
-                format!("is not a valid {method} request: {}", short(reason))
-            } else if message.starts_with("Unexpected EOF decoding stream") {
-                "ended inside a gRPC message (the body is truncated)".to_string()
-            } else if message.starts_with("Missing request message") {
-                "carries no request message".to_string()
-            } else if message.starts_with("protocol error: received message with") {
-                "has a gRPC message frame with an invalid compression flag".to_string()
-            } else {
-                return None;
-            };
+            let what =
+                if let Some(reason) = message.strip_prefix("failed to decode Protobuf message: ") {
+                    format!("is not a valid {method} request: {}", short(reason))
+                } else if message.starts_with("Unexpected EOF decoding stream") {
+                    "ended inside a gRPC message (the body is truncated)".to_string()
+                } else if message.starts_with("Missing request message") {
+                    "carries no request message".to_string()
+                } else if message.starts_with("protocol error: received message with") {
+                    "has a gRPC message frame with an invalid compression flag".to_string()
+                } else {
+                    return None;
+                };
             Some(Status::invalid_argument(format!(
                 "the request body {what}; build the client from the .proto files in proto/ \
                  (fields of the declared types, strings in UTF-8)"

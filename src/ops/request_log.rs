@@ -5,13 +5,17 @@
 //! response metadata either way) and, once known, the caller's token name, the status code and
 //! the latency. Everything the handler logs happens inside that span. An RPC is finished when
 //! its response body ends (for streams, when the stream ends), so its code and latency are the
-//! ones the client saw; a body dropped before its status was sent counts as `CANCELLED`.
+//! ones the client saw; a body dropped before its status was sent counts as `CANCELLED`, and so
+//! does a call whose request body broke off (the client reset the stream or cut the connection
+//! while sending), whatever tonic then answered to nobody.
 //!
 //! It never logs metadata: the `authorization` token stays out of every line.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -69,7 +73,9 @@ type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
 impl<S, B> Service<http::Request<B>> for RequestLog<S>
 where
-    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: Service<http::Request<tonic::body::Body>, Response = http::Response<tonic::body::Body>>,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
 {
@@ -93,6 +99,13 @@ where
         } else {
             tracing::info_span!("rpc", method = name, peer = %peer, request_id = %request_id, caller = Empty, code = Empty, latency_ms = Empty)
         };
+        let client_gone = Arc::new(AtomicBool::new(false));
+        let request = request.map(|inner| {
+            tonic::body::Body::new(Watched {
+                inner,
+                client_gone: Arc::clone(&client_gone),
+            })
+        });
         // Entered while the inner layers decide, so they can record into it (`caller`).
         let future = span.in_scope(|| self.inner.call(request));
         let metrics = self.metrics.clone();
@@ -103,6 +116,7 @@ where
                 metrics,
                 method: name,
                 code: None,
+                client_gone,
                 // Counted only once the stream is open: a call cancelled before must not
                 // uncount a subscriber it never counted.
                 subscription: false,
@@ -163,6 +177,8 @@ struct Finish {
     method: &'static str,
     /// The status once seen (in the response headers or the trailers).
     code: Option<Code>,
+    /// Set when the request body broke off: the client left, whatever the status says.
+    client_gone: Arc<AtomicBool>,
     /// A subscription counted in `eventlog_subscribers_active`, to uncount at the end.
     subscription: bool,
     /// Logged at debug rather than info (health checks, which probes send every few seconds).
@@ -171,6 +187,9 @@ struct Finish {
 
 impl Drop for Finish {
     fn drop(&mut self) {
+        if self.client_gone.load(Ordering::Relaxed) {
+            self.code = None;
+        }
         let code = self.code.unwrap_or(Code::Cancelled);
         let elapsed = self.started.elapsed();
         self.metrics.rpc_finished(self.method, code, elapsed);
@@ -194,6 +213,42 @@ impl Drop for Finish {
 
 fn round_ms(elapsed: Duration) -> f64 {
     (elapsed.as_secs_f64() * 1e6).round() / 1e3
+}
+
+pin_project_lite::pin_project! {
+    /// A request body that notes when it broke off (a reset stream or a cut connection: hyper's
+    /// error), so the call is recorded as the client's cancellation rather than as the
+    /// `UNKNOWN` or `INVALID_ARGUMENT` tonic derives from a body that ended too soon.
+    struct Watched<B> {
+        #[pin]
+        inner: B,
+        client_gone: Arc<AtomicBool>,
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for Watched<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        if let Poll::Ready(Some(Err(_))) = &polled {
+            this.client_gone.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 pin_project_lite::pin_project! {

@@ -25,10 +25,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use crate::domain::quote::quoted;
 use crate::domain::limits::{
     MAX_BATCH_BYTES, MAX_ENTRIES_PER_BATCH, MAX_PAGE_SIZE, MAX_RESOLVE_MATCHES, MAX_SHORT_TEXT,
 };
+use crate::domain::quote::quoted;
 use crate::domain::{InvalidField, Position, SymmetricRelations, Vocabulary};
 use crate::ops::metrics::Metrics;
 use crate::proto;
@@ -206,9 +206,9 @@ impl EventLog for EventLogService {
             }
             Some(Selector::Id(text)) => {
                 let id = to_domain::id("id", &text)?;
-                self.store
-                    .entry_by_id(&id)?
-                    .ok_or_else(|| Status::not_found(format!("no entry has id {}", quoted(&text))))?
+                self.store.entry_by_id(&id)?.ok_or_else(|| {
+                    Status::not_found(format!("no entry has id {}", quoted(&text)))
+                })?
             }
             Some(Selector::Position(0)) => {
                 return Err(InvalidField::new("position", "is 0; positions start at 1").into())
@@ -349,7 +349,12 @@ impl EventLog for EventLogService {
             DEFAULT_PAGE_SIZE,
             MAX_PAGE_SIZE,
         )?;
-        let after = page_token::decode(&request.page_token)?;
+        let fingerprint = query_token::fingerprint(&proto::ListActorsRequest {
+            kind: request.kind,
+            country: request.country.clone(),
+            ..Default::default()
+        });
+        let after = page_token::decode(&request.page_token, fingerprint)?;
         let filter = ActorFilter {
             kind: to_domain::actor_kind("kind", request.kind)?,
             country: to_domain::optional_country("country", &request.country)?,
@@ -362,7 +367,7 @@ impl EventLog for EventLogService {
             next_page_token: page
                 .resume_after
                 .as_ref()
-                .map(page_token::encode)
+                .map(|id| page_token::encode(fingerprint, id))
                 .unwrap_or_default(),
         }))
     }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use prost::Message;
 use tonic::Status;
 
-use crate::domain::quote::quoted;
 use crate::domain::limits::MAX_PAGE_SIZE;
 use crate::domain::query::entry_span;
+use crate::domain::quote::quoted;
 use crate::domain::{
     ActorId, ClaimQuery, DateKey, DateMatch, Day, EntryId, EventQuery, InvalidField, Position,
     QueryRejection, RelationQuery, Snapshot, SymmetricRelations, Vocabulary,
@@ -255,8 +255,16 @@ fn snapshot(
 ) -> Result<Snapshot, Status> {
     let head = store.head();
     let as_of = match (token, as_of_position) {
-        // A token's snapshot is at most the head it was issued at; clamp one made up by hand.
-        (Some(token), _) => token.snapshot.min(head),
+        // The head never moves back, so a token beyond it was made up (or the log was restored
+        // from an older backup): refused as `as_of_position` would be, not quietly clamped.
+        (Some(token), _) if token.snapshot > head => {
+            return Err(QueryRejection::TokenBeyondHead {
+                snapshot: token.snapshot,
+                head,
+            }
+            .into())
+        }
+        (Some(token), _) => token.snapshot,
         (None, 0) => head,
         (None, asked) if Position(asked) > head => {
             return Err(QueryRejection::AsOfBeyondHead {

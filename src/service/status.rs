@@ -23,6 +23,7 @@ impl From<AppendRejection> for Status {
         match rejection {
             AppendRejection::HeadMismatch { .. } => Status::aborted(message),
             AppendRejection::IdTaken { .. } => Status::already_exists(message),
+            AppendRejection::IdTwiceInBatch { .. } => Status::invalid_argument(message),
             AppendRejection::MissingReference { .. } => Status::failed_precondition(message),
         }
     }
@@ -43,7 +44,9 @@ impl From<SubscriptionRejection> for Status {
 impl From<QueryRejection> for Status {
     fn from(rejection: QueryRejection) -> Status {
         match rejection {
-            QueryRejection::AsOfBeyondHead { .. } => Status::out_of_range(rejection.to_string()),
+            QueryRejection::AsOfBeyondHead { .. } | QueryRejection::TokenBeyondHead { .. } => {
+                Status::out_of_range(rejection.to_string())
+            }
         }
     }
 }

@@ -11,8 +11,8 @@ use tonic::Status;
 
 use crate::domain::quote::quoted;
 use crate::domain::{
-    EntryFilter, EntryId, EntryKind, InvalidField, Position, SubscriptionName, SubscriptionState,
-    Vocabulary,
+    DateMatch, DateRange, EntryFilter, EntryId, EntryKind, InvalidField, Position,
+    SubscriptionName, SubscriptionState, Vocabulary,
 };
 use crate::proto;
 use crate::store::Store;
@@ -184,12 +184,18 @@ async fn resolve_filter(
                 .map_err(|reason| InvalidField::new(format!("filter.relations[{i}]"), reason))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let date_from = to_domain::optional_date("filter.date_from", &filter.date_from)?;
+    let date_to = to_domain::optional_date("filter.date_to", &filter.date_to)?;
+    // The same rule as the queries' ranges: a range that ends before it starts is a mistake,
+    // not a filter that silently matches nothing.
+    DateRange::between(date_from.as_ref(), date_to.as_ref(), DateMatch::Overlaps)
+        .map_err(|reason| InvalidField::new("filter.date_from", reason))?;
     Ok(EntryFilter {
         kinds,
         actors,
         relations,
-        date_from: to_domain::optional_date("filter.date_from", &filter.date_from)?,
-        date_to: to_domain::optional_date("filter.date_to", &filter.date_to)?,
+        date_from,
+        date_to,
         min_certainty: to_domain::certainty("filter.min_certainty", filter.min_certainty)?,
     })
 }

@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::domain::quote::quoted;
 use crate::domain::limits::{
     check_count, check_text, MAX_AFFILIATIONS, MAX_ALIASES, MAX_ATTRIBUTES, MAX_LONG_TEXT,
     MAX_MEDIUM_TEXT, MAX_PARTICIPANTS, MAX_SHORT_TEXT, MAX_SOURCES, MAX_SUPERSEDES,
 };
+use crate::domain::quote::quoted;
 use crate::domain::{
     Actor, ActorKind, Affiliation, Certainty, Claim, CountryCode, DateMatch, DateRange, Direction,
     Edtf, EntryBody, EntryId, Event, InvalidField, Location, Participant, QueryOrder, RelationKey,

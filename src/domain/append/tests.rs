@@ -144,6 +144,38 @@ fn a_changed_actor_is_a_revision_but_a_changed_event_is_refused() {
 }
 
 #[test]
+fn one_id_twice_in_a_batch_names_the_earlier_entry_not_a_position() {
+    let mut view = empty();
+    view.head = Position(11);
+    let mut changed = event("e1", "ru");
+    if let EntryBody::Event(e) = &mut changed {
+        e.summary = "different".into();
+    }
+    let r = rejection(plan_append(
+        &view_with_ru(view),
+        vec![event("e1", "ru"), changed],
+        None,
+    ));
+    assert!(matches!(
+        r,
+        AppendRejection::IdTwiceInBatch {
+            index: 1,
+            earlier: 0,
+            ..
+        }
+    ));
+    let message = r.to_string();
+    assert!(message.contains("entries[0]"), "{message}");
+    assert!(!message.contains("position"), "{message}");
+}
+
+fn view_with_ru(mut view: MemoryView) -> MemoryView {
+    view.entries
+        .insert(id("ru"), (Position(1), actor("ru", "Russia")));
+    view
+}
+
+#[test]
 fn references_must_exist_and_have_the_right_kind() {
     let r = rejection(plan_append(&empty(), vec![event("e1", "nobody")], None));
     assert!(

@@ -100,10 +100,15 @@ fn intervals_and_open_ends() {
 fn invalid_dates_say_what_is_wrong() {
     assert!(reason("2022-13").contains("month 13 does not exist"));
     assert!(reason("2022/2019").contains("ends (2019) before it starts (2022)"));
-    assert!(reason("20x2").contains("four digits"));
+    assert!(reason("20x2").contains("'x' is not part of an EDTF date"));
+    assert!(reason("2022 ").contains("' ' is not part of an EDTF date"));
     assert!(reason("2X22").contains("only the last digits"));
     assert!(reason("2022-02-30").contains("day 30 does not exist in 2022-02"));
     assert!(reason("2022-09-24T10:00").contains("times of day"));
+    assert!(reason("2022-09-24 10:00").contains("times of day"));
+    // A word with a "t" in it is not a time of day.
+    let words = reason("☃ nächstes Jahr ☃");
+    assert!(words.contains("'☃' is not part of an EDTF date"), "{words}");
     assert!(reason("../..").contains("at least one dated end"));
     assert!(reason("2022/2023/2024").contains("exactly one '/'"));
     assert!(reason("2022??").contains("repeats"));
