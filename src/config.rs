@@ -142,6 +142,16 @@ pub struct ServeArgs {
     #[arg(long, env = "EVENTLOG_MAX_MESSAGE_BYTES", default_value_t = Limits::default().max_message_bytes)]
     pub max_message_bytes: usize,
 
+    /// Bytes of entries a subscriber may have delivered but not yet read; beyond it the server
+    /// waits for the client (and, once the live feed moves on, reads from the log again).
+    #[arg(long, env = "EVENTLOG_SUBSCRIBER_BUFFER_BYTES", default_value_t = Limits::default().subscriber_buffer_bytes)]
+    pub subscriber_buffer_bytes: usize,
+
+    /// Seconds a subscriber may read nothing while entries wait for it; then its stream ends
+    /// with RESOURCE_EXHAUSTED naming the position to resume from.
+    #[arg(long, env = "EVENTLOG_SUBSCRIBER_STALL_TIMEOUT", default_value = "60", value_parser = seconds)]
+    pub subscriber_stall_timeout: Duration,
+
     /// Seconds a graceful shutdown (SIGTERM, SIGINT) may take: stop accepting, finish
     /// in-flight calls, end subscriptions with UNAVAILABLE, flush. Past it the server exits
     /// anyway, with status 1 (every acknowledged append is already durable).
@@ -268,6 +278,16 @@ impl ServeArgs {
                 given("max_message_bytes"),
                 self.max_message_bytes,
                 file.max_message_bytes,
+            ),
+            subscriber_buffer_bytes: pick(
+                given("subscriber_buffer_bytes"),
+                self.subscriber_buffer_bytes,
+                file.subscriber_buffer_bytes,
+            ),
+            subscriber_stall_timeout: pick(
+                given("subscriber_stall_timeout"),
+                self.subscriber_stall_timeout,
+                file.subscriber_stall_timeout.map(|s| s.0),
             ),
         };
         let shutdown_timeout = pick(

@@ -10,10 +10,17 @@
 //!   re-reading the head; the writer moves the head *before* publishing, so every group is
 //!   either below the head it read or arrives on the feed. A group that starts past the cursor
 //!   (one missed in between) sends the follower back to the store, never skips it.
-//! - **Slow subscribers** are never dropped. The delivery channel is small and bounded; while
-//!   the client is slow the follower waits on it, the feed moves on, and when the follower
-//!   finds it lagged it reads from the store again (the log is its buffer), telling the client
-//!   with `FellBehind`. Memory per follower is one chunk and the channel, whatever the lag.
+//! - **Slow subscribers** are not dropped. What a follower has handed over and its client has
+//!   not yet taken is bounded in bytes ([`Pace::buffer_bytes`], and at most
+//!   [`DELIVERY_BUFFER`] deliveries); while the client is slow the follower waits for room, the
+//!   feed moves on, and when the follower finds it lagged it reads from the store again (the
+//!   log is its buffer), telling the client with `FellBehind`. Memory per follower is one chunk
+//!   (itself at most [`CHUNK_BYTES`] of frames) and that budget, whatever the lag or the size of
+//!   the entries.
+//! - **Stalled subscribers** are cut off: a client that takes nothing for
+//!   [`Pace::stall_timeout`] while entries wait for it ends with [`StreamEnd::Stalled`] (it
+//!   may resume from the position given). An idle live stream with nothing to send is not
+//!   stalled: it may wait for new entries forever.
 //!
 //! - **No per-subscriber encoding**: entries are delivered as the bytes the client is sent,
 //!   made by a [`Framer`] the serving layer supplies: from history, spliced from the stored
@@ -27,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::domain::{Entry, EntryFilter, Position};
 use crate::shutdown::Shutdown;
@@ -35,8 +42,13 @@ use crate::store::{entry_of, RecordView, Store, StoreError, StoredEntry};
 
 /// Entries read from the store per step of a catch-up.
 const CHUNK: usize = 512;
+/// Stored bytes per step of a catch-up: a chunk of large entries ends early, so that what a
+/// follower holds does not grow with the size of entries.
+pub const CHUNK_BYTES: usize = 256 * 1024;
 /// Deliveries buffered per follower. Small on purpose: the log, not memory, is the buffer.
 pub const DELIVERY_BUFFER: usize = 8;
+/// The bytes a control message (checkpoint, caught up, fell behind) counts against the budget.
+const CONTROL_BYTES: usize = 64;
 /// A filtered stream reports progress after examining this many entries without a match...
 const CHECKPOINT_EVERY_ENTRIES: u64 = 2_000;
 /// ...or after this long, whichever comes first.
@@ -75,6 +87,41 @@ pub enum Delivery {
     },
 }
 
+/// How much a follower may hand over ahead of its client, and how long it waits for one that
+/// takes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    /// Bytes of framed entries delivered and not yet taken by the client. A single delivery
+    /// larger than this (one large group commit) still goes, alone.
+    pub buffer_bytes: usize,
+    /// How long a follower waits for room before it ends the stream as stalled.
+    pub stall_timeout: Duration,
+}
+
+impl Default for Pace {
+    fn default() -> Self {
+        Pace {
+            buffer_bytes: 256 * 1024,
+            stall_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A delivery's share of its follower's byte budget, given back when dropped: hold it until
+/// what was made of the delivery has left.
+#[derive(Debug)]
+pub struct Budget(#[allow(dead_code)] OwnedSemaphorePermit);
+
+impl Delivery {
+    /// The bytes of the entries it carries.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Delivery::Entries(entries) => entries.iter().map(|e| e.bytes.len()).sum(),
+            _ => 0,
+        }
+    }
+}
+
 /// Why a stream ended.
 #[derive(Debug)]
 pub enum StreamEnd {
@@ -83,28 +130,42 @@ pub enum StreamEnd {
         /// The next position the stream would have examined.
         next: Position,
     },
+    /// The client took nothing for the stall timeout while entries were waiting; resume from
+    /// `next`.
+    Stalled {
+        /// The next position the stream would have delivered.
+        next: Position,
+        /// How long the follower waited.
+        waited: Duration,
+    },
     /// The store failed.
     Store(StoreError),
 }
 
-/// A follower's messages, in order: deliveries, and at most one end.
-pub type FollowerReceiver = mpsc::Receiver<Result<Delivery, StreamEnd>>;
+/// A follower's messages, in order: deliveries with their share of the budget, and at most
+/// one end.
+pub type FollowerReceiver = mpsc::Receiver<Result<(Delivery, Budget), StreamEnd>>;
 
-/// Starts following the log from `start` (inclusive) with `filter`.
+/// Starts following the log from `start` (inclusive) with `filter`, at `pace`.
 pub fn follow(
     store: Arc<Store>,
     start: Position,
     filter: EntryFilter,
     shutdown: Shutdown,
     framer: Framer,
+    pace: Pace,
 ) -> FollowerReceiver {
     let (tx, rx) = mpsc::channel(DELIVERY_BUFFER);
+    let budget_bytes = pace.buffer_bytes.clamp(CONTROL_BYTES, u32::MAX as usize);
     let follower = Follower {
         store,
         filter: Arc::new(filter),
         framer,
         next: start.max(Position(1)),
         tx,
+        budget: Arc::new(Semaphore::new(budget_bytes)),
+        budget_bytes,
+        stall_timeout: pace.stall_timeout,
         shutdown,
         caught_up: false,
         unreported: 0,
@@ -122,7 +183,12 @@ struct Follower {
     framer: Framer,
     /// The next position to examine.
     next: Position,
-    tx: mpsc::Sender<Result<Delivery, StreamEnd>>,
+    tx: mpsc::Sender<Result<(Delivery, Budget), StreamEnd>>,
+    /// Bytes the client may have outstanding: one permit per byte.
+    budget: Arc<Semaphore>,
+    /// The budget's size (a delivery takes at most this many permits).
+    budget_bytes: usize,
+    stall_timeout: Duration,
     shutdown: Shutdown,
     /// True once `CaughtUp` was sent.
     caught_up: bool,
@@ -248,7 +314,7 @@ impl Follower {
         let framer = self.framer;
         let from = self.next;
         let read = tokio::task::spawn_blocking(move || {
-            let stored = store.read_stored(from, Position(u64::MAX), CHUNK)?;
+            let stored = store.read_stored(from, Position(u64::MAX), CHUNK, CHUNK_BYTES)?;
             let last = stored.last().map(StoredEntry::position);
             let first = stored.first().map(StoredEntry::position);
             let mut matching = Vec::new();
@@ -287,12 +353,17 @@ impl Follower {
     /// and reports progress on filtered streams.
     async fn deliver(&mut self, last: Position, matching: Vec<Framed>) -> Result<(), Stop> {
         let examined = last.0 + 1 - self.next.0;
-        self.next = last.next();
         if !matching.is_empty() {
             self.unreported = 0;
             self.last_report = Instant::now();
-            return self.send(Delivery::Entries(matching)).await;
+            // The cursor moves only once the entries are handed over: a stream that ends while
+            // waiting (shutdown, a stalled client) tells the client to resume at the first of
+            // them, not after them.
+            self.send(Delivery::Entries(matching)).await?;
+            self.next = last.next();
+            return Ok(());
         }
+        self.next = last.next();
         self.unreported += examined;
         if self.unreported >= CHECKPOINT_EVERY_ENTRIES
             || self.last_report.elapsed() >= CHECKPOINT_EVERY
@@ -304,10 +375,32 @@ impl Follower {
         Ok(())
     }
 
-    /// Sends one delivery, waiting for room (the client's pace), unless shutdown comes first.
+    /// Sends one delivery, waiting for room in the budget and the channel (the client's pace),
+    /// unless shutdown comes first or the client takes nothing for the stall timeout.
     async fn send(&mut self, delivery: Delivery) -> Result<(), Stop> {
+        let cost = delivery.bytes().clamp(CONTROL_BYTES, self.budget_bytes);
+        // At most the budget (checked above), which fits a permit count.
+        let permits = u32::try_from(cost).unwrap_or(u32::MAX);
+        let budget = Arc::clone(&self.budget);
+        let tx = self.tx.clone();
+        let handover = async move {
+            let permit = budget
+                .acquire_many_owned(permits)
+                .await
+                .map_err(|_| Stop::ClientGone)?;
+            tx.send(Ok((delivery, Budget(permit))))
+                .await
+                .map_err(|_| Stop::ClientGone)
+        };
         tokio::select! {
-            sent = self.tx.send(Ok(delivery)) => sent.map_err(|_| Stop::ClientGone),
+            sent = tokio::time::timeout(self.stall_timeout, handover) => match sent {
+                Ok(sent) => sent,
+                Err(_) => Err(Stop::End(StreamEnd::Stalled {
+                    next: self.next,
+                    waited: self.stall_timeout,
+                })),
+            },
+            _ = self.tx.closed() => Err(Stop::ClientGone),
             _ = self.shutdown.triggered() => Err(Stop::End(StreamEnd::ShuttingDown { next: self.next })),
         }
     }

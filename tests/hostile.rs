@@ -509,3 +509,207 @@ async fn page_tokens_and_filters_are_held_to_their_own_query() {
     );
     server.stop().await;
 }
+
+/// Appends `count` events of about 8 KB each (a long summary), in batches of 250.
+async fn append_large_events(
+    client: &mut eventlog::proto::event_log_client::EventLogClient<tonic::transport::Channel>,
+    count: u32,
+) {
+    let summary = "An account of the clash, as the wire reported it. ".repeat(160);
+    for chunk in 0..count / 250 {
+        let batch = (0..250)
+            .map(|i| {
+                let mut body = event_body(
+                    &format!("big-{chunk}-{i}"),
+                    "attacks",
+                    "russia",
+                    "liwa-al-quds",
+                    "2022",
+                );
+                body.summary = summary.clone();
+                entry(Body::Event(body))
+            })
+            .collect();
+        append(client, batch).await.expect("append large events");
+    }
+}
+
+fn rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kib| kib / 1024)
+}
+
+/// A raw HTTP/2 `Subscribe` from position 1 that never reads a byte of its response.
+async fn silent_subscriber(url: &str) -> Box<dyn std::any::Any + Send> {
+    let addr = url.trim_start_matches("http://");
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (client, connection) = h2::client::handshake(tcp).await.expect("HTTP/2 handshake");
+    let connection = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut client = client.ready().await.expect("ready");
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(format!("{url}/eventlog.v1.EventLog/Subscribe"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .expect("request");
+    let (response, mut send) = client.send_request(request, false).expect("send");
+    // SubscribeRequest { from_position: 1 }
+    send.send_data(frame(&[0x08, 0x01], 2), true).expect("body");
+    let response = response.await.expect("response headers");
+    Box::new((client, connection, response))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_that_never_read_cost_a_bounded_amount_each() {
+    const SILENT: usize = 100;
+    const ENTRIES: u32 = 2_000;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let data = temp.path().join("data");
+    let server = common::ops::spawn_binary(
+        &[
+            "--data-dir",
+            data.to_str().expect("utf-8"),
+            "--cache-mb",
+            "32",
+        ],
+        std::process::Stdio::null(),
+    )
+    .await;
+    let pid = server.child.id().expect("running");
+    let mut client = eventlog::proto::event_log_client::EventLogClient::connect(server.url.clone())
+        .await
+        .expect("connect");
+    append(&mut client, seed_actors()).await.expect("seed");
+    append_large_events(&mut client, ENTRIES).await;
+    // Every subscriber reads the log once before it is counted, so the page cache is warm.
+    let mut reader = client.clone();
+    let all = read_all(&mut reader).await;
+    assert_eq!(all.len() as u32, ENTRIES + 3);
+    let before = rss_mib(pid);
+
+    let mut silent = Vec::new();
+    for _ in 0..SILENT {
+        silent.push(silent_subscriber(&server.url).await);
+    }
+    // A well-behaved subscriber and unary calls go on meanwhile.
+    let mut follower = client.clone();
+    let mut stream = subscribe(
+        &mut follower,
+        proto::SubscribeRequest {
+            start: Some(proto::subscribe_request::Start::FromPosition(1)),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("subscribe");
+    let said = read_through(&mut stream, u64::from(ENTRIES) + 3).await;
+    assert_eq!(
+        positions(&said),
+        (1..=u64::from(ENTRIES) + 3).collect::<Vec<_>>()
+    );
+    let mut latencies = Vec::new();
+    for _ in 0..50 {
+        let started = std::time::Instant::now();
+        common::head(&mut client).await;
+        latencies.push(started.elapsed());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    latencies.sort();
+    let p99 = latencies[latencies.len() * 99 / 100];
+    assert!(p99 < std::time::Duration::from_millis(100), "p99 {p99:?}");
+    // Give the silent streams time to fill whatever buffers they may.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let after = rss_mib(pid);
+    // Each silent stream may hold its byte budget (256 KiB), one catch-up chunk (256 KiB), its
+    // HTTP/2 window (64 KiB) and its connection's buffers: measured about 1 MiB. Without the
+    // byte bounds each held its 8 deliveries of up to 512 entries, here the whole 16 MB log.
+    let per_stream = (after.saturating_sub(before)) as f64 / SILENT as f64;
+    println!("{before} MiB before, {after} MiB with {SILENT} silent subscribers: {per_stream:.2} MiB each");
+    assert!(
+        per_stream < 1.5,
+        "{before} MiB before, {after} MiB with {SILENT} silent subscribers: {per_stream:.2} MiB each"
+    );
+    drop(silent);
+}
+
+#[tokio::test]
+async fn a_stalled_subscriber_is_ended_with_the_position_to_resume_from() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let limits = eventlog::ops::limits::Limits {
+        subscriber_stall_timeout: std::time::Duration::from_millis(500),
+        ..Default::default()
+    };
+    let running = eventlog::server::start(&eventlog::server::Settings {
+        limits,
+        ..settings(&temp.path().join("data"))
+    })
+    .await
+    .expect("server starts");
+    let url = format!("http://{}", running.local_addr);
+    let mut client = eventlog::proto::event_log_client::EventLogClient::connect(url.clone())
+        .await
+        .expect("connect");
+    append(&mut client, seed_actors()).await.expect("seed");
+    append_large_events(&mut client, 1_000).await;
+    let head = common::head(&mut client).await;
+    // A client whose HTTP/2 window is small and which reads nothing for a while.
+    let channel = tonic::transport::Endpoint::from_shared(url)
+        .expect("url")
+        .initial_stream_window_size(64 * 1024)
+        .initial_connection_window_size(64 * 1024)
+        .connect()
+        .await
+        .expect("connect");
+    let mut slow = eventlog::proto::event_log_client::EventLogClient::new(channel);
+    let mut stream = subscribe(
+        &mut slow,
+        proto::SubscribeRequest {
+            start: Some(proto::subscribe_request::Start::FromPosition(1)),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("subscribe");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    // What was buffered arrives, in order from 1, then the end says where to resume.
+    let mut got = Vec::new();
+    let status = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), stream.message()).await {
+            Ok(Ok(Some(response))) => match response.message {
+                Some(proto::subscribe_response::Message::Entry(entry)) => got.push(entry.position),
+                Some(proto::subscribe_response::Message::Entries(batch)) => {
+                    got.extend(batch.entries.iter().map(|e| e.position))
+                }
+                _ => {}
+            },
+            Ok(Ok(None)) => panic!("the stream ended without a status"),
+            Ok(Err(status)) => break status,
+            Err(_) => panic!("no end within 10 s"),
+        }
+    };
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("read nothing"), "{status:?}");
+    let resume: u64 = status
+        .message()
+        .rsplit("resume from position ")
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no position in {:?}", status.message()));
+    assert_eq!(
+        got,
+        (1..resume).collect::<Vec<_>>(),
+        "delivered up to the resume point, no gap"
+    );
+    assert!(
+        resume <= head,
+        "it stalled before the end: {resume} of {head}"
+    );
+    running.stop().await.expect("stops");
+}

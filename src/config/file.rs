@@ -49,6 +49,10 @@ pub struct ConfigFile {
     pub request_timeout: Option<Seconds>,
     /// `max_message_bytes`.
     pub max_message_bytes: Option<usize>,
+    /// `subscriber_buffer_bytes`.
+    pub subscriber_buffer_bytes: Option<usize>,
+    /// `subscriber_stall_timeout`, in seconds.
+    pub subscriber_stall_timeout: Option<Seconds>,
     /// `shutdown_timeout`, in seconds.
     pub shutdown_timeout: Option<Seconds>,
     /// `[auth]`.

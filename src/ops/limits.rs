@@ -43,6 +43,20 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Largest request message decoded, in bytes.
     pub max_message_bytes: usize,
+    /// Bytes of entries a subscriber may have outstanding (delivered, not yet read).
+    pub subscriber_buffer_bytes: usize,
+    /// How long a subscriber may read nothing while entries wait before its stream ends.
+    pub subscriber_stall_timeout: Duration,
+}
+
+impl Limits {
+    /// The pace of subscription streams under these limits.
+    pub fn subscriber_pace(&self) -> crate::subscription::Pace {
+        crate::subscription::Pace {
+            buffer_bytes: self.subscriber_buffer_bytes,
+            stall_timeout: self.subscriber_stall_timeout,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -54,6 +68,8 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             // A full batch (4 MiB) plus framing headroom.
             max_message_bytes: 8 * 1024 * 1024,
+            subscriber_buffer_bytes: crate::subscription::Pace::default().buffer_bytes,
+            subscriber_stall_timeout: crate::subscription::Pace::default().stall_timeout,
         }
     }
 }

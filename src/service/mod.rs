@@ -35,10 +35,14 @@ use crate::proto;
 use crate::proto::event_log_server::EventLog;
 use crate::shutdown::Shutdown;
 use crate::store::{ActorFilter, Store};
+use crate::subscription::Pace;
 
 /// Entries per `ReadLog` message: large enough to amortise framing, small enough that a message
 /// stays well under the gRPC size limit.
 const READ_CHUNK: usize = 256;
+/// Stored bytes per `ReadLog` message at most (past one entry): with `READ_BUFFER`, what a
+/// stream holds whatever the size of its entries.
+const READ_CHUNK_BYTES: usize = 256 * 1024;
 /// Messages buffered per `ReadLog` stream; the stream waits for the client beyond that.
 const READ_BUFFER: usize = 4;
 const DEFAULT_PAGE_SIZE: usize = 50;
@@ -55,6 +59,8 @@ pub struct EventLogService {
     shutdown: Shutdown,
     /// Flush latency and subscriber lag, which only the handlers can see.
     metrics: Metrics,
+    /// What a subscriber may have outstanding, and how long it may stall.
+    pace: Pace,
 }
 
 impl EventLogService {
@@ -71,7 +77,13 @@ impl EventLogService {
             vocabulary,
             shutdown,
             metrics: Metrics::default(),
+            pace: Pace::default(),
         }
+    }
+
+    /// The same service, pacing subscribers at `pace`.
+    pub fn with_pace(self, pace: Pace) -> EventLogService {
+        EventLogService { pace, ..self }
     }
 
     /// The same service, recording into `metrics`.
@@ -249,7 +261,8 @@ impl EventLog for EventLogService {
                 let chunk = {
                     let store = Arc::clone(&store);
                     tokio::task::spawn_blocking(move || {
-                        let stored = store.read_stored(next, until, READ_CHUNK)?;
+                        let stored =
+                            store.read_stored(next, until, READ_CHUNK, READ_CHUNK_BYTES)?;
                         let last = stored.last().map(crate::store::StoredEntry::position);
                         let frames = stored
                             .iter()
@@ -414,6 +427,7 @@ impl EventLog for EventLogService {
             &self.vocabulary,
             self.shutdown.clone(),
             self.metrics.clone(),
+            self.pace,
             request.into_inner(),
         )
         .await?;

@@ -16,7 +16,7 @@ use crate::domain::{
 };
 use crate::proto;
 use crate::store::Store;
-use crate::subscription::{self, Delivery, StreamEnd};
+use crate::subscription::{self, Budget, Delivery, Pace, StreamEnd};
 
 use super::wire::{self, SubscribeFrame};
 use super::{blocking, to_domain, to_proto, SubscribeStream};
@@ -27,6 +27,7 @@ pub async fn subscribe(
     vocabulary: &Vocabulary,
     shutdown: crate::shutdown::Shutdown,
     metrics: crate::ops::metrics::Metrics,
+    pace: Pace,
     request: proto::SubscribeRequest,
 ) -> Result<SubscribeStream, Status> {
     let filter = match request.filter {
@@ -81,19 +82,39 @@ pub async fn subscribe(
         filter,
         shutdown,
         wire::entry_frame,
+        pace,
     );
     let store = Arc::clone(store);
     let stream = ReceiverStream::new(deliveries).flat_map(move |item| {
-        let messages: Vec<Result<SubscribeFrame, Status>> = match item {
-            Ok(delivery) => {
+        let (messages, budget): (Vec<Result<SubscribeFrame, Status>>, _) = match item {
+            Ok((delivery, budget)) => {
                 observe(&metrics, &delivery, &store);
-                messages(delivery).into_iter().map(Ok).collect()
+                let messages = messages(delivery).into_iter().map(Ok).collect();
+                (messages, Some(budget))
             }
-            Err(end) => vec![Err(end_status(end))],
+            Err(end) => (vec![Err(end_status(end))], None),
         };
-        stream::iter(messages)
+        stream::iter(Budgeted {
+            messages: messages.into_iter(),
+            _budget: budget,
+        })
     });
     Ok(Box::pin(stream))
+}
+
+/// The messages of one delivery, holding its share of the follower's byte budget until the
+/// last of them has been taken (and the iterator dropped).
+struct Budgeted {
+    messages: std::vec::IntoIter<Result<SubscribeFrame, Status>>,
+    _budget: Option<Budget>,
+}
+
+impl Iterator for Budgeted {
+    type Item = Result<SubscribeFrame, Status>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.messages.next()
+    }
 }
 
 /// Subscriber lag (head minus the last position delivered) and falls behind, for metrics.
@@ -115,6 +136,18 @@ fn end_status(end: StreamEnd) -> Status {
             tracing::info!(next = next.0, "subscription ended: server shutting down");
             Status::unavailable(format!(
                 "the server is shutting down; resume from position {next}"
+            ))
+        }
+        StreamEnd::Stalled { next, waited } => {
+            tracing::warn!(
+                next = next.0,
+                waited_s = waited.as_secs(),
+                "subscription ended: the client read nothing while entries waited"
+            );
+            Status::resource_exhausted(format!(
+                "the client read nothing for {} s while entries waited (--subscriber-stall-timeout); \
+                 resume from position {next}",
+                waited.as_secs()
             ))
         }
         StreamEnd::Store(error) => {

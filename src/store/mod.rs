@@ -30,6 +30,7 @@ mod writer;
 mod writes;
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -288,22 +289,31 @@ impl Store {
     }
 
     /// Up to `max` consecutive durable entries starting at `from`, never past `until`, as
-    /// stored: for readers that send them on without decoding.
+    /// stored: for readers that send them on without decoding. The read stops after the entry
+    /// that brings it to `max_bytes` (at least one entry is read), so that a chunk of large
+    /// entries costs what a chunk of small ones does.
     pub fn read_stored(
         &self,
         from: Position,
         until: Position,
         max: usize,
+        max_bytes: usize,
     ) -> Result<Vec<StoredEntry>, StoreError> {
         let from = from.max(Position(1));
         let until = until.min(self.head());
         let mut stored = Vec::with_capacity(max.min(1024));
+        let mut bytes_read = 0;
         self.log.scan_raw(from, until, max, |position, bytes| {
             stored.push(StoredEntry::new(
                 position,
                 bytes::Bytes::copy_from_slice(bytes),
             ));
-            Ok(())
+            bytes_read += bytes.len();
+            Ok(if bytes_read >= max_bytes {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
         })?;
         Ok(stored)
     }
@@ -559,7 +569,7 @@ fn catch_up_ids(log: &SledLog, index: &FjallIndex, head: Position) -> Result<(),
             let view = record::RecordView::parse(position, bytes)?;
             ids.push((view.decode_body()?.id().clone(), position, view.kind()));
             last = position;
-            Ok(())
+            Ok(ControlFlow::Continue(()))
         })?;
         if last == through {
             break;

@@ -7,6 +7,7 @@
 //! the whole group commit or none of it; it stores what the writer decided and makes no
 //! decisions about what may be appended.
 
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -135,19 +136,19 @@ impl SledLog {
         let mut entries = Vec::with_capacity(max.min(1024));
         self.scan_raw(from, to, max, |position, bytes| {
             entries.push(decode_entry(position, bytes)?);
-            Ok(())
+            Ok(ControlFlow::Continue(()))
         })?;
         Ok(entries)
     }
 
     /// Hands up to `max` consecutive stored records from `from` through `to` to `each`, as
-    /// stored: the streaming RPCs send them on without decoding.
+    /// stored (the streaming RPCs send them on without decoding), until `each` says to stop.
     pub fn scan_raw(
         &self,
         from: Position,
         to: Position,
         max: usize,
-        mut each: impl FnMut(Position, &[u8]) -> Result<(), StoreError>,
+        mut each: impl FnMut(Position, &[u8]) -> Result<ControlFlow<()>, StoreError>,
     ) -> Result<(), StoreError> {
         if from > to || max == 0 {
             return Ok(());
@@ -160,7 +161,9 @@ impl SledLog {
             let (key, bytes) = item.map_err(engine)?;
             let position =
                 keys::position_of_log_key(&key).ok_or_else(|| corrupt(&key, "bad log key"))?;
-            each(position, &bytes)?;
+            if each(position, &bytes)?.is_break() {
+                break;
+            }
         }
         Ok(())
     }
