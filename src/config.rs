@@ -138,6 +138,11 @@ pub struct ServeArgs {
     #[arg(long, env = "EVENTLOG_REQUEST_TIMEOUT", default_value = "30", value_parser = seconds)]
     pub request_timeout: Duration,
 
+    /// Seconds a client may take to send a request's body; the request takes no slot until it
+    /// has arrived, and past it gets DEADLINE_EXCEEDED.
+    #[arg(long, env = "EVENTLOG_REQUEST_BODY_TIMEOUT", default_value = "10", value_parser = seconds)]
+    pub request_body_timeout: Duration,
+
     /// Largest request message accepted, in bytes; past it, RESOURCE_EXHAUSTED.
     #[arg(long, env = "EVENTLOG_MAX_MESSAGE_BYTES", default_value_t = Limits::default().max_message_bytes)]
     pub max_message_bytes: usize,
@@ -289,6 +294,12 @@ impl ServeArgs {
                 self.subscriber_stall_timeout,
                 file.subscriber_stall_timeout.map(|s| s.0),
             ),
+            request_body_timeout: pick(
+                given("request_body_timeout"),
+                self.request_body_timeout,
+                file.request_body_timeout.map(|s| s.0),
+            ),
+            max_health_watches: Limits::default().max_health_watches,
         };
         let shutdown_timeout = pick(
             given("shutdown_timeout"),

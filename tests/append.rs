@@ -404,6 +404,12 @@ async fn malformed_entries_are_invalid_arguments_naming_the_field() {
     e.date = "20x2".into();
     cases.push((
         entry(Body::Event(e)),
+        &["entries[0].event.date", "'x' is not part of an EDTF date"],
+    ));
+    let mut e = valid();
+    e.date = "202".into();
+    cases.push((
+        entry(Body::Event(e)),
         &["entries[0].event.date", "four digits"],
     ));
     let mut e = valid();

@@ -713,3 +713,148 @@ async fn a_stalled_subscriber_is_ended_with_the_position_to_resume_from() {
     );
     running.stop().await.expect("stops");
 }
+
+/// A raw HTTP/2 call on a connection of its own, kept open while the value lives.
+struct RawCall {
+    _client: h2::client::SendRequest<Bytes>,
+    _send: h2::SendStream<Bytes>,
+    connection: tokio::task::JoinHandle<()>,
+    response: h2::client::ResponseFuture,
+}
+
+impl Drop for RawCall {
+    fn drop(&mut self) {
+        self.connection.abort();
+    }
+}
+
+/// Opens `path` with `token` (if any) and sends `body` (if any, ending the request with it).
+async fn raw_open(url: &str, path: &str, token: Option<&str>, body: Option<Bytes>) -> RawCall {
+    let addr = url.trim_start_matches("http://");
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (client, connection) = h2::client::handshake(tcp).await.expect("HTTP/2 handshake");
+    let connection = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut client = client.ready().await.expect("ready");
+    let mut request = http::Request::builder()
+        .method("POST")
+        .uri(format!("{url}{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let (response, mut send) = client
+        .send_request(request.body(()).expect("request"), false)
+        .expect("send");
+    if let Some(body) = body {
+        send.send_data(body, true).expect("body");
+    }
+    RawCall {
+        _client: client,
+        _send: send,
+        connection,
+        response,
+    }
+}
+
+fn grpc_code(headers: &http::HeaderMap) -> Option<Code> {
+    tonic::Status::from_header_map(headers).map(|s| s.code())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_that_never_send_a_body_or_watch_health_take_no_slot_from_others() {
+    use common::ops::{authed, token, with_tokens};
+    use eventlog::ops::methods::Role;
+    const STALLED: usize = 40;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let limits = eventlog::ops::limits::Limits {
+        max_concurrent_requests: 8,
+        max_streams: 8,
+        request_body_timeout: std::time::Duration::from_secs(1),
+        ..Default::default()
+    };
+    let running = eventlog::server::start(&with_tokens(
+        eventlog::server::Settings {
+            limits,
+            ..settings(&temp.path().join("data"))
+        },
+        false,
+    ))
+    .await
+    .expect("server starts");
+    let url = format!("http://{}", running.local_addr);
+    let reader = token(Role::Read);
+
+    let mut stalled = Vec::new();
+    for _ in 0..STALLED {
+        stalled.push(raw_open(&url, "/eventlog.v1.EventLog/GetLogInfo", Some(reader), None).await);
+        stalled.push(raw_open(&url, "/eventlog.v1.EventLog/ReadLog", Some(reader), None).await);
+    }
+    // More unauthenticated health watches than their pool holds: the extra ones are refused.
+    let mut watches = Vec::new();
+    for _ in 0..80 {
+        watches.push(
+            raw_open(
+                &url,
+                "/grpc.health.v1.Health/Watch",
+                None,
+                Some(frame(&[], 0)),
+            )
+            .await,
+        );
+    }
+    let mut watch_codes = Vec::new();
+    for watch in &mut watches {
+        let response = (&mut watch.response).await.expect("watch response");
+        watch_codes.push(grpc_code(response.headers()));
+    }
+    let refused = watch_codes
+        .iter()
+        .filter(|c| **c == Some(Code::ResourceExhausted))
+        .count();
+    assert_eq!(refused, 80 - 64, "the watch pool holds 64: {watch_codes:?}");
+
+    // Meanwhile an authenticated client is served promptly, unary calls and streams alike.
+    let mut client = authed(&url, Some(token(Role::Admin))).await;
+    client
+        .append(proto::AppendRequest {
+            entries: seed_actors(),
+            ..Default::default()
+        })
+        .await
+        .expect("append while others stall");
+    let mut latencies = Vec::new();
+    for _ in 0..50 {
+        let started = std::time::Instant::now();
+        client
+            .get_log_info(proto::GetLogInfoRequest {})
+            .await
+            .expect("GetLogInfo while others stall");
+        let mut stream = client
+            .read_log(proto::ReadLogRequest {
+                from_position: 1,
+                max_entries: 0,
+            })
+            .await
+            .expect("ReadLog while others stall")
+            .into_inner();
+        while stream.message().await.expect("ReadLog message").is_some() {}
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    let p99 = latencies[latencies.len() * 99 / 100];
+    assert!(p99 < std::time::Duration::from_millis(100), "p99 {p99:?}");
+
+    // The stalled calls are answered once their body timeout passes.
+    for call in &mut stalled {
+        let response = tokio::time::timeout(std::time::Duration::from_secs(10), &mut call.response)
+            .await
+            .expect("answered within 10 s")
+            .expect("response");
+        assert_eq!(grpc_code(response.headers()), Some(Code::DeadlineExceeded));
+    }
+    drop((stalled, watches));
+    running.stop().await.expect("stops");
+}

@@ -79,6 +79,7 @@ async fn streams_past_their_limit_are_refused_at_once_and_unary_calls_and_health
     let (running, _temp) = start(Limits {
         max_streams: 1,
         max_concurrent_requests: 1,
+        max_health_watches: 1,
         ..Limits::default()
     })
     .await;
@@ -116,11 +117,15 @@ async fn streams_past_their_limit_are_refused_at_once_and_unary_calls_and_health
         health.into_inner().status,
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
-    // Watch streams are open to all but count against the stream pool.
-    let watch = tonic_health::pb::health_client::HealthClient::new(channel(&url).await)
-        .watch(tonic_health::pb::HealthCheckRequest::default())
-        .await;
-    assert_status(watch, Code::ResourceExhausted, &["--max-streams"]);
+    // Watch streams are open to all, so they have a pool of their own: one is served while
+    // the stream pool is full, the next is refused.
+    let watch = || async {
+        tonic_health::pb::health_client::HealthClient::new(channel(&url).await)
+            .watch(tonic_health::pb::HealthCheckRequest::default())
+            .await
+    };
+    let _watching = watch().await.expect("watches do not use the stream pool");
+    assert_status(watch().await, Code::ResourceExhausted, &["health watches"]);
     drop(held);
     let mut served = false;
     for _ in 0..100 {

@@ -47,6 +47,8 @@ pub struct ConfigFile {
     pub max_subscribers: Option<usize>,
     /// `request_timeout`, in seconds.
     pub request_timeout: Option<Seconds>,
+    /// `request_body_timeout`, in seconds.
+    pub request_body_timeout: Option<Seconds>,
     /// `max_message_bytes`.
     pub max_message_bytes: Option<usize>,
     /// `subscriber_buffer_bytes`.

@@ -22,9 +22,8 @@ use crate::shutdown::Shutdown;
 /// True for the streams this layer ends: health watches (the only stream open to all) and
 /// reflection.
 fn ends_at_shutdown(path: &str) -> bool {
-    methods::lookup(path).is_some_and(|m| {
-        (m.access == Access::Open && m.kind == MethodKind::Stream) || m.access == Access::Reflection
-    })
+    methods::lookup(path)
+        .is_some_and(|m| m.kind == MethodKind::Watch || m.access == Access::Reflection)
 }
 
 /// Ends health watches and reflection streams when `shutdown` triggers.

@@ -11,6 +11,12 @@
 //!   server is too busy; retry). Streams are not timed out: they end when read to the end.
 //! - **Message size**: a request larger than the decoding limit is refused by tonic (and
 //!   restated by [`super::request_errors`]).
+//! - **Request bodies first**: a request of one message is read whole, within the body timeout,
+//!   *before* it takes a slot. A client that sends headers and never the body (or trickles it)
+//!   holds no slot that well-behaved callers need, only its own HTTP/2 stream (capped per
+//!   connection), and is answered `DEADLINE_EXCEEDED` when the body timeout passes.
+//! - **Health watches** are open to callers without a token, so they have a pool of their own:
+//!   unauthenticated watches cannot take the stream slots of authenticated callers.
 //!
 //! Health checks are exempt from all of this, so an overloaded server still says it is alive.
 
@@ -22,13 +28,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::Frame;
+use http_body_util::BodyExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::Status;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::grpc::refuse;
-use super::methods::{self, MethodKind};
+use super::methods::{self, MethodKind, RequestShape};
 
 /// The limits, as configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +54,10 @@ pub struct Limits {
     pub subscriber_buffer_bytes: usize,
     /// How long a subscriber may read nothing while entries wait before its stream ends.
     pub subscriber_stall_timeout: Duration,
+    /// How long a client may take to send a request's body, before it takes a slot.
+    pub request_body_timeout: Duration,
+    /// `Health.Watch` streams open at once.
+    pub max_health_watches: usize,
 }
 
 impl Limits {
@@ -70,6 +81,8 @@ impl Default for Limits {
             max_message_bytes: 8 * 1024 * 1024,
             subscriber_buffer_bytes: crate::subscription::Pace::default().buffer_bytes,
             subscriber_stall_timeout: crate::subscription::Pace::default().stall_timeout,
+            request_body_timeout: Duration::from_secs(10),
+            max_health_watches: 64,
         }
     }
 }
@@ -81,6 +94,7 @@ pub struct LimitsLayer {
     requests: Arc<Semaphore>,
     streams: Arc<Semaphore>,
     subscribers: Arc<Semaphore>,
+    watches: Arc<Semaphore>,
 }
 
 impl LimitsLayer {
@@ -91,6 +105,7 @@ impl LimitsLayer {
             requests: Arc::new(Semaphore::new(limits.max_concurrent_requests)),
             streams: Arc::new(Semaphore::new(limits.max_streams)),
             subscribers: Arc::new(Semaphore::new(limits.max_subscribers)),
+            watches: Arc::new(Semaphore::new(limits.max_health_watches)),
         }
     }
 }
@@ -115,9 +130,12 @@ pub struct LimitService<S> {
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
-impl<S, B> Service<http::Request<B>> for LimitService<S>
+impl<S> Service<http::Request<tonic::body::Body>> for LimitService<S>
 where
-    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+    S: Service<http::Request<tonic::body::Body>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
 {
@@ -129,46 +147,30 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
         let limits = self.layer.limits;
-        let kind = methods::lookup(request.uri().path()).map_or(MethodKind::Unary, |m| m.kind);
-        let permit = match kind {
-            MethodKind::Health => None,
-            MethodKind::Subscription => {
-                match Arc::clone(&self.layer.subscribers).try_acquire_owned() {
-                    Ok(permit) => Some(permit),
-                    Err(_) => {
-                        return refused(Status::resource_exhausted(format!(
-                            "the server already serves {} subscriptions, its limit \
-                             (--max-subscribers); retry later",
-                            limits.max_subscribers
-                        )))
-                    }
-                }
-            }
-            MethodKind::Stream => match Arc::clone(&self.layer.streams).try_acquire_owned() {
-                Ok(permit) => Some(permit),
-                Err(_) => {
-                    return refused(Status::resource_exhausted(format!(
-                        "the server already serves {} streams (ReadLog, queries, reflection), its \
-                         limit (--max-streams); retry with backoff",
-                        limits.max_streams
-                    )))
-                }
-            },
-            MethodKind::Unary => match Arc::clone(&self.layer.requests).try_acquire_owned() {
-                Ok(permit) => Some(permit),
-                Err(_) => {
-                    return refused(Status::resource_exhausted(format!(
-                        "the server is handling {} requests, its limit \
-                             (--max-concurrent-requests); retry with backoff",
-                        limits.max_concurrent_requests
-                    )))
-                }
-            },
-        };
-        let future = self.inner.call(request);
+        let method = methods::lookup(request.uri().path());
+        let kind = method.map_or(MethodKind::Unary, |m| m.kind);
+        let whole_first = method.is_some_and(|m| m.request == RequestShape::One);
+        let layer = self.layer.clone();
+        // The clone that was made ready goes with the request (tower's rule); the fresh clone
+        // stays for the next call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
+            let request = if whole_first {
+                match read_whole(request, &limits).await {
+                    Ok(request) => request,
+                    Err(status) => return Ok(refuse(status)),
+                }
+            } else {
+                request
+            };
+            let permit = match take_slot(&layer, kind) {
+                Ok(permit) => permit,
+                Err(status) => return Ok(refuse(status)),
+            };
+            let future = inner.call(request);
             let response = if kind == MethodKind::Unary {
                 match tokio::time::timeout(limits.request_timeout, future).await {
                     Ok(response) => response?,
@@ -199,8 +201,125 @@ where
     }
 }
 
-fn refused<E: Send + 'static>(status: Status) -> BoxFuture<http::Response<tonic::body::Body>, E> {
-    Box::pin(std::future::ready(Ok(refuse(status))))
+/// The slot a call of `kind` holds until its response ends (none for health checks), or the
+/// refusal when its pool is full.
+fn take_slot(
+    layer: &LimitsLayer,
+    kind: MethodKind,
+) -> Result<Option<OwnedSemaphorePermit>, Status> {
+    let limits = layer.limits;
+    let (pool, refusal) = match kind {
+        MethodKind::Health => return Ok(None),
+        MethodKind::Subscription => (
+            &layer.subscribers,
+            format!(
+                "the server already serves {} subscriptions, its limit (--max-subscribers); \
+                 retry later",
+                limits.max_subscribers
+            ),
+        ),
+        MethodKind::Watch => (
+            &layer.watches,
+            format!(
+                "the server already serves {} health watches, its limit; use Health.Check, or \
+                 retry later",
+                limits.max_health_watches
+            ),
+        ),
+        MethodKind::Stream => (
+            &layer.streams,
+            format!(
+                "the server already serves {} streams (ReadLog, reflection), its limit \
+                 (--max-streams); retry with backoff",
+                limits.max_streams
+            ),
+        ),
+        MethodKind::Unary => (
+            &layer.requests,
+            format!(
+                "the server is handling {} requests, its limit (--max-concurrent-requests); \
+                 retry with backoff",
+                limits.max_concurrent_requests
+            ),
+        ),
+    };
+    Arc::clone(pool)
+        .try_acquire_owned()
+        .map(Some)
+        .map_err(|_| Status::resource_exhausted(refusal))
+}
+
+/// `request` with its body read whole (at most one message of the size limit, plus framing),
+/// within the body timeout.
+async fn read_whole(
+    request: http::Request<tonic::body::Body>,
+    limits: &Limits,
+) -> Result<http::Request<tonic::body::Body>, Status> {
+    // One gRPC frame: a 5-byte header and the message. Anything longer is refused here, as
+    // tonic would refuse the message.
+    let most = limits.max_message_bytes.saturating_add(5);
+    let (parts, body) = request.into_parts();
+    let limited = http_body_util::Limited::new(body, most);
+    let collected = match tokio::time::timeout(limits.request_body_timeout, limited.collect()).await
+    {
+        Err(_) => {
+            return Err(Status::deadline_exceeded(format!(
+                "the request body did not arrive within {} ms (--request-body-timeout)",
+                limits.request_body_timeout.as_millis()
+            )))
+        }
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
+            return Err(Status::resource_exhausted(format!(
+                "the request message is larger than the server accepts ({} bytes, \
+                     --max-message-bytes); split it into smaller requests",
+                limits.max_message_bytes
+            )))
+        }
+        // The stream was reset or the connection cut: the client is gone, and the request
+        // log records the call as cancelled.
+        Ok(Err(_)) => return Err(Status::cancelled("the client stopped sending the request")),
+        Ok(Ok(collected)) => collected,
+    };
+    let trailers = collected.trailers().cloned();
+    let bytes = collected.to_bytes();
+    let body = Whole {
+        data: Some(bytes),
+        trailers,
+    };
+    Ok(http::Request::from_parts(
+        parts,
+        tonic::body::Body::new(body),
+    ))
+}
+
+/// A request body read whole: its data, then its trailers if it had any.
+struct Whole {
+    data: Option<Bytes>,
+    trailers: Option<http::HeaderMap>,
+}
+
+impl http_body::Body for Whole {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        if let Some(data) = self.data.take().filter(|d| !d.is_empty()) {
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
+        Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.as_ref().is_none_or(|d| d.is_empty()) && self.trailers.is_none()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        let len = self.data.as_ref().map_or(0, |d| d.len() as u64);
+        http_body::SizeHint::with_exact(len)
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -245,7 +364,7 @@ mod tests {
     #[derive(Clone)]
     struct Slow(Duration);
 
-    impl Service<http::Request<()>> for Slow {
+    impl Service<http::Request<tonic::body::Body>> for Slow {
         type Response = http::Response<tonic::body::Body>;
         type Error = Infallible;
         type Future = BoxFuture<Self::Response, Infallible>;
@@ -254,7 +373,7 @@ mod tests {
             Poll::Ready(Ok(()))
         }
 
-        fn call(&mut self, _request: http::Request<()>) -> Self::Future {
+        fn call(&mut self, _request: http::Request<tonic::body::Body>) -> Self::Future {
             let delay = self.0;
             Box::pin(async move {
                 tokio::time::sleep(delay).await;
@@ -267,7 +386,7 @@ mod tests {
         let mut service = LimitsLayer::new(limits).layer(Slow(handler));
         let request = http::Request::builder()
             .uri(path)
-            .body(())
+            .body(tonic::body::Body::empty())
             .expect("request");
         let response = service.call(request).await.expect("infallible");
         code_in(response.headers())
@@ -284,7 +403,7 @@ mod tests {
         let request = || {
             http::Request::builder()
                 .uri("/eventlog.v1.EventLog/GetLogInfo")
-                .body(())
+                .body(tonic::body::Body::empty())
                 .expect("request")
         };
         let first = tokio::spawn(busy.call(request()));

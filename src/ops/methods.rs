@@ -52,6 +52,19 @@ pub struct Method {
     pub access: Access,
     /// How it runs, which decides the limits that apply to it.
     pub kind: MethodKind,
+    /// Whether its request is one message (every `EventLog` method and health checks) or a
+    /// stream the client keeps writing (reflection). A one-message request is read whole
+    /// before it takes a slot, so a client that never finishes sending holds none.
+    pub request: RequestShape,
+}
+
+/// The shape of a method's request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestShape {
+    /// One message, then the end of the request.
+    One,
+    /// Messages for as long as the call lasts.
+    Stream,
 }
 
 /// How a method runs, for the overload limits.
@@ -68,6 +81,9 @@ pub enum MethodKind {
     Subscription,
     /// Health checks: exempt from every limit, so an overloaded server still answers them.
     Health,
+    /// `Health.Watch`: open to all and long-lived, so a pool of its own: callers without a
+    /// token cannot take the stream slots of those with one.
+    Watch,
 }
 
 /// An `eventlog.v1.EventLog` method: its path is the service's plus its name.
@@ -78,6 +94,7 @@ macro_rules! rpc {
             name: $name,
             access: Access::Role(Role::$role),
             kind: MethodKind::$kind,
+            request: RequestShape::One,
         }
     };
 }
@@ -110,26 +127,28 @@ pub const METHODS: &[Method] = &[
         name: "Health.Check",
         access: Access::Open,
         kind: MethodKind::Health,
+        request: RequestShape::One,
     },
     Method {
         path: "/grpc.health.v1.Health/Watch",
         name: "Health.Watch",
         access: Access::Open,
-        // Open to all but long-lived: counted with the other streams, so that connecting
-        // clients cannot open watches without bound.
-        kind: MethodKind::Stream,
+        kind: MethodKind::Watch,
+        request: RequestShape::One,
     },
     Method {
         path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
         name: "Reflection.v1",
         access: Access::Reflection,
         kind: MethodKind::Stream,
+        request: RequestShape::Stream,
     },
     Method {
         path: "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
         name: "Reflection.v1alpha",
         access: Access::Reflection,
         kind: MethodKind::Stream,
+        request: RequestShape::Stream,
     },
 ];
 
