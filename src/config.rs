@@ -134,6 +134,20 @@ pub struct ServeArgs {
     #[arg(long, env = "EVENTLOG_MAX_SUBSCRIBERS", default_value_t = Limits::default().max_subscribers)]
     pub max_subscribers: usize,
 
+    /// Most client connections open at once; one past it is closed at once.
+    #[arg(long, env = "EVENTLOG_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections)]
+    pub max_connections: usize,
+
+    /// Most streams (calls) one connection may have open at once, advertised to clients as
+    /// HTTP/2 MAX_CONCURRENT_STREAMS.
+    #[arg(long, env = "EVENTLOG_MAX_STREAMS_PER_CONNECTION", default_value_t = Limits::default().max_streams_per_connection)]
+    pub max_streams_per_connection: u32,
+
+    /// Seconds a new connection may stay silent (no HTTP/2 preface or TLS hello) before it is
+    /// closed.
+    #[arg(long, env = "EVENTLOG_HANDSHAKE_TIMEOUT", default_value = "10", value_parser = seconds)]
+    pub handshake_timeout: Duration,
+
     /// Seconds a unary call may take before it is answered UNAVAILABLE (streams are exempt).
     #[arg(long, env = "EVENTLOG_REQUEST_TIMEOUT", default_value = "30", value_parser = seconds)]
     pub request_timeout: Duration,
@@ -300,6 +314,21 @@ impl ServeArgs {
                 file.request_body_timeout.map(|s| s.0),
             ),
             max_health_watches: Limits::default().max_health_watches,
+            max_connections: pick(
+                given("max_connections"),
+                self.max_connections,
+                file.max_connections,
+            ),
+            max_streams_per_connection: pick(
+                given("max_streams_per_connection"),
+                self.max_streams_per_connection,
+                file.max_streams_per_connection,
+            ),
+            handshake_timeout: pick(
+                given("handshake_timeout"),
+                self.handshake_timeout,
+                file.handshake_timeout.map(|s| s.0),
+            ),
         };
         let shutdown_timeout = pick(
             given("shutdown_timeout"),

@@ -15,11 +15,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{AbortHandle, JoinHandle};
-use tonic::transport::server::TcpIncoming;
 
 use crate::domain::limits::MAX_BATCH_BYTES;
 use crate::domain::{Vocabulary, VocabularyError};
 use crate::ops::auth::{AccessPolicy, AuthLayer};
+use crate::ops::connections;
 use crate::ops::end_streams::EndStreamsLayer;
 use crate::ops::health::{self, Health};
 use crate::ops::limits::{Limits, LimitsLayer};
@@ -34,6 +34,14 @@ use crate::store::{Store, StoreConfig, StoreError};
 
 /// Largest gRPC message the server encodes: a full batch plus framing headroom.
 const MAX_ENCODED_MESSAGE_BYTES: usize = MAX_BATCH_BYTES * 2;
+
+/// How often an idle connection is pinged (HTTP/2 keep-alive).
+const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// How long a ping may go unanswered before the connection is closed.
+const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Largest header block a client may send: far more than any real call's metadata (a token,
+/// a request id, a deadline), far less than hyper's default of 16 MiB.
+const MAX_HEADER_LIST_BYTES: u32 = 64 * 1024;
 
 /// What the server needs to start.
 #[derive(Debug, Clone)]
@@ -257,7 +265,13 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
         None => None,
     };
 
-    let mut builder = tonic::transport::Server::builder();
+    let mut builder = tonic::transport::Server::builder()
+        .max_concurrent_streams(settings.limits.max_streams_per_connection)
+        // Dead peers: a ping every 30 s, the connection closed if one goes unanswered for 20 s
+        // (TCP keep-alive on the socket covers peers that vanish between pings).
+        .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
+        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES);
     if let Some(tls) = tls {
         builder = builder.tls_config(tls).map_err(|e| {
             ServerError::Tls(format!(
@@ -268,7 +282,7 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
     }
     let router = builder
         // From the outside in: the request's span and metrics see every refusal below.
-        .layer(RequestLogLayer::new(metrics))
+        .layer(RequestLogLayer::new(metrics.clone()))
         .layer(AuthLayer::new(settings.access.clone()))
         .layer(LimitsLayer::new(settings.limits))
         .layer(RequestErrorsLayer::new(settings.limits.max_message_bytes))
@@ -277,8 +291,9 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
         .add_service(reflection)
         .add_service(reflection_alpha)
         .add_service(service);
-    // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms to small responses.
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    // TCP_NODELAY is set on each connection: without it, Nagle's algorithm and delayed ACKs
+    // add ~40 ms to small responses.
+    let incoming = connections::incoming(listener, settings.limits.connections(), metrics.clone());
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         router

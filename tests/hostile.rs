@@ -858,3 +858,207 @@ async fn callers_that_never_send_a_body_or_watch_health_take_no_slot_from_others
     drop((stalled, watches));
     running.stop().await.expect("stops");
 }
+
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime and stime are 14 and 15.
+    let after = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields
+        .get(11..13)
+        .map(|f| f.iter().filter_map(|t| t.parse::<f64>().ok()).sum())
+        .unwrap_or(0.0);
+    ticks / 100.0
+}
+
+/// Reads until the server closes `stream` (EOF or reset), up to `within`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0_u8; 256];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_capped_silent_ones_closed_and_streams_per_connection_advertised() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let limits = eventlog::ops::limits::Limits {
+        max_connections: 50,
+        max_streams_per_connection: 16,
+        handshake_timeout: std::time::Duration::from_secs(3),
+        ..Default::default()
+    };
+    let running = eventlog::server::start(&eventlog::server::Settings {
+        limits,
+        metrics_listen: Some("127.0.0.1:0".parse().expect("address")),
+        ..settings(&temp.path().join("data"))
+    })
+    .await
+    .expect("server starts");
+    let url = format!("http://{}", running.local_addr);
+    // A client connected before the flood keeps being served through it.
+    let mut client = eventlog::proto::event_log_client::EventLogClient::connect(url.clone())
+        .await
+        .expect("connect");
+    common::head(&mut client).await;
+
+    // HTTP/2 tells every client how many streams it may open.
+    let tcp = tokio::net::TcpStream::connect(running.local_addr)
+        .await
+        .expect("connect");
+    let (h2_client, connection) = h2::client::handshake(tcp).await.expect("handshake");
+    let connection = tokio::spawn(connection);
+    let mut h2_client = h2_client.ready().await.expect("ready");
+    // The server's SETTINGS arrive with the first exchange.
+    let (response, _) = h2_client
+        .send_request(
+            http::Request::builder()
+                .method("POST")
+                .uri(format!("{url}/grpc.health.v1.Health/Check"))
+                .header("content-type", "application/grpc")
+                .header("te", "trailers")
+                .body(())
+                .expect("request"),
+            true,
+        )
+        .expect("send");
+    let _ = response.await;
+    assert_eq!(h2_client.current_max_send_streams(), 16);
+    drop(h2_client);
+    connection.abort();
+
+    // Twice as many silent connections as allowed: those past the cap close at once, the rest
+    // once the handshake timeout passes.
+    let mut silent = Vec::new();
+    for _ in 0..100 {
+        silent.push(
+            tokio::net::TcpStream::connect(running.local_addr)
+                .await
+                .expect("connect"),
+        );
+    }
+    let mut latencies = Vec::new();
+    for _ in 0..30 {
+        let started = std::time::Instant::now();
+        common::head(&mut client).await;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    assert!(
+        latencies[latencies.len() * 99 / 100] < std::time::Duration::from_millis(100),
+        "{latencies:?}"
+    );
+    // Well before the handshake timeout: only the connections past the cap are closed.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut closed_at_once = 0;
+    for stream in &mut silent {
+        if closed_within(stream, std::time::Duration::from_millis(5)).await {
+            closed_at_once += 1;
+        }
+    }
+    // 49 slots were free (the first client holds one; the probe's connection has closed or
+    // is closing).
+    assert!(
+        (49..=51).contains(&closed_at_once),
+        "{closed_at_once} of 100 closed at once"
+    );
+    for stream in &mut silent {
+        assert!(
+            closed_within(stream, std::time::Duration::from_secs(5)).await,
+            "a silent connection is closed after the handshake timeout"
+        );
+    }
+    // With the silent ones gone, new clients connect again.
+    let mut late = eventlog::proto::event_log_client::EventLogClient::connect(url)
+        .await
+        .expect("connect after the flood");
+    common::head(&mut late).await;
+    let metrics = running.metrics_addr.expect("metrics");
+    let samples = common::ops::parse_samples(&common::ops::scrape(metrics).await);
+    let refused = |reason: &str| {
+        samples
+            .get(&common::ops::series(
+                "eventlog_connections_refused_total",
+                &[("reason", reason)],
+            ))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    assert!(refused("limit") >= 49.0, "{samples:?}");
+    assert!(refused("handshake_timeout") >= 49.0, "{samples:?}");
+    running.stop().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_file_descriptors_the_accept_loop_waits_instead_of_spinning() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let data = temp.path().join("data");
+    // A descriptor limit low enough to reach with a few connections.
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(
+            "ulimit -n 96 && exec \"$0\" serve --listen 127.0.0.1:0 --data-dir \"$1\" \
+             --max-connections 10000",
+        )
+        .arg(env!("CARGO_BIN_EXE_eventlog"))
+        .arg(&data)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn eventlog");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("listening within 30 s")
+        .expect("stdout")
+        .expect("a line");
+    let addr = line
+        .strip_prefix("eventlog listening on ")
+        .unwrap_or_else(|| panic!("unexpected {line:?}"))
+        .to_string();
+    let pid = child.id().expect("running");
+    let mut flood = Vec::new();
+    for _ in 0..150 {
+        if let Ok(stream) = tokio::net::TcpStream::connect(&addr).await {
+            flood.push(stream);
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let before = cpu_seconds(pid);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let spent = cpu_seconds(pid) - before;
+    assert!(
+        spent < 0.5,
+        "{spent:.2} s of CPU in 2 s while out of descriptors"
+    );
+    // Once descriptors are free again, clients are served.
+    drop(flood);
+    let mut served = false;
+    for _ in 0..100 {
+        if let Ok(mut client) =
+            eventlog::proto::event_log_client::EventLogClient::connect(format!("http://{addr}"))
+                .await
+        {
+            if client
+                .get_log_info(proto::GetLogInfoRequest {})
+                .await
+                .is_ok()
+            {
+                served = true;
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(served, "served again once descriptors are free");
+    let _ = child.kill().await;
+}

@@ -47,6 +47,12 @@ pub struct ConfigFile {
     pub max_subscribers: Option<usize>,
     /// `request_timeout`, in seconds.
     pub request_timeout: Option<Seconds>,
+    /// `max_connections`.
+    pub max_connections: Option<usize>,
+    /// `max_streams_per_connection`.
+    pub max_streams_per_connection: Option<u32>,
+    /// `handshake_timeout`, in seconds.
+    pub handshake_timeout: Option<Seconds>,
     /// `request_body_timeout`, in seconds.
     pub request_body_timeout: Option<Seconds>,
     /// `max_message_bytes`.

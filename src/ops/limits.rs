@@ -58,9 +58,23 @@ pub struct Limits {
     pub request_body_timeout: Duration,
     /// `Health.Watch` streams open at once.
     pub max_health_watches: usize,
+    /// Client connections open at once.
+    pub max_connections: usize,
+    /// Streams one connection may have open at once (HTTP/2 `MAX_CONCURRENT_STREAMS`).
+    pub max_streams_per_connection: u32,
+    /// How long a new connection may stay silent before it is closed.
+    pub handshake_timeout: Duration,
 }
 
 impl Limits {
+    /// What connections are admitted under these limits.
+    pub fn connections(&self) -> crate::ops::connections::ConnectionLimits {
+        crate::ops::connections::ConnectionLimits {
+            max_connections: self.max_connections,
+            handshake_timeout: self.handshake_timeout,
+        }
+    }
+
     /// The pace of subscription streams under these limits.
     pub fn subscriber_pace(&self) -> crate::subscription::Pace {
         crate::subscription::Pace {
@@ -83,6 +97,10 @@ impl Default for Limits {
             subscriber_stall_timeout: crate::subscription::Pace::default().stall_timeout,
             request_body_timeout: Duration::from_secs(10),
             max_health_watches: 64,
+            max_connections: crate::ops::connections::ConnectionLimits::default().max_connections,
+            max_streams_per_connection: 128,
+            handshake_timeout: crate::ops::connections::ConnectionLimits::default()
+                .handshake_timeout,
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::store::{LogStats, Store};
 
 type MethodCode = [(&'static str, &'static str); 2];
 type Kind = [(&'static str, &'static str); 1];
+type Reason = [(&'static str, &'static str); 1];
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Latency buckets, in seconds: 0.5 ms to ~65 s, doubling.
@@ -46,6 +47,8 @@ struct Inner {
     fell_behind: Counter,
     flush_seconds: Histogram,
     store_bytes: Gauge,
+    connections: Gauge,
+    connections_refused: Family<Reason, Counter>,
     /// Serialises scrapes: the entry counters are advanced to the store's totals under it.
     scrape: Mutex<()>,
 }
@@ -68,6 +71,8 @@ impl Metrics {
         let fell_behind = Counter::default();
         let flush_seconds = latency_histogram();
         let store_bytes = Gauge::default();
+        let connections = Gauge::default();
+        let connections_refused = Family::<Reason, Counter>::default();
         let mut registry = Registry::default();
         // Counters get their `_total` suffix from the encoder.
         registry.register(
@@ -115,6 +120,16 @@ impl Metrics {
             "Size of the store on disk",
             store_bytes.clone(),
         );
+        registry.register(
+            "eventlog_connections_open",
+            "Client connections open now",
+            connections.clone(),
+        );
+        registry.register(
+            "eventlog_connections_refused",
+            "Connections closed by the server before a request: at the connection limit (limit) or silent past the handshake timeout (handshake_timeout)",
+            connections_refused.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -127,6 +142,8 @@ impl Metrics {
                 fell_behind,
                 flush_seconds,
                 store_bytes,
+                connections,
+                connections_refused,
                 scrape: Mutex::new(()),
             }),
         }
@@ -162,6 +179,24 @@ impl Metrics {
     /// A subscriber fell behind the live feed.
     pub fn subscriber_fell_behind(&self) {
         self.inner.fell_behind.inc();
+    }
+
+    /// A client connection was admitted.
+    pub fn connection_opened(&self) {
+        self.inner.connections.inc();
+    }
+
+    /// An admitted connection closed.
+    pub fn connection_closed(&self) {
+        self.inner.connections.dec();
+    }
+
+    /// A connection was closed before any request, for `reason` (a fixed label).
+    pub fn connection_refused(&self, reason: &'static str) {
+        self.inner
+            .connections_refused
+            .get_or_create(&[("reason", reason)])
+            .inc();
     }
 
     /// An append's group commit took `elapsed`, flush included.

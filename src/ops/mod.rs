@@ -12,11 +12,13 @@
 //!   `RESOURCE_EXHAUSTED` when too large);
 //! - [`end_streams`]: ends health watches and reflection streams at shutdown.
 //!
-//! Beside them: [`methods`] (the one table of methods, roles and kinds), [`health`]
+//! Before them all, [`connections`] admits connections (a cap, a handshake deadline, an accept
+//! loop that backs off). Beside them: [`methods`] (the one table of methods, roles and kinds), [`health`]
 //! (`grpc.health.v1.Health`), [`metrics`] (the Prometheus endpoint), [`tls`] (rustls from PEM
 //! files), [`logging`] (pretty or JSON output) and [`grpc`] (status helpers the layers share).
 
 pub mod auth;
+pub mod connections;
 pub mod end_streams;
 pub mod grpc;
 pub mod health;
