@@ -121,6 +121,17 @@ pub enum ServerError {
         /// What is missing: TLS, tokens or both.
         missing: &'static str,
     },
+    /// A non-loopback metrics address without tokens, and no `--insecure`.
+    #[error(
+        "refusing to serve metrics on {addr} without access tokens: anyone who can reach it \
+         could read the server's figures. Use a loopback --metrics-listen, or configure access \
+         tokens ([[auth.tokens]] in --config; scrapes then send `Authorization: Bearer <token>`), \
+         or pass --insecure if something in front of this server already guards it"
+    )]
+    InsecureMetrics {
+        /// The address.
+        addr: SocketAddr,
+    },
     /// The TLS material is unreadable or invalid.
     #[error("TLS: {0}")]
     Tls(String),
@@ -251,10 +262,13 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
     let metrics_addr = match metrics_listener {
         Some((listener, addr)) => {
             let mut stop = streams_shutdown.clone();
-            let served =
-                metrics::serve(listener, metrics.clone(), weak_store.clone(), async move {
-                    stop.triggered().await
-                });
+            let served = metrics::serve(
+                listener,
+                metrics.clone(),
+                weak_store.clone(),
+                settings.access.clone(),
+                async move { stop.triggered().await },
+            );
             tokio::spawn(async move {
                 if let Err(error) = served.await {
                     tracing::error!(%error, "the metrics endpoint failed");
@@ -319,8 +333,17 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
 }
 
 /// Secure by default: a non-loopback address needs TLS and tokens, or an explicit `--insecure`.
+/// The metrics endpoint (plain HTTP) needs tokens off loopback: scrapes must then present one.
 fn check_exposure(settings: &Settings) -> Result<(), ServerError> {
-    if settings.listen.ip().is_loopback() || settings.insecure {
+    if settings.insecure {
+        return Ok(());
+    }
+    if let Some(addr) = settings.metrics_listen {
+        if !addr.ip().is_loopback() && !settings.access.enforced() {
+            return Err(ServerError::InsecureMetrics { addr });
+        }
+    }
+    if settings.listen.ip().is_loopback() {
         return Ok(());
     }
     let missing = match (settings.tls.is_some(), settings.access.enforced()) {

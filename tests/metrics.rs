@@ -203,3 +203,44 @@ async fn refusals_are_counted_with_their_codes_and_labels_stay_bounded() {
     assert!(after.keys().all(|series| !series.contains("NoSuchMethod")));
     running.stop().await.expect("stop");
 }
+
+#[tokio::test]
+async fn with_tokens_a_scrape_needs_one_and_off_loopback_metrics_need_tokens() {
+    use eventlog::ops::methods::Role;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let running = server::start(&with_tokens(
+        Settings {
+            metrics_listen: Some("127.0.0.1:0".parse().expect("address")),
+            ..settings(&temp.path().join("data"))
+        },
+        false,
+    ))
+    .await
+    .expect("server starts");
+    let metrics = running.metrics_addr.expect("a metrics address");
+    let (head, body) = scrape_with(metrics, None).await;
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("www-authenticate: bearer"),
+        "{head}"
+    );
+    assert!(body.contains("authorization"), "{body}");
+    let (head, _) = scrape_with(metrics, Some("not-a-token")).await;
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    let (head, body) = scrape_with(metrics, Some(token(Role::Read))).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(body.contains("eventlog_connections_open"), "{body}");
+    running.stop().await.expect("stops");
+
+    let refused = server::start(&Settings {
+        metrics_listen: Some("0.0.0.0:0".parse().expect("address")),
+        ..settings(&temp.path().join("other"))
+    })
+    .await
+    .err()
+    .expect("metrics on every interface without tokens is refused");
+    let message = refused.to_string();
+    assert!(message.contains("refusing to serve metrics"), "{message}");
+    assert!(message.contains("[[auth.tokens]]"), "{message}");
+}

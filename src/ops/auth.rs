@@ -177,6 +177,15 @@ impl AccessPolicy {
         }
     }
 
+    /// Decides a request outside gRPC (a metrics scrape) that needs only a known token, of any
+    /// role: `Ok` when tokens are not configured or the token is one of them.
+    pub fn check_any_token(&self, authorization: Option<&[u8]>) -> Result<(), Status> {
+        if !self.enforced() {
+            return Ok(());
+        }
+        self.authenticate(authorization).map(|_| ())
+    }
+
     fn authenticate(&self, authorization: Option<&[u8]>) -> Result<Caller, Status> {
         let Some(value) = authorization else {
             return Err(Status::unauthenticated(

@@ -17,6 +17,7 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tonic::Code;
 
+use super::auth::AccessPolicy;
 use super::grpc::code_name;
 use crate::store::{LogStats, Store};
 
@@ -235,22 +236,35 @@ impl Metrics {
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Serves `GET /metrics` on `listener` until `shutdown` resolves. Holds the store weakly, so
-/// the endpoint never keeps a stopping server's store open.
+/// the endpoint never keeps a stopping server's store open. With tokens configured, a scrape
+/// must present one (`Authorization: Bearer <token>`, any role), as gRPC calls do.
 pub async fn serve(
     listener: TcpListener,
     metrics: Metrics,
     store: Weak<Store>,
+    access: AccessPolicy,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::http::header;
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
     use axum::routing::get;
 
     let app = axum::Router::new().route(
         "/metrics",
-        get(move || {
+        get(move |headers: axum::http::HeaderMap| {
             let metrics = metrics.clone();
             let store = store.clone();
+            let access = access.clone();
             async move {
+                let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+                if let Err(status) = access.check_any_token(authorization) {
+                    return (
+                        StatusCode::UNAUTHORIZED,
+                        [(header::WWW_AUTHENTICATE, "Bearer")],
+                        format!("{}\n", status.message()),
+                    )
+                        .into_response();
+                }
                 let stats = tokio::task::spawn_blocking(move || {
                     store.upgrade().and_then(|store| match store.stats() {
                         Ok(stats) => Some(stats),
@@ -267,6 +281,7 @@ pub async fn serve(
                     [(header::CONTENT_TYPE, CONTENT_TYPE)],
                     metrics.render(stats),
                 )
+                    .into_response()
             }
         }),
     );

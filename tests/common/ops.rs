@@ -140,6 +140,17 @@ impl Pki {
 
 /// `GET /metrics` from `addr`: the body.
 pub async fn scrape(addr: SocketAddr) -> String {
+    // A token is ignored by a server without tokens and needed by one with them.
+    let (head, body) = scrape_with(addr, Some(token(Role::Admin))).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head
+        .to_ascii_lowercase()
+        .contains("content-type: application/openmetrics-text"));
+    body
+}
+
+/// `GET /metrics`, with `token` as a bearer token if given: the response's head and body.
+pub async fn scrape_with(addr: SocketAddr, token: Option<&str>) -> (String, String) {
     let mut stream = tokio::time::timeout(
         Duration::from_secs(10),
         tokio::net::TcpStream::connect(addr),
@@ -147,10 +158,11 @@ pub async fn scrape(addr: SocketAddr) -> String {
     .await
     .expect("connect in time")
     .expect("connect to metrics");
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("send");
+    let authorization = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let request = format!(
+        "GET /metrics HTTP/1.1\r\nHost: localhost\r\n{authorization}Connection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
     let mut response = String::new();
     tokio::time::timeout(
         Duration::from_secs(10),
@@ -160,11 +172,7 @@ pub async fn scrape(addr: SocketAddr) -> String {
     .expect("metrics in time")
     .expect("read");
     let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(head
-        .to_ascii_lowercase()
-        .contains("content-type: application/openmetrics-text"));
-    body.to_string()
+    (head.to_string(), body.to_string())
 }
 
 /// The samples of a text exposition, keyed as [`series`] writes them.
