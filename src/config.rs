@@ -161,6 +161,11 @@ pub struct ServeArgs {
     #[arg(long, env = "EVENTLOG_MAX_MESSAGE_BYTES", default_value_t = Limits::default().max_message_bytes)]
     pub max_message_bytes: usize,
 
+    /// Most named (durable) subscriptions one access token may own (callers without a token
+    /// count as one); past it, creating another is RESOURCE_EXHAUSTED.
+    #[arg(long, env = "EVENTLOG_MAX_SUBSCRIPTIONS_PER_CALLER", default_value_t = Limits::default().max_subscriptions_per_caller)]
+    pub max_subscriptions_per_caller: usize,
+
     /// Bytes of entries a subscriber may have delivered but not yet read; beyond it the server
     /// waits for the client (and, once the live feed moves on, reads from the log again).
     #[arg(long, env = "EVENTLOG_SUBSCRIBER_BUFFER_BYTES", default_value_t = Limits::default().subscriber_buffer_bytes)]
@@ -314,6 +319,11 @@ impl ServeArgs {
                 file.request_body_timeout.map(|s| s.0),
             ),
             max_health_watches: Limits::default().max_health_watches,
+            max_subscriptions_per_caller: pick(
+                given("max_subscriptions_per_caller"),
+                self.max_subscriptions_per_caller,
+                file.max_subscriptions_per_caller,
+            ),
             max_connections: pick(
                 given("max_connections"),
                 self.max_connections,

@@ -250,7 +250,7 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
             streams_shutdown.clone(),
         )
         .with_metrics(metrics.clone())
-        .with_pace(settings.limits.subscriber_pace()),
+        .with_subscriber_limits(settings.limits.subscribers()),
     )
     .max_decoding_message_size(settings.limits.max_message_bytes)
     .max_encoding_message_size(MAX_ENCODED_MESSAGE_BYTES);

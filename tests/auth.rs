@@ -132,14 +132,21 @@ async fn call(client: &mut AuthedClient, rpc: &str, n: usize) -> Code {
             Ok(stream) => code(stream.into_inner().message().await),
             Err(status) => status.code(),
         },
-        "CommitCheckpoint" => code(
-            client
-                .commit_checkpoint(proto::CommitCheckpointRequest {
-                    name: "consumer".into(),
-                    position: 1,
+        "CommitCheckpoint" => {
+            // A subscription of the caller's own: another token's is not its to move.
+            let name = format!("consumer-{n}");
+            let _ = client
+                .subscribe(proto::SubscribeRequest {
+                    name: name.clone(),
+                    ..Default::default()
                 })
-                .await,
-        ),
+                .await;
+            code(
+                client
+                    .commit_checkpoint(proto::CommitCheckpointRequest { name, position: 1 })
+                    .await,
+            )
+        }
         "ListSubscriptions" => code(
             client
                 .list_subscriptions(proto::ListSubscriptionsRequest {})
@@ -391,4 +398,90 @@ async fn non_loopback_addresses_need_tls_and_tokens_or_insecure() {
     .await
     .expect("--insecure allows it");
     running.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn named_subscriptions_belong_to_their_token_are_capped_and_never_start_past_the_head() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let running = eventlog::server::start(&with_tokens(
+        eventlog::server::Settings {
+            limits: eventlog::ops::limits::Limits {
+                max_subscriptions_per_caller: 2,
+                ..Default::default()
+            },
+            ..settings(&temp.path().join("data"))
+        },
+        false,
+    ))
+    .await
+    .expect("server starts");
+    let url = format!("http://{}", running.local_addr);
+    let mut reader = authed(&url, Some(token(Role::Read))).await;
+    let mut writer = authed(&url, Some(token(Role::Append))).await;
+    let mut admin = authed(&url, Some(token(Role::Admin))).await;
+    let named = |name: &str, from: u64| proto::SubscribeRequest {
+        name: name.into(),
+        start: Some(proto::subscribe_request::Start::FromPosition(from)),
+        ..Default::default()
+    };
+    let commit = |name: &str| proto::CommitCheckpointRequest {
+        name: name.into(),
+        position: 0,
+    };
+    reader
+        .subscribe(named("feed", 1))
+        .await
+        .expect("the reader creates feed");
+    assert_status(
+        writer.subscribe(named("feed", 1)).await,
+        Code::PermissionDenied,
+        &["\"feed\" belongs to the token \"reader\""],
+    );
+    assert_status(
+        writer.commit_checkpoint(commit("feed")).await,
+        Code::PermissionDenied,
+        &["belongs to the token \"reader\""],
+    );
+    reader
+        .subscribe(named("feed", 1))
+        .await
+        .expect("its owner resumes it");
+    admin
+        .commit_checkpoint(commit("feed"))
+        .await
+        .expect("an admin acts on every subscription");
+
+    // A checkpoint beyond the head is never stored, however the subscription is created.
+    assert_status(
+        reader.subscribe(named("far", u64::MAX - 1)).await,
+        Code::FailedPrecondition,
+        &["beyond the head"],
+    );
+    // Two per token: the reader's third is refused, the writer's first is not.
+    reader.subscribe(named("second", 1)).await.expect("second");
+    assert_status(
+        reader.subscribe(named("third", 1)).await,
+        Code::ResourceExhausted,
+        &["reader already owns 2", "--max-subscriptions-per-caller"],
+    );
+    writer
+        .subscribe(named("writers", 1))
+        .await
+        .expect("another token's own");
+    let listed = admin
+        .list_subscriptions(proto::ListSubscriptionsRequest {})
+        .await
+        .expect("list")
+        .into_inner()
+        .subscriptions;
+    let owners: Vec<(String, String)> = listed.into_iter().map(|s| (s.name, s.owner)).collect();
+    assert_eq!(
+        owners,
+        vec![
+            ("feed".to_string(), "reader".to_string()),
+            ("second".to_string(), "reader".to_string()),
+            ("writers".to_string(), "writer".to_string()),
+        ]
+    );
+    running.stop().await.expect("stops");
 }

@@ -57,6 +57,8 @@ pub struct ConfigFile {
     pub request_body_timeout: Option<Seconds>,
     /// `max_message_bytes`.
     pub max_message_bytes: Option<usize>,
+    /// `max_subscriptions_per_caller`.
+    pub max_subscriptions_per_caller: Option<usize>,
     /// `subscriber_buffer_bytes`.
     pub subscriber_buffer_bytes: Option<usize>,
     /// `subscriber_stall_timeout`, in seconds.

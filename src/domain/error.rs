@@ -139,6 +139,30 @@ pub enum SubscriptionRejection {
     /// No subscription has this name.
     #[error("no subscription is named \"{0}\"; Subscribe with this name creates it")]
     Unknown(String),
+    /// The subscription belongs to another token.
+    #[error("the subscription {name:?} belongs to the token {owner:?}; only that token or an admin may resume it or commit its checkpoint (choose another name)")]
+    NotOwner {
+        /// The subscription.
+        name: String,
+        /// The token that owns it.
+        owner: String,
+    },
+    /// The caller owns as many named subscriptions as it may.
+    #[error("{owner} already owns {max} named subscriptions, the limit (--max-subscriptions-per-caller); delete unused ones (DeleteSubscription, admin) or reuse a name")]
+    TooMany {
+        /// Who owns them.
+        owner: String,
+        /// The limit.
+        max: usize,
+    },
+    /// A new named subscription would start past the end of the log.
+    #[error("from_position {start} is beyond the head of the log ({head}) plus one; a named subscription starts at most at the next position (from_end)")]
+    StartBeyondHead {
+        /// The position asked for.
+        start: Position,
+        /// The head.
+        head: Position,
+    },
     /// A checkpoint past the end of the log.
     #[error("position {position} is beyond the head of the log ({head}); commit a position you have received")]
     BeyondHead {

@@ -58,6 +58,8 @@ pub struct Limits {
     pub request_body_timeout: Duration,
     /// `Health.Watch` streams open at once.
     pub max_health_watches: usize,
+    /// Named subscriptions one token (or all callers without a token) may own.
+    pub max_subscriptions_per_caller: usize,
     /// Client connections open at once.
     pub max_connections: usize,
     /// Streams one connection may have open at once (HTTP/2 `MAX_CONCURRENT_STREAMS`).
@@ -75,11 +77,14 @@ impl Limits {
         }
     }
 
-    /// The pace of subscription streams under these limits.
-    pub fn subscriber_pace(&self) -> crate::subscription::Pace {
-        crate::subscription::Pace {
-            buffer_bytes: self.subscriber_buffer_bytes,
-            stall_timeout: self.subscriber_stall_timeout,
+    /// What limits subscribers under these limits.
+    pub fn subscribers(&self) -> crate::service::SubscriberLimits {
+        crate::service::SubscriberLimits {
+            pace: crate::subscription::Pace {
+                buffer_bytes: self.subscriber_buffer_bytes,
+                stall_timeout: self.subscriber_stall_timeout,
+            },
+            max_named_per_caller: self.max_subscriptions_per_caller,
         }
     }
 }
@@ -97,6 +102,8 @@ impl Default for Limits {
             subscriber_stall_timeout: crate::subscription::Pace::default().stall_timeout,
             request_body_timeout: Duration::from_secs(10),
             max_health_watches: 64,
+            max_subscriptions_per_caller: crate::service::SubscriberLimits::default()
+                .max_named_per_caller,
             max_connections: crate::ops::connections::ConnectionLimits::default().max_connections,
             max_streams_per_connection: 128,
             handshake_timeout: crate::ops::connections::ConnectionLimits::default()

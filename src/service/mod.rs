@@ -30,12 +30,13 @@ use crate::domain::limits::{
 };
 use crate::domain::quote::quoted;
 use crate::domain::{InvalidField, Position, SymmetricRelations, Vocabulary};
+use crate::ops::auth::Caller;
 use crate::ops::metrics::Metrics;
 use crate::proto;
 use crate::proto::event_log_server::EventLog;
 use crate::shutdown::Shutdown;
 use crate::store::{ActorFilter, Store};
-use crate::subscription::Pace;
+pub use subscriptions::SubscriberLimits;
 
 /// Entries per `ReadLog` message: large enough to amortise framing, small enough that a message
 /// stays well under the gRPC size limit.
@@ -59,8 +60,9 @@ pub struct EventLogService {
     shutdown: Shutdown,
     /// Flush latency and subscriber lag, which only the handlers can see.
     metrics: Metrics,
-    /// What a subscriber may have outstanding, and how long it may stall.
-    pace: Pace,
+    /// What a subscriber may have outstanding, how long it may stall, and how many named
+    /// subscriptions a caller may own.
+    subscribers: SubscriberLimits,
 }
 
 impl EventLogService {
@@ -77,13 +79,16 @@ impl EventLogService {
             vocabulary,
             shutdown,
             metrics: Metrics::default(),
-            pace: Pace::default(),
+            subscribers: SubscriberLimits::default(),
         }
     }
 
-    /// The same service, pacing subscribers at `pace`.
-    pub fn with_pace(self, pace: Pace) -> EventLogService {
-        EventLogService { pace, ..self }
+    /// The same service, with `subscribers` as its subscriber limits.
+    pub fn with_subscriber_limits(self, subscribers: SubscriberLimits) -> EventLogService {
+        EventLogService {
+            subscribers,
+            ..self
+        }
     }
 
     /// The same service, recording into `metrics`.
@@ -422,12 +427,14 @@ impl EventLog for EventLogService {
         &self,
         request: Request<proto::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let caller = request.extensions().get::<Caller>().cloned();
         let stream = subscriptions::subscribe(
             &self.store,
             &self.vocabulary,
             self.shutdown.clone(),
             self.metrics.clone(),
-            self.pace,
+            self.subscribers,
+            caller,
             request.into_inner(),
         )
         .await?;
@@ -438,7 +445,8 @@ impl EventLog for EventLogService {
         &self,
         request: Request<proto::CommitCheckpointRequest>,
     ) -> Result<Response<proto::CommitCheckpointResponse>, Status> {
-        subscriptions::commit_checkpoint(&self.store, request.into_inner())
+        let caller = request.extensions().get::<Caller>().cloned();
+        subscriptions::commit_checkpoint(&self.store, caller, request.into_inner())
             .await
             .map(Response::new)
     }

@@ -34,9 +34,11 @@ impl From<SubscriptionRejection> for Status {
         let message = rejection.to_string();
         match rejection {
             SubscriptionRejection::Unknown(_) => Status::not_found(message),
-            SubscriptionRejection::BeyondHead { .. } | SubscriptionRejection::FilterMismatch(_) => {
-                Status::failed_precondition(message)
-            }
+            SubscriptionRejection::BeyondHead { .. }
+            | SubscriptionRejection::StartBeyondHead { .. }
+            | SubscriptionRejection::FilterMismatch(_) => Status::failed_precondition(message),
+            SubscriptionRejection::NotOwner { .. } => Status::permission_denied(message),
+            SubscriptionRejection::TooMany { .. } => Status::resource_exhausted(message),
         }
     }
 }

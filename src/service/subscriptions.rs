@@ -10,10 +10,14 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use crate::domain::quote::quoted;
+use crate::domain::subscription::{self as subscription_rules, Requester};
+use crate::domain::SubscriptionRejection;
 use crate::domain::{
     DateMatch, DateRange, EntryFilter, EntryId, EntryKind, InvalidField, Position,
     SubscriptionName, SubscriptionState, Vocabulary,
 };
+use crate::ops::auth::Caller;
+use crate::ops::methods::Role;
 use crate::proto;
 use crate::store::Store;
 use crate::subscription::{self, Budget, Delivery, Pace, StreamEnd};
@@ -27,9 +31,11 @@ pub async fn subscribe(
     vocabulary: &Vocabulary,
     shutdown: crate::shutdown::Shutdown,
     metrics: crate::ops::metrics::Metrics,
-    pace: Pace,
+    limits: SubscriberLimits,
+    caller: Option<Caller>,
     request: proto::SubscribeRequest,
 ) -> Result<SubscribeStream, Status> {
+    let pace = limits.pace;
     let filter = match request.filter {
         Some(filter) => Some(resolve_filter(store, vocabulary, filter).await?),
         None => None,
@@ -55,13 +61,37 @@ pub async fn subscribe(
         let (state, created) = {
             let store = Arc::clone(store);
             let name = name.clone();
-            let initial = SubscriptionState {
-                checkpoint: Position(requested_start.0 - 1),
-                filter: wanted,
-                created_at: SystemTime::now(),
-                updated_at: SystemTime::now(),
-            };
-            blocking(move || store.open_subscription(&name, move || initial)).await??
+            let caller = caller.clone();
+            let head = store.head();
+            blocking(move || {
+                let requester = requester(caller.as_ref());
+                let opened = store.open_subscription(&name, |existing| {
+                    // A checkpoint is never beyond the head: it would skip entries not yet
+                    // written.
+                    if requested_start > head.next() {
+                        return Err(SubscriptionRejection::StartBeyondHead {
+                            start: requested_start,
+                            head,
+                        });
+                    }
+                    subscription_rules::admit_new(
+                        existing,
+                        requester,
+                        limits.max_named_per_caller,
+                    )?;
+                    Ok(SubscriptionState {
+                        checkpoint: Position(requested_start.0 - 1),
+                        filter: wanted,
+                        created_at: SystemTime::now(),
+                        updated_at: SystemTime::now(),
+                        owner: requester.name.map(str::to_string),
+                    })
+                })?;
+                let (state, created) = opened?;
+                state.check_owner(&name, requester)?;
+                Ok::<_, Status>((state, created))
+            })
+            .await??
         };
         if !created && filter.as_ref().is_some_and(|f| f != &state.filter) {
             return Err(
@@ -266,17 +296,50 @@ pub async fn resolve_actor(
     .await?
 }
 
+/// What limits subscribers: the pace of every stream, and how many named subscriptions one
+/// caller may own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubscriberLimits {
+    /// See [`Pace`].
+    pub pace: Pace,
+    /// Named subscriptions one token (or all callers without one) may own.
+    pub max_named_per_caller: usize,
+}
+
+impl Default for SubscriberLimits {
+    fn default() -> Self {
+        SubscriberLimits {
+            pace: Pace::default(),
+            max_named_per_caller: 64,
+        }
+    }
+}
+
+/// The domain's view of a caller.
+fn requester(caller: Option<&Caller>) -> Requester<'_> {
+    Requester {
+        name: caller.map(|c| &*c.name),
+        admin: caller.is_some_and(|c| c.role == Role::Admin),
+    }
+}
+
 /// Stores a checkpoint.
 pub async fn commit_checkpoint(
     store: &Arc<Store>,
+    caller: Option<Caller>,
     request: proto::CommitCheckpointRequest,
 ) -> Result<proto::CommitCheckpointResponse, Status> {
     let name = SubscriptionName::parse(&request.name)
         .map_err(|reason| InvalidField::new("name", reason))?;
     let store = Arc::clone(store);
     let response_name = name.clone();
-    let state =
-        blocking(move || store.commit_checkpoint(&name, Position(request.position))).await???;
+    let state = blocking(move || {
+        let checked = name.clone();
+        store.commit_checkpoint(&name, Position(request.position), |state| {
+            state.check_owner(&checked, requester(caller.as_ref()))
+        })
+    })
+    .await???;
     Ok(proto::CommitCheckpointResponse {
         subscription: Some(info(response_name.as_str(), state)),
     })
@@ -318,5 +381,6 @@ fn info(name: &str, state: SubscriptionState) -> proto::SubscriptionInfo {
         filter: Some(to_proto::filter(state.filter)),
         created_at: Some(proto::timestamp(state.created_at)),
         updated_at: Some(proto::timestamp(state.updated_at)),
+        owner: state.owner.unwrap_or_default(),
     }
 }

@@ -452,32 +452,47 @@ impl Store {
         })
     }
 
-    /// The named subscription `name`, created with `create()` if it does not exist yet.
-    /// Returns its state and whether it was created.
+    /// The named subscription `name`, created with `create(every existing subscription)` if
+    /// it does not exist yet (which may refuse). Returns its state and whether it was created.
     pub fn open_subscription(
         &self,
         name: &SubscriptionName,
-        create: impl FnOnce() -> SubscriptionState,
-    ) -> Result<(SubscriptionState, bool), StoreError> {
+        create: impl FnOnce(&[SubscriptionState]) -> Result<SubscriptionState, SubscriptionRejection>,
+    ) -> Result<Result<(SubscriptionState, bool), SubscriptionRejection>, StoreError> {
         let _guard = self.lock_subscriptions();
         if let Some(state) = self.log.subscription(name.as_str())? {
-            return Ok((state, false));
+            return Ok(Ok((state, false)));
         }
-        let state = create();
+        // Under the lock, so that two creations cannot both pass a cap `create` applies.
+        let existing: Vec<SubscriptionState> = self
+            .log
+            .subscriptions()?
+            .into_iter()
+            .map(|(_, state)| state)
+            .collect();
+        let state = match create(&existing) {
+            Ok(state) => state,
+            Err(rejection) => return Ok(Err(rejection)),
+        };
         self.log.put_subscription(name.as_str(), &state)?;
-        Ok((state, true))
+        Ok(Ok((state, true)))
     }
 
-    /// Stores `position` as the checkpoint of `name`, durably.
+    /// Stores `position` as the checkpoint of `name`, durably, if `may_commit` allows it for
+    /// the subscription's state.
     pub fn commit_checkpoint(
         &self,
         name: &SubscriptionName,
         position: Position,
+        may_commit: impl FnOnce(&SubscriptionState) -> Result<(), SubscriptionRejection>,
     ) -> Result<Result<SubscriptionState, SubscriptionRejection>, StoreError> {
         let _guard = self.lock_subscriptions();
         let Some(mut state) = self.log.subscription(name.as_str())? else {
             return Ok(Err(SubscriptionRejection::Unknown(name.to_string())));
         };
+        if let Err(rejection) = may_commit(&state) {
+            return Ok(Err(rejection));
+        }
         let head = self.head();
         if position > head {
             return Ok(Err(SubscriptionRejection::BeyondHead { position, head }));
