@@ -42,9 +42,33 @@ pub enum Command {
     /// Manage access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Build a new data directory from a backup file, offline (no server runs on it), checking
+    /// every checksum; a damaged or truncated file is refused, saying where, and leaves nothing.
+    Restore(RestoreArgs),
+    /// Check a backup file (every chunk and record checksum, the sequence, the trailer's counts
+    /// and digest) without restoring it.
+    Verify(VerifyArgs),
     /// Client subcommands, talking gRPC to a server (see --addr).
     #[command(flatten)]
     Client(ClientCommand),
+}
+
+/// `eventlog restore`
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The backup file (from `eventlog backup`).
+    pub file: PathBuf,
+    /// The new data directory (it must not exist, or be empty); then run
+    /// `eventlog serve --data-dir DIR`.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+}
+
+/// `eventlog verify`
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// The backup file.
+    pub file: PathBuf,
 }
 
 /// `eventlog token ...`

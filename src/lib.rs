@@ -21,6 +21,7 @@
 
 #![warn(missing_docs)]
 
+pub mod backup;
 pub mod client;
 pub mod config;
 pub mod domain;

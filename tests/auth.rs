@@ -48,6 +48,7 @@ const RPCS: &[(&str, Role, Code)] = &[
     ("QueryEvents", Role::Read, Code::Ok),
     ("QueryClaims", Role::Read, Code::Ok),
     ("ListRelations", Role::Read, Code::Ok),
+    ("Backup", Role::Admin, Code::Ok),
 ];
 
 fn expected(caller: Caller, needed: Role, allowed: Code) -> Code {
@@ -152,6 +153,19 @@ async fn call(client: &mut AuthedClient, rpc: &str, n: usize) -> Code {
                 .list_subscriptions(proto::ListSubscriptionsRequest {})
                 .await,
         ),
+        "Backup" => match client.backup(proto::BackupRequest {}).await {
+            Ok(stream) => {
+                let mut stream = stream.into_inner();
+                loop {
+                    match stream.message().await {
+                        Ok(Some(_)) => {}
+                        Ok(None) => break Code::Ok,
+                        Err(status) => break status.code(),
+                    }
+                }
+            }
+            Err(status) => status.code(),
+        },
         "DeleteSubscription" => code(
             client
                 .delete_subscription(proto::DeleteSubscriptionRequest {

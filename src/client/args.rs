@@ -493,3 +493,15 @@ impl From<DirectionArg> for proto::Direction {
         }
     }
 }
+
+/// `eventlog backup`
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// Where the server is (an admin token is needed when the server checks tokens).
+    #[command(flatten)]
+    pub connection: Connection,
+    /// The backup file to write. It appears only once complete and verified (written as
+    /// FILE.partial until then); an existing file is not overwritten.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+}

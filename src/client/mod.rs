@@ -10,6 +10,7 @@
 //! - [`render`]: tables and one-line descriptions of entries.
 
 pub mod args;
+pub mod backup;
 pub mod connect;
 pub mod error;
 pub mod follow;
@@ -24,7 +25,7 @@ use clap::Subcommand;
 
 pub use error::ClientError;
 
-use args::{ActorsCommand, ExportArgs, ImportArgs, InfoArgs, QueryCommand, TailArgs};
+use args::{ActorsCommand, BackupArgs, ExportArgs, ImportArgs, InfoArgs, QueryCommand, TailArgs};
 
 /// The client subcommands.
 #[derive(Debug, Clone, Subcommand)]
@@ -44,6 +45,10 @@ pub enum ClientCommand {
     Actors(ActorsCommand),
     /// Describe the log: head, counts, size, server version.
     Info(InfoArgs),
+    /// Write a consistent copy of the running server's log to a file (admin): every entry up
+    /// to the head when it starts, the named subscriptions and the vocabulary, checksummed.
+    /// Appends go on meanwhile. `eventlog verify` checks the file, `eventlog restore` uses it.
+    Backup(BackupArgs),
 }
 
 /// Runs a client subcommand to completion; errors are printed on stderr.
@@ -66,6 +71,7 @@ pub fn run(command: ClientCommand) -> ExitCode {
             ClientCommand::Tail(args) => follow::tail(args).await,
             ClientCommand::Actors(ActorsCommand::Resolve(args)) => query::resolve(args).await,
             ClientCommand::Info(args) => query::info(args).await,
+            ClientCommand::Backup(args) => backup::run(args).await,
         }
     });
     match result {

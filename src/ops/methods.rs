@@ -118,6 +118,8 @@ pub const METHODS: &[Method] = &[
     rpc!("CommitCheckpoint", Read, Unary),
     rpc!("ListSubscriptions", Admin, Unary),
     rpc!("DeleteSubscription", Admin, Unary),
+    // A whole copy of the log: admin only, a finite stream.
+    rpc!("Backup", Admin, Stream),
     // The query RPCs: read-only, unary, one page (or one graph) per call.
     rpc!("QueryEvents", Read, Unary),
     rpc!("QueryClaims", Read, Unary),

@@ -4,6 +4,7 @@
 //! maps errors (`status`) and builds the response (`to_proto`). It holds no state of its own
 //! and makes no decision that a second transport would have to repeat.
 
+mod backup;
 mod consistency;
 mod hex;
 mod page_token;
@@ -107,6 +108,7 @@ impl EventLogService {
 
 type ReadLogStream = Pin<Box<dyn Stream<Item = Result<wire::ReadLogFrame, Status>> + Send>>;
 type SubscribeStream = Pin<Box<dyn Stream<Item = Result<wire::SubscribeFrame, Status>> + Send>>;
+type BackupStream = Pin<Box<dyn Stream<Item = Result<proto::BackupChunk, Status>> + Send>>;
 
 /// Store calls that may run at once on the blocking pool, across all requests.
 const MAX_BLOCKING_CALLS: usize = 128;
@@ -439,6 +441,16 @@ impl EventLog for EventLogService {
         )
         .await?;
         Ok(Response::new(stream))
+    }
+
+    type BackupStream = BackupStream;
+
+    async fn backup(
+        &self,
+        _request: Request<proto::BackupRequest>,
+    ) -> Result<Response<Self::BackupStream>, Status> {
+        let chunks = backup::backup(&self.store, &self.vocabulary);
+        Ok(Response::new(Box::pin(ReceiverStream::new(chunks))))
     }
 
     async fn commit_checkpoint(

@@ -25,6 +25,7 @@ mod postings;
 mod priority;
 mod query;
 pub mod record;
+pub mod restore;
 mod stored;
 mod writer;
 mod writes;

@@ -29,6 +29,12 @@ impl StoredEntry {
         self.position
     }
 
+    /// The record as stored, unverified: for copies that carry it elsewhere whole (a backup),
+    /// where it is verified when read back.
+    pub fn record(&self) -> &Bytes {
+        &self.record
+    }
+
     /// The record, checksum verified: its kind, time and public wire bytes without decoding
     /// the body, and the body decoded on demand. One verification per use: a reader that both
     /// filters and sends an entry takes one view for both.

@@ -183,6 +183,16 @@ impl SledLog {
         Ok(())
     }
 
+    /// Records that the tree has this release's layout (a new tree, or one whose release 1
+    /// index keys are gone), durably.
+    pub fn record_current_format(&self) -> Result<(), StoreError> {
+        self.tree
+            .insert(keys::meta_key(FORMAT_KEY), &[FORMAT_V2])
+            .map_err(engine)?;
+        self.db.flush().map_err(engine)?;
+        Ok(())
+    }
+
     /// True if the tree still holds release 1's index keys (or may: no format is recorded).
     pub fn has_legacy_indexes(&self) -> Result<bool, StoreError> {
         let format = self.tree.get(keys::meta_key(FORMAT_KEY)).map_err(engine)?;
@@ -217,10 +227,7 @@ impl SledLog {
         self.tree
             .remove(keys::meta_key("query_index"))
             .map_err(engine)?;
-        self.tree
-            .insert(keys::meta_key(FORMAT_KEY), &[FORMAT_V2])
-            .map_err(engine)?;
-        self.db.flush().map_err(engine)?;
+        self.record_current_format()?;
         if removed_total > 0 {
             tracing::info!(
                 removed = removed_total,
@@ -283,6 +290,12 @@ impl SledLog {
     /// Bytes the database takes on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         self.db.size_on_disk().map_err(engine)
+    }
+
+    /// Writes everything to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(engine)?;
+        Ok(())
     }
 }
 
