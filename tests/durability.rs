@@ -144,16 +144,25 @@ async fn events_of(
     panic!("paging did not end");
 }
 
+/// Kill rounds: 3 in CI; `scripts/crash.sh` runs 100 against the release binary.
+fn crash_rounds() -> usize {
+    std::env::var("EVENTLOG_CRASH_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3)
+}
+
 #[tokio::test]
 async fn kill_9_loses_no_acknowledged_entry_and_no_batch_is_half_written() {
     const WRITERS: usize = 8;
     const BATCH: usize = 5;
+    let rounds = crash_rounds();
     let temp = tempfile::tempdir().expect("temp dir");
     let data_dir = temp.path().join("data");
     // batch id -> positions acknowledged for it
     let mut acknowledged: HashMap<String, Vec<u64>> = HashMap::new();
 
-    for round in 0..3 {
+    for round in 0..rounds {
         let (mut child, url) = spawn_binary(&data_dir).await;
         let mut client = proto::event_log_client::EventLogClient::connect(url.clone())
             .await
@@ -196,7 +205,9 @@ async fn kill_9_loses_no_acknowledged_entry_and_no_batch_is_half_written() {
                 acks
             }));
         }
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        // A different moment in each round: early (indexes far behind) to late.
+        let delay = 200 + (round as u64 * 137) % 800;
+        tokio::time::sleep(Duration::from_millis(delay)).await;
         child.start_kill().expect("SIGKILL");
         let _ = child.wait().await;
         for writer in writers {
@@ -218,7 +229,7 @@ async fn kill_9_loses_no_acknowledged_entry_and_no_batch_is_half_written() {
             .expect("connect");
     let log = read_all(&mut client).await;
     eprintln!(
-        "{} acknowledged batches, {} entries after 3 kills",
+        "{} acknowledged batches, {} entries after {rounds} kills",
         acknowledged.len(),
         log.len()
     );
@@ -229,8 +240,13 @@ async fn kill_9_loses_no_acknowledged_entry_and_no_batch_is_half_written() {
         "positions are contiguous"
     );
     let mut by_batch: HashMap<String, Vec<u64>> = HashMap::new();
+    let mut ids = std::collections::HashSet::new();
+    let mut duplicated = 0;
     for entry in &log {
         if let Some(Body::Event(event)) = &entry.body {
+            if !ids.insert(event.id.clone()) {
+                duplicated += 1;
+            }
             let (batch_id, _) = event.id.rsplit_once('-').expect("batch id");
             by_batch
                 .entry(batch_id.to_string())
@@ -238,6 +254,23 @@ async fn kill_9_loses_no_acknowledged_entry_and_no_batch_is_half_written() {
                 .push(entry.position);
         }
     }
+    let lost = acknowledged
+        .iter()
+        .filter(|(batch_id, positions)| by_batch.get(*batch_id) != Some(positions))
+        .count();
+    let half = by_batch
+        .values()
+        .filter(|positions| {
+            positions.len() != BATCH || !positions.windows(2).all(|w| w[1] == w[0] + 1)
+        })
+        .count();
+    println!(
+        "crash rounds: {rounds}; acknowledged batches: {}; entries in the log: {}; lost: {lost}; \
+         duplicated: {duplicated}; half batches: {half}",
+        acknowledged.len(),
+        log.len()
+    );
+    assert_eq!((lost, duplicated, half), (0, 0, 0));
     for (batch_id, positions) in &acknowledged {
         assert_eq!(
             by_batch.get(batch_id),
