@@ -15,6 +15,9 @@
 //! [`shutdown`] (start, serve, stop), [`config`] (flags, environment and config file) and
 //! [`ops`] (what operators need: logs, metrics, health, access control, limits, TLS).
 //!
+//! [`backup`] frames the `Backup` RPC's chunks in a file, verifies one, and restores a data
+//! directory from it offline.
+//!
 //! [`import`] turns rows of public datasets (GDELT, ACLED) into entries for `Append`; it only
 //! produces `proto` values, like any other client. [`client`] is the command-line client
 //! (`import`, `export`, `query`, `tail`, `actors`, `info`), which talks gRPC to a server.

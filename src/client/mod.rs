@@ -1,5 +1,5 @@
 //! The client subcommands of the `eventlog` binary: `import`, `export`, `query`, `tail`,
-//! `actors resolve` and `info`. They talk to a server over gRPC, exactly as any other client
+//! `actors resolve`, `info` and `backup`. They talk to a server over gRPC, exactly as any other client
 //! would through the `.proto`; nothing here touches the store.
 //!
 //! - [`args`]: their flags (connection, filters, output).
@@ -8,6 +8,7 @@
 //! - [`follow`]: `export` and `tail`, both following a `Subscribe` stream.
 //! - [`query`]: the query RPCs, actor lookup and log info, as tables or JSON.
 //! - [`render`]: tables and one-line descriptions of entries.
+//! - [`backup`]: the `Backup` stream into a verified file.
 
 pub mod args;
 pub mod backup;
