@@ -337,3 +337,166 @@ async fn kill_9_loses_no_acknowledged_entry_and_no_batch_is_half_written() {
     }
     server.stop().await.expect("stop");
 }
+
+/// A small deterministic generator (xorshift), so every seed's damage can be reproduced.
+struct Damage(u64);
+
+impl Damage {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Every regular file under `dir`, with its size, in a stable order.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
+            let path = entry.path();
+            let meta = entry.metadata().expect("metadata");
+            if meta.is_dir() {
+                pending.push(path);
+            } else if meta.len() > 0 {
+                files.push((path, meta.len()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for (file, _) in files_under(from) {
+        let target = to.join(file.strip_prefix(from).expect("under"));
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(&file, &target).expect("copy");
+    }
+}
+
+/// Starts the binary on `data_dir` if it will start: `None` when it exits (refusing the
+/// damaged directory) before it listens.
+async fn try_spawn(data_dir: &std::path::Path) -> Option<(Child, String)> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventlog"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "error", "--data-dir"])
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn eventlog");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the server starts or exits within 30 s")
+        .ok()
+        .flatten()?;
+    let addr = line.strip_prefix("eventlog listening on ")?.to_string();
+    Some((child, format!("http://{addr}")))
+}
+
+#[tokio::test]
+async fn flipped_and_zeroed_bytes_in_the_data_files_never_make_the_server_serve_a_wrong_entry() {
+    const SEEDS: u64 = 24;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let pristine = temp.path().join("pristine");
+    let original = {
+        let server = start_on(&pristine).await;
+        let mut client = proto::event_log_client::EventLogClient::connect(format!(
+            "http://{}",
+            server.local_addr
+        ))
+        .await
+        .expect("connect");
+        append(&mut client, seed_actors()).await.expect("actors");
+        append_attacks(&mut client, 20, 100, "2022").await;
+        let log = read_all(&mut client).await;
+        server.stop().await.expect("clean stop");
+        log
+    };
+    let mut outcomes: HashMap<&str, u64> = HashMap::new();
+    for seed in 1..=SEEDS {
+        let mut damage = Damage(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let dir = temp.path().join(format!("damaged-{seed}"));
+        copy_dir(&pristine, &dir);
+        let files = files_under(&dir);
+        let (file, len) = &files[(damage.next() % files.len() as u64) as usize];
+        let mut bytes = std::fs::read(file).expect("read");
+        let at = (damage.next() % len) as usize;
+        if seed % 2 == 0 {
+            bytes[at] ^= 1 << (damage.next() % 8);
+        } else {
+            let end = (at + 1 + (damage.next() % 512) as usize).min(bytes.len());
+            bytes[at..end].fill(0);
+        }
+        std::fs::write(file, &bytes).expect("write");
+        let what = format!("seed {seed}: {} at byte {at}", file.display());
+
+        let Some((mut child, url)) = try_spawn(&dir).await else {
+            *outcomes.entry("refused to start").or_default() += 1;
+            continue;
+        };
+        let Ok(mut client) = proto::event_log_client::EventLogClient::connect(url).await else {
+            *outcomes.entry("died after start").or_default() += 1;
+            continue;
+        };
+        // Whatever it serves must be the original entry at that position; errors (DATA_LOSS)
+        // and a shorter log are allowed, a different entry is not.
+        let mut served = 0;
+        let mut refused = false;
+        match client
+            .read_log(proto::ReadLogRequest {
+                from_position: 1,
+                max_entries: 0,
+            })
+            .await
+        {
+            Ok(stream) => {
+                let mut stream = stream.into_inner();
+                loop {
+                    match stream.message().await {
+                        Ok(Some(chunk)) => {
+                            for entry in chunk.entries {
+                                let want = &original[(entry.position - 1) as usize];
+                                assert_eq!(&entry, want, "{what}: a wrong entry was served");
+                                served += 1;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(_) => {
+                            refused = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(_) => refused = true,
+        }
+        for position in [1_u64, 50, 1000, original.len() as u64] {
+            if let Ok(response) = client
+                .get_entry(proto::GetEntryRequest {
+                    selector: Some(proto::get_entry_request::Selector::Position(position)),
+                })
+                .await
+            {
+                let entry = response.into_inner().entry.expect("an entry");
+                assert_eq!(&entry, &original[(position - 1) as usize], "{what}: GetEntry");
+            }
+        }
+        let outcome = if refused {
+            "served what it could verify, refused the rest"
+        } else if served == original.len() {
+            "served everything, intact"
+        } else {
+            "served a shorter log"
+        };
+        *outcomes.entry(outcome).or_default() += 1;
+        child.start_kill().expect("SIGKILL");
+        let _ = child.wait().await;
+    }
+    eprintln!("{SEEDS} damaged data dirs: {outcomes:?}");
+}
