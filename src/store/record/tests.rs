@@ -456,6 +456,23 @@ fn unknown_formats_and_kinds_are_corruption() {
     assert_corrupt_at_position(decode_record(POSITION, &record));
 }
 
+#[test]
+fn a_span_beyond_every_date_is_corruption() {
+    // Found by fuzzing: a checksum-valid body whose span no date can have (a defect or a forged
+    // checksum, not damage) was read, and printing its day overflowed the calendar arithmetic.
+    for (earliest, latest) in [(19_000, i32::MAX - 1), (i32::MIN + 1, 19_000)] {
+        let mut stored = schema::Event::from(&match sample_event() {
+            EntryBody::Event(e) => e,
+            _ => unreachable!("an event"),
+        });
+        stored.spans = vec![schema::DaySpan { earliest, latest }];
+        let mut record = header::unsealed(EntryKind::Event);
+        record.extend(stored.encode_to_vec());
+        set_recorded_at(&mut record, UNIX_EPOCH);
+        assert_corrupt_at_position(decode_record(POSITION, &record));
+    }
+}
+
 fn sample_event() -> EntryBody {
     EntryBody::Event(Event {
         id: EntryId::from_stored("e1".into()),
