@@ -7,9 +7,8 @@
 use std::collections::HashSet;
 use std::io::Read;
 
-use eventlog::domain::Vocabulary;
 use eventlog::import::AcledReader;
-use eventlog_fuzz::{check_imported, grown};
+use eventlog_fuzz::{check_imported, grown, vocabulary};
 use libfuzzer_sys::fuzz_target;
 
 /// The fixture export, whose first line is the current ACLED column set.
@@ -22,15 +21,19 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn read(input: impl Read) {
-    let vocabulary = Vocabulary::builtin();
+    let vocabulary = vocabulary();
     let Ok(mut reader) = AcledReader::new(input) else {
         return;
     };
     let mut known = HashSet::new();
     for row in reader.by_ref() {
         if let Ok(entries) = row {
-            check_imported(&entries, &mut known, &vocabulary);
+            check_imported(&entries, &mut known, vocabulary);
         }
     }
-    check_imported(&grown(reader.into_book().grown_actors()), &mut known, &vocabulary);
+    check_imported(
+        &grown(reader.into_book().grown_actors()),
+        &mut known,
+        vocabulary,
+    );
 }

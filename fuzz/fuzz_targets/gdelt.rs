@@ -5,19 +5,22 @@
 
 use std::collections::HashSet;
 
-use eventlog::domain::Vocabulary;
 use eventlog::import::GdeltReader;
-use eventlog_fuzz::{check_imported, grown};
+use eventlog_fuzz::{check_imported, grown, vocabulary};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let vocabulary = Vocabulary::builtin();
+    let vocabulary = vocabulary();
     let mut known = HashSet::new();
     let mut reader = GdeltReader::new(data);
     for row in reader.by_ref() {
         if let Ok(entries) = row {
-            check_imported(&entries, &mut known, &vocabulary);
+            check_imported(&entries, &mut known, vocabulary);
         }
     }
-    check_imported(&grown(reader.into_book().grown_actors()), &mut known, &vocabulary);
+    check_imported(
+        &grown(reader.into_book().grown_actors()),
+        &mut known,
+        vocabulary,
+    );
 });

@@ -3,14 +3,13 @@
 //! entry the server accepts survives storing, serving and exporting unchanged.
 #![no_main]
 
-use eventlog::domain::Vocabulary;
 use eventlog::fuzzing::entry_body;
 use eventlog::import::{ndjson, NdjsonReader};
-use eventlog_fuzz::check_accepted;
+use eventlog_fuzz::{check_accepted, vocabulary};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let vocabulary = Vocabulary::builtin();
+    let vocabulary = vocabulary();
     for row in NdjsonReader::new(data) {
         let Ok(entries) = row else { continue };
         for mut entry in entries {
@@ -26,8 +25,8 @@ fuzz_target!(|data: &[u8]| {
             );
             // The importer clears the exported position before appending.
             entry.position = 0;
-            if let Ok(body) = entry_body(entry, &vocabulary) {
-                check_accepted(&body, &vocabulary);
+            if let Ok(body) = entry_body(entry, vocabulary) {
+                check_accepted(&body, vocabulary);
             }
         }
     }

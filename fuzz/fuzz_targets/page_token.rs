@@ -24,7 +24,11 @@ fuzz_target!(|data: &[u8]| {
 
     if let Ok(text) = std::str::from_utf8(rest) {
         if let Ok(Some(id)) = page_token::decode(text) {
-            assert_eq!(page_token::encode(&id), text, "a ListActors token that is not ours");
+            assert_eq!(
+                page_token::encode(&id),
+                text,
+                "a ListActors token that is not ours"
+            );
         }
         if let Ok(Some(token)) = query_token::decode(text, kind, fingerprint) {
             assert_eq!(
@@ -45,7 +49,10 @@ fuzz_target!(|data: &[u8]| {
             },
         };
         let text = query_token::encode(kind, fingerprint, token);
-        assert_eq!(query_token::decode(&text, kind, fingerprint), Ok(Some(token)));
+        assert_eq!(
+            query_token::decode(&text, kind, fingerprint),
+            Ok(Some(token))
+        );
         let other = match kind {
             TokenKind::Events => TokenKind::Claims,
             TokenKind::Claims => TokenKind::Events,

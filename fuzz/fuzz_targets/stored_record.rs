@@ -28,7 +28,10 @@ fuzz_target!(|data: &[u8]| {
 fn check(record: &[u8]) {
     let position = Position(7);
     let Ok(view) = RecordView::parse(position, record) else {
-        assert!(decode_record(position, record).is_err(), "parse and decode disagree");
+        assert!(
+            decode_record(position, record).is_err(),
+            "parse and decode disagree"
+        );
         return;
     };
     let _ = entry_frame(&view, None);

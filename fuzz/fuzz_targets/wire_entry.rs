@@ -3,15 +3,14 @@
 //! survives storing, serving and exporting unchanged.
 #![no_main]
 
-use eventlog::domain::Vocabulary;
 use eventlog::fuzzing::entry_body;
 use eventlog::proto;
-use eventlog_fuzz::check_accepted;
+use eventlog_fuzz::{check_accepted, vocabulary};
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
 
 fuzz_target!(|data: &[u8]| {
-    let vocabulary = Vocabulary::builtin();
+    let vocabulary = vocabulary();
     let mut entries = Vec::new();
     if let Ok(request) = proto::AppendRequest::decode(data) {
         entries.extend(request.entries);
@@ -20,8 +19,8 @@ fuzz_target!(|data: &[u8]| {
         entries.push(entry);
     }
     for entry in entries {
-        if let Ok(body) = entry_body(entry, &vocabulary) {
-            check_accepted(&body, &vocabulary);
+        if let Ok(body) = entry_body(entry, vocabulary) {
+            check_accepted(&body, vocabulary);
         }
     }
 });

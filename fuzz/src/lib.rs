@@ -3,6 +3,7 @@
 //! with the input that caused it.
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use eventlog::domain::{EntryBody, Position, Vocabulary};
@@ -12,6 +13,13 @@ use eventlog::proto::{self, entry::Body};
 use eventlog::service::wire::entry_frame;
 use eventlog::store::record::{decode_record, encode_record, set_recorded_at, RecordView};
 use prost::Message;
+
+/// The built-in vocabulary, parsed once: parsing it for every input would cost more than most
+/// inputs do.
+pub fn vocabulary() -> &'static Vocabulary {
+    static VOCABULARY: OnceLock<Vocabulary> = OnceLock::new();
+    VOCABULARY.get_or_init(Vocabulary::builtin)
+}
 
 /// A recording time with microseconds, so a lossy time encoding would show.
 fn recorded_at() -> SystemTime {
@@ -46,8 +54,14 @@ pub fn check_accepted(body: &EntryBody, vocabulary: &Vocabulary) {
     };
     let frame = entry_frame(&view, None).expect("a fresh record frames");
     let framed = proto::Entry::decode(frame).expect("a frame is an encoded entry");
-    assert_eq!(framed.position, 1, "the frame carries the record's position");
-    assert_eq!(framed.body, served.body, "the frame carries the record's public part");
+    assert_eq!(
+        framed.position, 1,
+        "the frame carries the record's position"
+    );
+    assert_eq!(
+        framed.body, served.body,
+        "the frame carries the record's public part"
+    );
 
     let again = entry_body(served.clone(), vocabulary).expect("a served entry is accepted back");
     assert_eq!(&again, body, "a served entry sent back is the same entry");
@@ -62,7 +76,11 @@ pub fn check_accepted(body: &EntryBody, vocabulary: &Vocabulary) {
 /// Every entry an importer yields is one `Append` accepts, and refers only to actors yielded
 /// before it (or, for revisions grown at the end, to any actor the import emitted). `known`
 /// collects the ids of the actors yielded so far.
-pub fn check_imported(entries: &[proto::Entry], known: &mut HashSet<String>, vocabulary: &Vocabulary) {
+pub fn check_imported(
+    entries: &[proto::Entry],
+    known: &mut HashSet<String>,
+    vocabulary: &Vocabulary,
+) {
     for entry in entries {
         let body = match entry_body(entry.clone(), vocabulary) {
             Ok(body) => body,
@@ -72,14 +90,22 @@ pub fn check_imported(entries: &[proto::Entry], known: &mut HashSet<String>, voc
             EntryBody::Actor(actor) => {
                 for affiliation in &actor.affiliations {
                     let id = affiliation.actor_id.as_str();
-                    assert!(known.contains(id), "{} refers to {id} before it", actor.id.as_str());
+                    assert!(
+                        known.contains(id),
+                        "{} refers to {id} before it",
+                        actor.id.as_str()
+                    );
                 }
                 known.insert(actor.id.as_str().to_string());
             }
             EntryBody::Event(event) => {
                 for participant in &event.participants {
                     let id = participant.actor_id.as_str();
-                    assert!(known.contains(id), "{} refers to {id} before it", event.id.as_str());
+                    assert!(
+                        known.contains(id),
+                        "{} refers to {id} before it",
+                        event.id.as_str()
+                    );
                 }
             }
             EntryBody::Claim(_) => panic!("importers of datasets yield no claims"),
