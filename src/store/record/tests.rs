@@ -473,6 +473,17 @@ fn a_span_beyond_every_date_is_corruption() {
     }
 }
 
+#[test]
+fn the_earliest_recording_time_is_stored_as_it_reads() {
+    // Found by fuzzing: a time of i64::MIN µs was read, but stored again as i64::MIN + 1, because
+    // the encoder saturated negative times at -i64::MAX.
+    let at = UNIX_EPOCH - Duration::from_micros(1 << 63);
+    let record = sealed(&sample_event(), at);
+    assert_eq!(&record[5..13], &i64::MIN.to_be_bytes());
+    let (read, _) = decode_record(POSITION, &record).expect("decodes");
+    assert_eq!(read, at);
+}
+
 fn sample_event() -> EntryBody {
     EntryBody::Event(Event {
         id: EntryId::from_stored("e1".into()),
