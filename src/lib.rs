@@ -36,3 +36,20 @@ pub mod service;
 pub mod shutdown;
 pub mod store;
 pub mod subscription;
+
+/// The private parsers the fuzz targets of `fuzz/` drive, and nothing else. They read wire input
+/// but live inside [`service`], whose API is the gRPC one; re-exporting them here lets the
+/// targets reach them without making the service's modules public. Not an API: it follows
+/// whatever the fuzz targets need.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// `ListActors` page tokens.
+    pub mod page_token {
+        pub use crate::service::page_token::{decode, encode};
+    }
+    /// Page tokens of the query RPCs.
+    pub mod query_token {
+        pub use crate::service::query_token::{decode, encode, QueryToken, TokenKind};
+    }
+    pub use crate::service::to_domain::entry_body;
+}

@@ -65,16 +65,17 @@ fn entries(row: GdeltRow, book: &mut ActorBook) -> Vec<proto::Entry> {
         [one] => format!("{one}: {relation} (CAMEO {})", row.event_code.as_str()),
         _ => String::new(),
     };
-    let sources = if row.source_url.is_empty() {
+    let name = clean(host(&row.source_url), MAX_SHORT_TEXT);
+    // A URL beyond the log's limit would refuse the event; the host still says where.
+    let url = if row.source_url.chars().count() <= MAX_MEDIUM_TEXT {
+        clean(&row.source_url, MAX_MEDIUM_TEXT)
+    } else {
+        String::new()
+    };
+    // An empty SOURCEURL, or one of nothing but control characters, names no source.
+    let sources = if name.is_empty() && url.is_empty() {
         Vec::new()
     } else {
-        let name = clean(host(&row.source_url), MAX_SHORT_TEXT);
-        // A URL beyond the log's limit would refuse the event; the host still says where.
-        let url = if row.source_url.chars().count() <= MAX_MEDIUM_TEXT {
-            clean(&row.source_url, MAX_MEDIUM_TEXT)
-        } else {
-            String::new()
-        };
         vec![proto::Source {
             name,
             url,

@@ -724,6 +724,14 @@ fn a_source_url_without_a_scheme_is_named_by_its_host() {
 }
 
 #[test]
+fn a_source_url_of_control_characters_names_no_source() {
+    // Found by fuzzing: it became a source whose name and url were blanks, which `Append`
+    // refuses, stopping the import.
+    let event = accepted_event(&row_with(&[(60, "\u{1}\u{2}\u{7f}")]));
+    assert!(event.sources.is_empty(), "{:?}", event.sources);
+}
+
+#[test]
 fn a_code_under_a_regional_prefix_is_part_of_no_country() {
     let entries = accepted(&row_with(&[
         (5, "EURGOV"),

@@ -49,7 +49,7 @@ pub fn slug_id(prefix: &str, name: &str) -> Option<String> {
 /// Trims a value, turns CRLF line breaks into newlines and other control characters the log
 /// refuses (all but newline and tab) into spaces, and cuts it to `max` characters.
 pub fn clean(text: &str, max: usize) -> String {
-    text.trim()
+    let spaced: String = text
         .replace("\r\n", "\n")
         .chars()
         .map(|c| {
@@ -59,8 +59,10 @@ pub fn clean(text: &str, max: usize) -> String {
                 c
             }
         })
-        .take(max)
-        .collect()
+        .collect();
+    // Trimmed after the control characters became spaces, so that a field of nothing else
+    // comes out empty rather than as blanks the log refuses.
+    spaced.trim().chars().take(max).collect()
 }
 
 #[cfg(test)]
@@ -100,5 +102,9 @@ mod tests {
             "a CRLF is one line break"
         );
         assert_eq!(clean("äöü", 2), "äö");
+        // Found by fuzzing: control characters become spaces, which must then be trimmed too,
+        // or a field of control characters would be a blank name the log refuses.
+        assert_eq!(clean("\u{1} \u{2}\u{7f}", 100), "");
+        assert_eq!(clean("\u{1}a\u{2}", 100), "a");
     }
 }

@@ -7,12 +7,12 @@
 mod backup;
 mod consistency;
 mod hex;
-mod page_token;
+pub(crate) mod page_token;
 mod queries;
-mod query_token;
+pub(crate) mod query_token;
 mod status;
 mod subscriptions;
-mod to_domain;
+pub(crate) mod to_domain;
 mod to_proto;
 pub mod wire;
 

@@ -11,6 +11,7 @@
 
 use std::vec;
 
+use crate::domain::calendar::{MAX_YEAR, MIN_YEAR};
 use crate::domain::{
     Actor, ActorKind, Affiliation, Certainty, Claim, CountryCode, DateSpan, Day, Edtf, EntryId,
     Event, Location, Participant, RelationKey, Role, Source,
@@ -146,6 +147,16 @@ impl TryFrom<schema::Claim> for Claim {
 /// The stored day spans of a body, handed out in the order its dates appear.
 struct Spans(vec::IntoIter<schema::DaySpan>);
 
+/// Whether a stored span may name `day`: an open end, or a day of the years from 1000 before the
+/// first the log accepts to 1000 after the last, far beyond the widest date the parser makes
+/// (`00XX?` reaches back a century before year 1). Any other day is not one this server wrote,
+/// and the calendar arithmetic that prints days would overflow on some.
+fn storable(day: i32) -> bool {
+    let first = Day::from_ymd(MIN_YEAR - 1000, 1, 1);
+    let last = Day::from_ymd(MAX_YEAR + 1000, 12, 31);
+    Day(day).is_open() || (first..=last).contains(&Day(day))
+}
+
 impl Spans {
     /// A date that must be there.
     fn date(&mut self, text: String) -> Result<Edtf, Malformed> {
@@ -155,6 +166,11 @@ impl Spans {
         if earliest > latest {
             return Err(format!(
                 "the stored span of {text:?} ends (day {latest}) before it starts (day {earliest})"
+            ));
+        }
+        if let Some(day) = [earliest, latest].into_iter().find(|&d| !storable(d)) {
+            return Err(format!(
+                "the stored span of {text:?} names day {day}, which no date covers"
             ));
         }
         let span = DateSpan {

@@ -137,7 +137,7 @@ pub(crate) fn kind_of_byte(byte: u8) -> Option<EntryKind> {
 fn micros_of(at: SystemTime) -> i64 {
     match at.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_micros()).map_or(i64::MIN, |micros| -micros),
     }
 }
 

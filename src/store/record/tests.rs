@@ -456,6 +456,34 @@ fn unknown_formats_and_kinds_are_corruption() {
     assert_corrupt_at_position(decode_record(POSITION, &record));
 }
 
+#[test]
+fn a_span_beyond_every_date_is_corruption() {
+    // Found by fuzzing: a checksum-valid body whose span no date can have (a defect or a forged
+    // checksum, not damage) was read, and printing its day overflowed the calendar arithmetic.
+    for (earliest, latest) in [(19_000, i32::MAX - 1), (i32::MIN + 1, 19_000)] {
+        let mut stored = schema::Event::from(&match sample_event() {
+            EntryBody::Event(e) => e,
+            _ => unreachable!("an event"),
+        });
+        stored.spans = vec![schema::DaySpan { earliest, latest }];
+        let mut record = header::unsealed(EntryKind::Event);
+        record.extend(stored.encode_to_vec());
+        set_recorded_at(&mut record, UNIX_EPOCH);
+        assert_corrupt_at_position(decode_record(POSITION, &record));
+    }
+}
+
+#[test]
+fn the_earliest_recording_time_is_stored_as_it_reads() {
+    // Found by fuzzing: a time of i64::MIN µs was read, but stored again as i64::MIN + 1, because
+    // the encoder saturated negative times at -i64::MAX.
+    let at = UNIX_EPOCH - Duration::from_micros(1 << 63);
+    let record = sealed(&sample_event(), at);
+    assert_eq!(&record[5..13], &i64::MIN.to_be_bytes());
+    let (read, _) = decode_record(POSITION, &record).expect("decodes");
+    assert_eq!(read, at);
+}
+
 fn sample_event() -> EntryBody {
     EntryBody::Event(Event {
         id: EntryId::from_stored("e1".into()),
