@@ -350,7 +350,7 @@ impl Damage {
     }
 }
 
-/// Every regular file under `dir`, with its size, in a stable order.
+/// Every non-empty regular file under `dir`, with its size, in a stable order.
 fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64)> {
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
@@ -369,22 +369,36 @@ fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64)> {
     files
 }
 
+/// A copy of the directory tree `from` (empty files and directories included: the engines
+/// expect them).
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    for (file, _) in files_under(from) {
-        let target = to.join(file.strip_prefix(from).expect("under"));
-        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
-        std::fs::copy(&file, &target).expect("copy");
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.metadata().expect("metadata").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
     }
 }
 
 /// Starts the binary on `data_dir` if it will start: `None` when it exits (refusing the
 /// damaged directory) before it listens.
-async fn try_spawn(data_dir: &std::path::Path) -> Option<(Child, String)> {
+async fn try_spawn(data_dir: &std::path::Path, log: &std::path::Path) -> Option<(Child, String)> {
+    let log = std::fs::File::create(log).expect("log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_eventlog"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "error", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "error",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(log))
         .kill_on_drop(true)
         .spawn()
         .expect("spawn eventlog");
@@ -424,10 +438,30 @@ async fn flipped_and_zeroed_bytes_in_the_data_files_never_make_the_server_serve_
         let dir = temp.path().join(format!("damaged-{seed}"));
         copy_dir(&pristine, &dir);
         let files = files_under(&dir);
-        let (file, len) = &files[(damage.next() % files.len() as u64) as usize];
+        // Every other seed damages sled's file (the log of record), the rest any file (the
+        // derived indexes included).
+        let log_file = dir.join("db");
+        let pick = if seed % 2 == 1 {
+            files
+                .iter()
+                .position(|(path, _)| *path == log_file)
+                .expect("sled's db file")
+        } else {
+            (damage.next() % files.len() as u64) as usize
+        };
+        let (file, len) = &files[pick];
         let mut bytes = std::fs::read(file).expect("read");
-        let at = (damage.next() % len) as usize;
-        if seed % 2 == 0 {
+        // Some seeds aim inside a stored record: at an event id sled keeps in the file.
+        let needle = format!("e{}-{}", damage.next() % 20, damage.next() % 100);
+        let aimed = (seed % 3 == 0)
+            .then(|| {
+                bytes
+                    .windows(needle.len())
+                    .rposition(|w| w == needle.as_bytes())
+            })
+            .flatten();
+        let at = aimed.unwrap_or((damage.next() % len) as usize);
+        if seed % 4 < 2 {
             bytes[at] ^= 1 << (damage.next() % 8);
         } else {
             let end = (at + 1 + (damage.next() % 512) as usize).min(bytes.len());
@@ -436,7 +470,8 @@ async fn flipped_and_zeroed_bytes_in_the_data_files_never_make_the_server_serve_
         std::fs::write(file, &bytes).expect("write");
         let what = format!("seed {seed}: {} at byte {at}", file.display());
 
-        let Some((mut child, url)) = try_spawn(&dir).await else {
+        let log = temp.path().join(format!("damaged-{seed}.log"));
+        let Some((mut child, url)) = try_spawn(&dir, &log).await else {
             *outcomes.entry("refused to start").or_default() += 1;
             continue;
         };
@@ -484,7 +519,11 @@ async fn flipped_and_zeroed_bytes_in_the_data_files_never_make_the_server_serve_
                 .await
             {
                 let entry = response.into_inner().entry.expect("an entry");
-                assert_eq!(&entry, &original[(position - 1) as usize], "{what}: GetEntry");
+                assert_eq!(
+                    &entry,
+                    &original[(position - 1) as usize],
+                    "{what}: GetEntry"
+                );
             }
         }
         let outcome = if refused {
@@ -492,7 +531,15 @@ async fn flipped_and_zeroed_bytes_in_the_data_files_never_make_the_server_serve_
         } else if served == original.len() {
             "served everything, intact"
         } else {
-            "served a shorter log"
+            // Entries it had acknowledged are gone: the operator must be told.
+            let said = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(
+                said.contains("lost entries it had acknowledged"),
+                "{what}: a shorter log ({served} of {} entries, {:?}) served without a word: {said}",
+                original.len(),
+                client.get_log_info(proto::GetLogInfoRequest {}).await.map(|i| i.into_inner())
+            );
+            "served a shorter log, and said so"
         };
         *outcomes.entry(outcome).or_default() += 1;
         child.start_kill().expect("SIGKILL");

@@ -534,11 +534,9 @@ fn prepare_indexes(
     head: Position,
     symmetric: &SymmetricRelations,
 ) -> Result<Position, StoreError> {
-    if index.ids_through()? > head {
-        tracing::warn!(
-            head = head.0,
-            "the id index is ahead of the log; rebuilding it"
-        );
+    let ids_through = index.ids_through()?;
+    if ids_through > head {
+        report_lost_tail(head, ids_through);
         index.clear_ids()?;
     }
     match IndexState::load(index)? {
@@ -551,6 +549,9 @@ fn prepare_indexes(
         }
         None if head == Position::ZERO => Ok(Position::ZERO),
         found => {
+            if let Some(state) = found.as_ref().filter(|s| s.through > head) {
+                report_lost_tail(head, state.through);
+            }
             tracing::info!(
                 stored = ?found.map(|s| (s.format, s.through.0)),
                 head = head.0,
@@ -560,6 +561,23 @@ fn prepare_indexes(
             Ok(Position::ZERO)
         }
     }
+}
+
+/// Says loudly that the log ends before what its indexes had indexed. The indexes are written
+/// after the log, so they can only be ahead if the log lost entries it had flushed (sled drops
+/// the tail of its file from a damaged segment on), or if the log is an older copy put under
+/// newer indexes. The log is served as it is, never the indexes' idea of it.
+fn report_lost_tail(head: Position, indexed: Position) {
+    tracing::error!(
+        head = head.0,
+        indexed = indexed.0,
+        "the log ends at position {} but its indexes had reached {}: the log lost entries it had \
+         acknowledged (a damaged or truncated data file), or it is an older copy under newer \
+         indexes. Serving the log as it is and rebuilding the indexes from it; restore from a \
+         backup (eventlog restore) to get the missing entries back",
+        head.0,
+        indexed.0
+    );
 }
 
 /// Brings the id index up to `head`: after a crash fjall may have lost its last batches (they

@@ -18,9 +18,16 @@ pub fn yield_to_the_write_path() {
     {
         // SAFETY: gettid and setpriority take and return plain integers; on Linux, PRIO_PROCESS
         // with a thread id sets the priority of that one thread.
+        // Only ever lower it: a server started under `nice -n 15` keeps its background
+        // threads at 15 rather than raising them to 10 (which root could).
         let result = unsafe {
             let tid = libc::gettid();
-            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, BACKGROUND_NICE)
+            let current = libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t);
+            libc::setpriority(
+                libc::PRIO_PROCESS,
+                tid as libc::id_t,
+                current.max(BACKGROUND_NICE),
+            )
         };
         if result != 0 {
             tracing::debug!(error = %std::io::Error::last_os_error(),
