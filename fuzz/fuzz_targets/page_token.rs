@@ -23,11 +23,15 @@ fuzz_target!(|data: &[u8]| {
     let fingerprint = u64::from_be_bytes(word);
 
     if let Ok(text) = std::str::from_utf8(rest) {
-        if let Ok(Some(id)) = page_token::decode(text) {
+        if let Ok(Some(id)) = page_token::decode(text, fingerprint) {
             assert_eq!(
-                page_token::encode(&id),
+                page_token::encode(fingerprint, &id),
                 text,
                 "a ListActors token that is not ours"
+            );
+            assert!(
+                page_token::decode(text, fingerprint ^ 1).is_err(),
+                "a ListActors token accepted for other filters"
             );
         }
         if let Ok(Some(token)) = query_token::decode(text, kind, fingerprint) {

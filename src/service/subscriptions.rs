@@ -171,13 +171,13 @@ fn end_status(end: StreamEnd) -> Status {
         StreamEnd::Stalled { next, waited } => {
             tracing::warn!(
                 next = next.0,
-                waited_s = waited.as_secs(),
+                waited_ms = waited.as_millis(),
                 "subscription ended: the client read nothing while entries waited"
             );
             Status::resource_exhausted(format!(
-                "the client read nothing for {} s while entries waited (--subscriber-stall-timeout); \
+                "the client read nothing for {} ms while entries waited (--subscriber-stall-timeout); \
                  resume from position {next}",
-                waited.as_secs()
+                waited.as_millis()
             ))
         }
         StreamEnd::Store(error) => {
