@@ -962,10 +962,10 @@ async fn connections_are_capped_silent_ones_closed_and_streams_per_connection_ad
             closed_at_once += 1;
         }
     }
-    // 49 slots were free (the first client holds one; the probe's connection has closed or
-    // is closing).
+    // 48 or 49 slots were free: the first client holds one, and the probe's connection may
+    // not have closed yet.
     assert!(
-        (49..=51).contains(&closed_at_once),
+        (50..=52).contains(&closed_at_once),
         "{closed_at_once} of 100 closed at once"
     );
     for stream in &mut silent {
@@ -990,8 +990,8 @@ async fn connections_are_capped_silent_ones_closed_and_streams_per_connection_ad
             .copied()
             .unwrap_or(0.0)
     };
-    assert!(refused("limit") >= 49.0, "{samples:?}");
-    assert!(refused("handshake_timeout") >= 49.0, "{samples:?}");
+    assert!(refused("limit") >= 50.0, "{samples:?}");
+    assert!(refused("handshake_timeout") >= 48.0, "{samples:?}");
     running.stop().await.expect("stops");
 }
 
