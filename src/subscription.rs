@@ -316,7 +316,6 @@ impl Follower {
         let read = tokio::task::spawn_blocking(move || {
             let stored = store.read_stored(from, Position(u64::MAX), CHUNK, CHUNK_BYTES)?;
             let last = stored.last().map(StoredEntry::position);
-            let first = stored.first().map(StoredEntry::position);
             let mut matching = Vec::new();
             for record in &stored {
                 let view = record.view()?;
@@ -334,17 +333,14 @@ impl Follower {
                     bytes,
                 });
             }
-            Ok::<_, StoreError>((first, last, matching))
+            Ok::<_, StoreError>((last, matching))
         })
         .await
         .map_err(|e| Stop::End(StreamEnd::Store(StoreError::Task(e.to_string()))))?;
-        let (first, last, matching) = read.map_err(|e| Stop::End(StreamEnd::Store(e)))?;
-        let (Some(last), true) = (last, first == Some(from)) else {
-            // Positions are contiguous, so this is a hole in the log: say so rather than spin.
-            return Err(Stop::End(StreamEnd::Store(StoreError::Corrupt {
-                key: format!("log position {from}"),
-                reason: "the entry is missing although the head is past it".into(),
-            })));
+        let (last, matching) = read.map_err(|e| Stop::End(StreamEnd::Store(e)))?;
+        // Only called below the head, where `read_stored` reports a hole rather than nothing.
+        let Some(last) = last else {
+            return Ok(());
         };
         self.deliver(last, matching).await
     }

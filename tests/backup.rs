@@ -21,13 +21,12 @@ fn eventlog(args: &[&str]) -> Output {
         .expect("run eventlog")
 }
 
-async fn eventlog_async(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        eventlog(&args)
-    })
-    .await
-    .expect("the command ran")
+/// `eventlog backup --addr URL -o FILE`, off the async threads (the server runs on them).
+async fn backup(url: String, file: &str) -> Output {
+    let file = file.to_string();
+    tokio::task::spawn_blocking(move || eventlog(&["backup", "--addr", &url, "-o", &file]))
+        .await
+        .expect("the command ran")
 }
 
 fn text(output: &Output) -> String {
@@ -152,14 +151,7 @@ async fn a_backup_taken_during_appends_restores_to_exactly_that_position() {
     let temp = tempfile::tempdir().expect("temp dir");
     let file = temp.path().join("log.backup");
     let file_text = file.to_str().expect("utf-8").to_string();
-    let backed_up = eventlog_async(vec![
-        "backup".into(),
-        "--addr".into(),
-        original.url(),
-        "-o".into(),
-        file_text.clone(),
-    ])
-    .await;
+    let backed_up = backup(original.url(), &file_text).await;
     stop.store(true, Ordering::Relaxed);
     let batches = writer.await.expect("writer");
     assert!(backed_up.status.success(), "{}", text(&backed_up));
@@ -263,23 +255,9 @@ async fn damaged_and_truncated_backups_are_refused_saying_where_and_restore_noth
     let temp = tempfile::tempdir().expect("temp dir");
     let file = temp.path().join("log.backup");
     let file_text = file.to_str().expect("utf-8").to_string();
-    let out = eventlog_async(vec![
-        "backup".into(),
-        "--addr".into(),
-        original.url(),
-        "-o".into(),
-        file_text.clone(),
-    ])
-    .await;
+    let out = backup(original.url(), &file_text).await;
     assert!(out.status.success(), "{}", text(&out));
-    let again = eventlog_async(vec![
-        "backup".into(),
-        "--addr".into(),
-        original.url(),
-        "-o".into(),
-        file_text.clone(),
-    ])
-    .await;
+    let again = backup(original.url(), &file_text).await;
     assert!(
         !again.status.success(),
         "an existing file is not overwritten"

@@ -169,26 +169,57 @@ async fn refusals_of_huge_values_quote_a_short_escaped_prefix_with_the_right_cod
     server.stop().await;
 }
 
-/// A raw HTTP/2 gRPC call: `body` as the request's DATA, exactly as given (framing included),
-/// so that it can be anything a broken client sends. Returns the status code and message.
-async fn raw_call(url: &str, path: &str, body: Bytes) -> (Code, String) {
+/// A raw HTTP/2 gRPC call on a connection of its own, kept open while the value lives (the
+/// connection is cut when it is dropped). Its body is sent exactly as given, framing included,
+/// so that it can be anything a broken client sends.
+struct RawCall {
+    client: h2::client::SendRequest<Bytes>,
+    send: h2::SendStream<Bytes>,
+    connection: tokio::task::JoinHandle<()>,
+    response: h2::client::ResponseFuture,
+}
+
+impl Drop for RawCall {
+    fn drop(&mut self) {
+        self.connection.abort();
+    }
+}
+
+/// Opens `path` with `token` (if any) and sends `body` (if any, ending the request with it).
+async fn raw_open(url: &str, path: &str, token: Option<&str>, body: Option<Bytes>) -> RawCall {
     let addr = url.trim_start_matches("http://");
     let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let (client, connection) = h2::client::handshake(tcp).await.expect("HTTP/2 handshake");
-    tokio::spawn(async move {
+    let connection = tokio::spawn(async move {
         let _ = connection.await;
     });
     let mut client = client.ready().await.expect("ready");
-    let request = http::Request::builder()
+    let mut request = http::Request::builder()
         .method("POST")
         .uri(format!("{url}{path}"))
         .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(())
-        .expect("request");
-    let (response, mut send) = client.send_request(request, false).expect("send");
-    send.send_data(body, true).expect("send body");
-    let response = response.await.expect("response");
+        .header("te", "trailers");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let (response, mut send) = client
+        .send_request(request.body(()).expect("request"), false)
+        .expect("send");
+    if let Some(body) = body {
+        send.send_data(body, true).expect("body");
+    }
+    RawCall {
+        client,
+        send,
+        connection,
+        response,
+    }
+}
+
+/// A raw HTTP/2 gRPC call of `path` with `body`: the status code and message it got.
+async fn raw_call(url: &str, path: &str, body: Bytes) -> (Code, String) {
+    let mut call = raw_open(url, path, None, Some(body)).await;
+    let response = (&mut call.response).await.expect("response");
     let (parts, mut body) = response.into_parts();
     let mut headers = parts.headers;
     if headers.get("grpc-status").is_none() {
@@ -300,32 +331,18 @@ async fn calls_the_client_gave_up_on_are_counted_cancelled() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     call.abort();
     // An Append whose client went away halfway through sending it, on a connection it cut.
-    let tcp = tokio::net::TcpStream::connect(running.local_addr)
-        .await
-        .expect("connect");
-    let (h2_client, connection) = h2::client::handshake(tcp).await.expect("handshake");
-    let connection = tokio::spawn(connection);
-    let mut h2_client = h2_client.ready().await.expect("ready");
-    let (_response, mut send) = h2_client
-        .send_request(
-            http::Request::builder()
-                .method("POST")
-                .uri(format!(
-                    "http://{}/eventlog.v1.EventLog/Append",
-                    running.local_addr
-                ))
-                .header("content-type", "application/grpc")
-                .header("te", "trailers")
-                .body(())
-                .expect("request"),
-            false,
-        )
-        .expect("send");
-    send.send_data(frame(&[0x0a, 0x10, 0x0a], 100), false)
+    let mut half = raw_open(
+        &format!("http://{}", running.local_addr),
+        "/eventlog.v1.EventLog/Append",
+        None,
+        None,
+    )
+    .await;
+    half.send
+        .send_data(frame(&[0x0a, 0x10, 0x0a], 100), false)
         .expect("half a body");
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    connection.abort();
-    drop((send, h2_client));
+    drop(half);
     let append_series = |code: &str| {
         common::ops::series(
             "eventlog_rpc_requests_total",
@@ -545,25 +562,11 @@ fn rss_mib(pid: u32) -> u64 {
 
 /// A raw HTTP/2 `Subscribe` from position 1 that never reads a byte of its response.
 async fn silent_subscriber(url: &str) -> Box<dyn std::any::Any + Send> {
-    let addr = url.trim_start_matches("http://");
-    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let (client, connection) = h2::client::handshake(tcp).await.expect("HTTP/2 handshake");
-    let connection = tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let mut client = client.ready().await.expect("ready");
-    let request = http::Request::builder()
-        .method("POST")
-        .uri(format!("{url}/eventlog.v1.EventLog/Subscribe"))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(())
-        .expect("request");
-    let (response, mut send) = client.send_request(request, false).expect("send");
     // SubscribeRequest { from_position: 1 }
-    send.send_data(frame(&[0x08, 0x01], 2), true).expect("body");
-    let response = response.await.expect("response headers");
-    Box::new((client, connection, response))
+    let body = frame(&[0x08, 0x01], 2);
+    let mut call = raw_open(url, "/eventlog.v1.EventLog/Subscribe", None, Some(body)).await;
+    let response = (&mut call.response).await.expect("response headers");
+    Box::new((call, response))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -712,51 +715,6 @@ async fn a_stalled_subscriber_is_ended_with_the_position_to_resume_from() {
         "it stalled before the end: {resume} of {head}"
     );
     running.stop().await.expect("stops");
-}
-
-/// A raw HTTP/2 call on a connection of its own, kept open while the value lives.
-struct RawCall {
-    _client: h2::client::SendRequest<Bytes>,
-    _send: h2::SendStream<Bytes>,
-    connection: tokio::task::JoinHandle<()>,
-    response: h2::client::ResponseFuture,
-}
-
-impl Drop for RawCall {
-    fn drop(&mut self) {
-        self.connection.abort();
-    }
-}
-
-/// Opens `path` with `token` (if any) and sends `body` (if any, ending the request with it).
-async fn raw_open(url: &str, path: &str, token: Option<&str>, body: Option<Bytes>) -> RawCall {
-    let addr = url.trim_start_matches("http://");
-    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let (client, connection) = h2::client::handshake(tcp).await.expect("HTTP/2 handshake");
-    let connection = tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let mut client = client.ready().await.expect("ready");
-    let mut request = http::Request::builder()
-        .method("POST")
-        .uri(format!("{url}{path}"))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers");
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let (response, mut send) = client
-        .send_request(request.body(()).expect("request"), false)
-        .expect("send");
-    if let Some(body) = body {
-        send.send_data(body, true).expect("body");
-    }
-    RawCall {
-        _client: client,
-        _send: send,
-        connection,
-        response,
-    }
 }
 
 fn grpc_code(headers: &http::HeaderMap) -> Option<Code> {
@@ -908,30 +866,13 @@ async fn connections_are_capped_silent_ones_closed_and_streams_per_connection_ad
         .expect("connect");
     common::head(&mut client).await;
 
-    // HTTP/2 tells every client how many streams it may open.
-    let tcp = tokio::net::TcpStream::connect(running.local_addr)
-        .await
-        .expect("connect");
-    let (h2_client, connection) = h2::client::handshake(tcp).await.expect("handshake");
-    let connection = tokio::spawn(connection);
-    let mut h2_client = h2_client.ready().await.expect("ready");
-    // The server's SETTINGS arrive with the first exchange.
-    let (response, _) = h2_client
-        .send_request(
-            http::Request::builder()
-                .method("POST")
-                .uri(format!("{url}/grpc.health.v1.Health/Check"))
-                .header("content-type", "application/grpc")
-                .header("te", "trailers")
-                .body(())
-                .expect("request"),
-            true,
-        )
-        .expect("send");
-    let _ = response.await;
-    assert_eq!(h2_client.current_max_send_streams(), 16);
-    drop(h2_client);
-    connection.abort();
+    // HTTP/2 tells every client how many streams it may open; the server's SETTINGS arrive
+    // with the first exchange.
+    let body = frame(&[], 0);
+    let mut probe = raw_open(&url, "/grpc.health.v1.Health/Check", None, Some(body)).await;
+    let _ = (&mut probe.response).await;
+    assert_eq!(probe.client.current_max_send_streams(), 16);
+    drop(probe);
 
     // Twice as many silent connections as allowed: those past the cap close at once, the rest
     // once the handshake timeout passes.

@@ -58,6 +58,44 @@ pub enum BackupError {
     },
 }
 
+/// Entries by kind, as a trailer counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KindCounts {
+    /// Actor entries (revisions included).
+    pub actor: u64,
+    /// Event entries.
+    pub event: u64,
+    /// Claim entries.
+    pub claim: u64,
+}
+
+impl KindCounts {
+    /// Counts one entry of `kind`.
+    pub fn add(&mut self, kind: EntryKind) {
+        match kind {
+            EntryKind::Actor => self.actor += 1,
+            EntryKind::Event => self.event += 1,
+            EntryKind::Claim => self.claim += 1,
+        }
+    }
+
+    /// Adds `other`'s counts.
+    pub fn add_all(&mut self, other: KindCounts) {
+        self.actor += other.actor;
+        self.event += other.event;
+        self.claim += other.claim;
+    }
+
+    /// What `trailer` says.
+    pub fn of(trailer: &proto::BackupTrailer) -> KindCounts {
+        KindCounts {
+            actor: trailer.actor_entries,
+            event: trailer.event_entries,
+            claim: trailer.claim_entries,
+        }
+    }
+}
+
 /// Makes chunk `sequence` of `section`.
 pub fn chunk(sequence: u64, section: Section) -> proto::BackupChunk {
     let body = proto::BackupSection {
@@ -179,7 +217,7 @@ pub fn read(input: impl Read, visitor: &mut impl Visitor) -> Result<Summary, Bac
     let mut vocabulary = Vec::new();
     let mut next_position = 1_u64;
     let mut subscriptions = 0_u64;
-    let mut kinds = [0_u64; 3];
+    let mut kinds = KindCounts::default();
     for sequence in 0.. {
         let offset = input.read;
         let damaged = |reason: String| BackupError::Damaged {
@@ -260,11 +298,7 @@ pub fn read(input: impl Read, visitor: &mut impl Visitor) -> Result<Summary, Bac
                     let position = Position(next_position + i as u64);
                     let view =
                         RecordView::parse(position, record).map_err(|e| damaged(e.to_string()))?;
-                    kinds[match view.kind() {
-                        EntryKind::Actor => 0,
-                        EntryKind::Event => 1,
-                        EntryKind::Claim => 2,
-                    }] += 1;
+                    kinds.add(view.kind());
                 }
                 next_position += r.records.len() as u64;
                 visitor
@@ -303,14 +337,10 @@ pub fn read(input: impl Read, visitor: &mut impl Visitor) -> Result<Summary, Bac
                         subscriptions,
                     ));
                 }
-                let said = [
-                    trailer.actor_entries,
-                    trailer.event_entries,
-                    trailer.claim_entries,
-                ];
+                let said = KindCounts::of(&trailer);
                 if said != kinds {
                     return Err(damaged(format!(
-                        "the trailer counts {said:?} actors, events and claims, the file holds {kinds:?}"
+                        "the trailer counts {said:?} entries by kind, the file holds {kinds:?}"
                     )));
                 }
                 let mut rest = [0_u8; 1];

@@ -13,8 +13,8 @@ use std::time::SystemTime;
 use tokio::sync::mpsc;
 use tonic::Status;
 
-use crate::backup::{self, RunningDigest, FORMAT_VERSION};
-use crate::domain::{EntryKind, Position, Vocabulary};
+use crate::backup::{self, KindCounts, RunningDigest, FORMAT_VERSION};
+use crate::domain::{Position, Vocabulary};
 use crate::proto::{self, backup_section::Section};
 use crate::store::{restore, Store, StoreError};
 
@@ -74,32 +74,23 @@ async fn produce(
     sender
         .send(Section::Vocabulary(proto::BackupVocabulary { relations }))
         .await?;
-    let mut kinds = [0_u64; 3];
+    let mut kinds = KindCounts::default();
     let mut next = Position(1);
     while next <= head {
         let read = {
             let store = Arc::clone(&store);
             blocking(move || {
                 let stored = store.read_stored(next, head, RECORDS_PER_CHUNK, BYTES_PER_CHUNK)?;
-                let mut kinds = [0_u64; 3];
+                let mut kinds = KindCounts::default();
                 for entry in &stored {
-                    kinds[kind_index(entry.view()?.kind())] += 1;
+                    kinds.add(entry.view()?.kind());
                 }
                 Ok::<_, StoreError>((stored, kinds))
             })
             .await??
         };
         let (stored, read_kinds) = read;
-        if stored.first().map(|s| s.position()) != Some(next) {
-            return Err(StoreError::Corrupt {
-                key: format!("log position {next}"),
-                reason: "the entry is missing although the head is past it".into(),
-            }
-            .into());
-        }
-        for (total, read) in kinds.iter_mut().zip(read_kinds) {
-            *total += read;
-        }
+        kinds.add_all(read_kinds);
         let first = next;
         next = Position(next.0 + stored.len() as u64);
         let records = stored.iter().map(|s| s.record().clone()).collect();
@@ -129,23 +120,15 @@ async fn produce(
     sender
         .send(Section::Trailer(proto::BackupTrailer {
             entries: head.0,
-            actor_entries: kinds[0],
-            event_entries: kinds[1],
-            claim_entries: kinds[2],
+            actor_entries: kinds.actor,
+            event_entries: kinds.event,
+            claim_entries: kinds.claim,
             subscriptions: count,
             digest,
         }))
         .await?;
     tracing::info!(position = head.0, chunks = sender.sequence, "backup sent");
     Ok(())
-}
-
-fn kind_index(kind: EntryKind) -> usize {
-    match kind {
-        EntryKind::Actor => 0,
-        EntryKind::Event => 1,
-        EntryKind::Claim => 2,
-    }
 }
 
 /// Numbers the chunks and keeps the running digest of what was sent.

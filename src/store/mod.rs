@@ -292,7 +292,9 @@ impl Store {
     /// Up to `max` consecutive durable entries starting at `from`, never past `until`, as
     /// stored: for readers that send them on without decoding. The read stops after the entry
     /// that brings it to `max_bytes` (at least one entry is read), so that a chunk of large
-    /// entries costs what a chunk of small ones does.
+    /// entries costs what a chunk of small ones does. Positions are contiguous, so a read within
+    /// the head that does not start at `from` has found a hole in the log: that is an error,
+    /// never an empty or shifted chunk a reader would skip over (or spin on).
     pub fn read_stored(
         &self,
         from: Position,
@@ -316,6 +318,12 @@ impl Store {
                 ControlFlow::Continue(())
             })
         })?;
+        if from <= until && max > 0 && stored.first().map(StoredEntry::position) != Some(from) {
+            return Err(StoreError::Corrupt {
+                key: format!("log position {from}"),
+                reason: "the entry is missing although the head is past it".into(),
+            });
+        }
         Ok(stored)
     }
 
