@@ -20,7 +20,7 @@ use crate::ops::auth::{AccessPolicy, AuthConfigError};
 use crate::ops::limits::Limits;
 use crate::ops::logging::LogFormat;
 use crate::ops::tls::TlsSettings;
-use crate::server::Settings;
+use crate::server::{Settings, DEFAULT_MIN_FREE_DISK_MB};
 
 pub use file::{ConfigFile, FileError};
 
@@ -107,6 +107,12 @@ pub struct ServeArgs {
     /// Upper bound of the store's page cache, in MiB.
     #[arg(long, env = "EVENTLOG_CACHE_MB", default_value_t = 256)]
     pub cache_mb: u64,
+
+    /// MiB that must stay free on the data directory's disk. An append (or checkpoint) that
+    /// would leave less is refused with RESOURCE_EXHAUSTED, writing nothing, while reads go
+    /// on; writes resume by themselves once space is freed. 0 turns the check off.
+    #[arg(long, env = "EVENTLOG_MIN_FREE_DISK_MB", default_value_t = DEFAULT_MIN_FREE_DISK_MB)]
+    pub min_free_disk_mb: u64,
 
     /// Log level (error, warn, info, debug, trace) or a tracing filter such as
     /// `eventlog=debug`; RUST_LOG takes precedence when set.
@@ -285,6 +291,11 @@ impl ServeArgs {
         let listen = pick(given("listen"), self.listen, file.listen);
         let vocabulary = pick_option(given("vocabulary"), self.vocabulary, file.vocabulary);
         let cache_mb = pick(given("cache_mb"), self.cache_mb, file.cache_mb);
+        let min_free_disk_mb = pick(
+            given("min_free_disk_mb"),
+            self.min_free_disk_mb,
+            file.min_free_disk_mb,
+        );
         let log_level = pick(given("log_level"), self.log_level, file.log_level);
         let log_format = pick(given("log_format"), self.log_format, file.log_format);
         let metrics_listen = pick_option(
@@ -403,6 +414,7 @@ impl ServeArgs {
                 listen,
                 vocabulary_file: vocabulary,
                 cache_capacity_bytes: cache_mb.saturating_mul(1024 * 1024),
+                min_free_disk_bytes: min_free_disk_mb.saturating_mul(1024 * 1024),
                 access,
                 tls,
                 limits,

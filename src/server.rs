@@ -43,6 +43,10 @@ const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 /// a request id, a deadline), far less than hyper's default of 16 MiB.
 const MAX_HEADER_LIST_BYTES: u32 = 64 * 1024;
 
+/// Free space kept on the data directory's disk by default, in MiB: room for the indexes to
+/// catch up with what was acknowledged and for the engines to compact, with a margin.
+pub const DEFAULT_MIN_FREE_DISK_MB: u64 = 256;
+
 /// What the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -54,6 +58,9 @@ pub struct Settings {
     pub vocabulary_file: Option<PathBuf>,
     /// Upper bound of the store's page cache.
     pub cache_capacity_bytes: u64,
+    /// Free space the store keeps on the data directory's disk: writes that would leave less
+    /// are refused (RESOURCE_EXHAUSTED) until there is room again. 0 turns the check off.
+    pub min_free_disk_bytes: u64,
     /// Who may call what. With no tokens, everything is open and only loopback is allowed.
     pub access: AccessPolicy,
     /// TLS, if the server terminates it.
@@ -76,6 +83,7 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             vocabulary_file: None,
             cache_capacity_bytes: 256 * 1024 * 1024,
+            min_free_disk_bytes: DEFAULT_MIN_FREE_DISK_MB * 1024 * 1024,
             access: AccessPolicy::default(),
             tls: None,
             limits: Limits::default(),
@@ -210,6 +218,7 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
         path: settings.data_dir.clone(),
         cache_capacity_bytes: settings.cache_capacity_bytes,
         symmetric: Arc::new(vocabulary.symmetric_keys()),
+        min_free_disk_bytes: settings.min_free_disk_bytes,
     };
     let store = tokio::task::spawn_blocking(move || Store::open(&store_config))
         .await

@@ -12,6 +12,7 @@ use common::*;
 use eventlog::proto::{self, entry::Body};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tonic::Code;
 
 #[tokio::test]
 async fn a_restart_keeps_entries_indexes_and_counters() {
@@ -546,4 +547,282 @@ async fn flipped_and_zeroed_bytes_in_the_data_files_never_make_the_server_serve_
         let _ = child.wait().await;
     }
     eprintln!("{SEEDS} damaged data dirs: {outcomes:?}");
+}
+
+/// A tmpfs of `size` mounted on a new directory, unmounted when dropped; `None` where the
+/// kernel (or a missing privilege) refuses the mount.
+struct SmallDisk {
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("disk");
+        std::fs::create_dir(&path).expect("mount point");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .stderr(Stdio::piped())
+            .output();
+        match mounted {
+            Ok(out) if out.status.success() => Some(SmallDisk { path, _dir: dir }),
+            Ok(out) => {
+                eprintln!(
+                    "skipped: cannot mount a tmpfs here (root needed): {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+                None
+            }
+            Err(error) => {
+                eprintln!("skipped: cannot run mount: {error}");
+                None
+            }
+        }
+    }
+
+    fn resize(&self, size: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.path)
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "remount to {size}");
+    }
+
+    /// Fills what is left with a file, until the filesystem says it is full.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let ballast = self.path.join("ballast");
+        let mut file = std::fs::File::create(&ballast).expect("ballast");
+        let chunk = vec![0x5a_u8; 64 * 1024];
+        for _ in 0..10_000 {
+            if let Err(error) = file.write_all(&chunk).and_then(|()| file.sync_all()) {
+                assert_eq!(
+                    error.raw_os_error(),
+                    Some(28),
+                    "the ballast stops at ENOSPC: {error}"
+                );
+                return ballast;
+            }
+        }
+        panic!("the small disk never filled");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+/// `count` events of ~12 KB each that do not compress, with ids `{prefix}-{n}`.
+fn bulky_events(prefix: &str, count: usize) -> Vec<proto::Entry> {
+    (0..count)
+        .map(|n| {
+            let mut body = event_body(
+                &format!("{prefix}-{n}"),
+                "backs",
+                "iran",
+                "liwa-al-quds",
+                "2013",
+            );
+            let mut state =
+                (n as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ prefix.len() as u64;
+            body.summary = (0..12_000)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    char::from(b'a' + (state % 26) as u8)
+                })
+                .collect();
+            entry(Body::Event(body))
+        })
+        .collect()
+}
+
+fn disk_figures(text: &str) -> (f64, f64) {
+    let samples = ops::parse_samples(text);
+    let value = |name: &str| samples.get(name).copied().unwrap_or(-1.0);
+    (
+        value("eventlog_disk_space_low"),
+        value("eventlog_disk_full_refusals_total"),
+    )
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_writes_serves_reads_and_appends_resume_when_space_returns() {
+    let Some(disk) = SmallDisk::mount("48m") else {
+        return;
+    };
+    let data_dir = disk.path.join("data");
+    let settings = eventlog::server::Settings {
+        min_free_disk_bytes: 12 * 1024 * 1024,
+        metrics_listen: Some("127.0.0.1:0".parse().expect("address")),
+        ..settings(&data_dir)
+    };
+    let running = eventlog::server::start(&settings).await.expect("starts");
+    let url = format!("http://{}", running.local_addr);
+    let metrics = running.metrics_addr.expect("metrics endpoint");
+    let mut client = eventlog::proto::event_log_client::EventLogClient::connect(url.clone())
+        .await
+        .expect("connect")
+        .max_decoding_message_size(64 * 1024 * 1024);
+    append(&mut client, seed_actors()).await.expect("actors");
+    let mut named = subscribe(
+        &mut client,
+        proto::SubscribeRequest {
+            name: "enricher".into(),
+            start: Some(proto::subscribe_request::Start::FromPosition(1)),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("a named subscription");
+    next_said(&mut named, 10).await.expect("its first entries");
+    drop(named);
+
+    // Fill the disk with appends until one is refused.
+    let mut acked: Vec<String> = Vec::new();
+    let mut refusal = None;
+    for batch in 0..400 {
+        let entries = bulky_events(&format!("a{batch}"), 25);
+        match append(&mut client, entries.clone()).await {
+            Ok(_) => acked.extend(entries.iter().map(entry_id)),
+            Err(status) => {
+                refusal = Some(status);
+                break;
+            }
+        }
+    }
+    let refusal = refusal.expect("the 48 MiB disk filled up");
+    assert_eq!(refusal.code(), Code::ResourceExhausted, "{refusal:?}");
+    for part in ["disk is almost full", "nothing was written", "resume"] {
+        assert!(refusal.message().contains(part), "{refusal:?}");
+    }
+    assert!(
+        !refusal.message().contains("/tmp"),
+        "no server paths: {refusal:?}"
+    );
+    assert!(acked.len() >= 100, "{} entries fitted", acked.len());
+    let head_when_full = head(&mut client).await;
+
+    // Everything acknowledged is served: reads, queries, subscriptions.
+    let served = read_all(&mut client).await;
+    assert_eq!(served.len() as u64, head_when_full);
+    let events: Vec<String> = served
+        .iter()
+        .filter(|e| is_event(e))
+        .map(entry_id)
+        .collect();
+    assert_eq!(
+        events, acked,
+        "exactly the acknowledged events, nothing of the refused batch"
+    );
+    let page = client
+        .query_events(proto::QueryEventsRequest {
+            actor: "liwa-al-quds".into(),
+            page_size: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("queries go on")
+        .into_inner();
+    assert_eq!(page.entries.len(), 10);
+    let mut live = subscribe(
+        &mut client,
+        proto::SubscribeRequest {
+            start: Some(proto::subscribe_request::Start::FromPosition(1)),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("subscribe");
+    let said = read_through(&mut live, head_when_full).await;
+    assert_eq!(positions(&said), (1..=head_when_full).collect::<Vec<_>>());
+    drop(live);
+    let (low, refusals) = disk_figures(&ops::scrape(metrics).await);
+    assert_eq!(low, 1.0, "eventlog_disk_space_low while full");
+    assert!(refusals >= 1.0, "refusals counted: {refusals}");
+
+    // More room: appends resume by themselves, without a restart.
+    disk.resize("96m");
+    let more = bulky_events("after-resize", 25);
+    append(&mut client, more.clone())
+        .await
+        .expect("appends resume once there is room");
+    acked.extend(more.iter().map(entry_id));
+    assert_eq!(disk_figures(&ops::scrape(metrics).await).0, 0.0);
+    let after = bulky_events("after-resize-2", 10);
+    append(&mut client, after.clone()).await.expect("append");
+    acked.extend(after.iter().map(entry_id));
+
+    // Another process fills the disk to the last byte: refused, then resumed when it frees it.
+    let ballast = disk.fill();
+    assert_status(
+        append(&mut client, bulky_events("while-ballast", 5)).await,
+        Code::ResourceExhausted,
+        &["disk is almost full"],
+    );
+    // Checkpoints are writes too.
+    let checkpoint = proto::CommitCheckpointRequest {
+        name: "enricher".into(),
+        position: head_when_full,
+    };
+    assert_status(
+        client.commit_checkpoint(checkpoint.clone()).await,
+        Code::ResourceExhausted,
+        &["disk is almost full"],
+    );
+    assert_eq!(
+        read_all(&mut client).await.len() as u64,
+        head(&mut client).await
+    );
+    std::fs::remove_file(&ballast).expect("free the ballast");
+    client
+        .commit_checkpoint(checkpoint)
+        .await
+        .expect("checkpoints resume too");
+    let last = bulky_events("after-ballast", 5);
+    append(&mut client, last.clone())
+        .await
+        .expect("appends resume once the ballast is gone");
+    acked.extend(last.iter().map(entry_id));
+
+    // And nothing acknowledged is lost across a restart; nothing refused appears.
+    running.stop().await.expect("clean stop");
+    let running = eventlog::server::start(&settings).await.expect("restarts");
+    let mut client = eventlog::proto::event_log_client::EventLogClient::connect(format!(
+        "http://{}",
+        running.local_addr
+    ))
+    .await
+    .expect("connect")
+    .max_decoding_message_size(64 * 1024 * 1024);
+    let events: Vec<String> = read_all(&mut client)
+        .await
+        .iter()
+        .filter(|e| is_event(e))
+        .map(entry_id)
+        .collect();
+    assert_eq!(events, acked);
+    running.stop().await.expect("clean stop");
+}
+
+fn entry_id(entry: &proto::Entry) -> String {
+    match &entry.body {
+        Some(Body::Event(e)) => e.id.clone(),
+        Some(Body::Claim(c)) => c.id.clone(),
+        Some(Body::Actor(a)) => a.id.clone(),
+        None => String::new(),
+    }
+}
+
+fn is_event(entry: &proto::Entry) -> bool {
+    matches!(entry.body, Some(Body::Event(_)))
 }

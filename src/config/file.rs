@@ -23,6 +23,8 @@ pub struct ConfigFile {
     pub vocabulary: Option<PathBuf>,
     /// `cache_mb`.
     pub cache_mb: Option<u64>,
+    /// `min_free_disk_mb`.
+    pub min_free_disk_mb: Option<u64>,
     /// `log_level`.
     pub log_level: Option<String>,
     /// `log_format`.

@@ -48,6 +48,9 @@ struct Inner {
     fell_behind: Counter,
     flush_seconds: Histogram,
     store_bytes: Gauge,
+    disk_free: Gauge,
+    disk_low: Gauge,
+    disk_refused: Counter,
     connections: Gauge,
     connections_refused: Family<Reason, Counter>,
     /// Serialises scrapes: the entry counters are advanced to the store's totals under it.
@@ -72,6 +75,9 @@ impl Metrics {
         let fell_behind = Counter::default();
         let flush_seconds = latency_histogram();
         let store_bytes = Gauge::default();
+        let disk_free = Gauge::default();
+        let disk_low = Gauge::default();
+        let disk_refused = Counter::default();
         let connections = Gauge::default();
         let connections_refused = Family::<Reason, Counter>::default();
         let mut registry = Registry::default();
@@ -122,6 +128,21 @@ impl Metrics {
             store_bytes.clone(),
         );
         registry.register(
+            "eventlog_disk_free_bytes",
+            "Bytes free on the data directory's filesystem",
+            disk_free.clone(),
+        );
+        registry.register(
+            "eventlog_disk_space_low",
+            "1 while writes are refused because the data directory's disk is almost full (see --min-free-disk-mb), else 0",
+            disk_low.clone(),
+        );
+        registry.register(
+            "eventlog_disk_full_refusals",
+            "Writes (appends, checkpoints, index chunks) refused because the data directory's disk is almost full",
+            disk_refused.clone(),
+        );
+        registry.register(
             "eventlog_connections_open",
             "Client connections open now",
             connections.clone(),
@@ -143,6 +164,9 @@ impl Metrics {
                 fell_behind,
                 flush_seconds,
                 store_bytes,
+                disk_free,
+                disk_low,
+                disk_refused,
                 connections,
                 connections_refused,
                 scrape: Mutex::new(()),
@@ -216,6 +240,12 @@ impl Metrics {
             let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
             self.inner.head.set(gauge(stats.head.0));
             self.inner.store_bytes.set(gauge(stats.size_on_disk));
+            if let Some(free) = stats.disk.free {
+                self.inner.disk_free.set(gauge(free));
+            }
+            self.inner.disk_low.set(i64::from(stats.disk.low));
+            let refused = &self.inner.disk_refused;
+            refused.inc_by(stats.disk.refused.saturating_sub(refused.get()));
             for (kind, total) in [
                 ("actor", stats.counts.actor_entries),
                 ("event", stats.counts.event_entries),

@@ -135,7 +135,10 @@ async fn blocking<T: Send + 'static>(
         work()
     })
     .await
-    .map_err(|e| Status::internal(format!("a storage task failed: {e}")))
+    .map_err(|error| {
+        tracing::error!(%error, "a storage task failed");
+        Status::internal(status::STORAGE_FAILED)
+    })
 }
 
 #[tonic::async_trait]

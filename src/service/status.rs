@@ -53,20 +53,33 @@ impl From<QueryRejection> for Status {
     }
 }
 
+/// What a client is told of a failure inside the server's storage: it is for an operator, who
+/// finds the details in the log line of the same call (its `x-request-id`).
+pub const STORAGE_FAILED: &str = "the server's storage failed on this call; an operator finds \
+     the cause in the server log under the call's x-request-id";
+
 impl From<StoreError> for Status {
     fn from(error: StoreError) -> Status {
         let message = error.to_string();
         match error {
-            StoreError::Closed | StoreError::Poisoned(_) | StoreError::Locked { .. } => {
-                Status::unavailable(message)
+            StoreError::Closed | StoreError::Locked { .. } => Status::unavailable(message),
+            // The engine's words (an OS error, a path) go to the log, not to clients.
+            StoreError::Poisoned(_) => {
+                tracing::error!(%message, "append refused: the store is poisoned");
+                Status::unavailable(
+                    "the server stopped accepting writes after a write to its disk failed; reads \
+                     go on; an operator must fix the cause (the server log says what it was) and \
+                     restart the server",
+                )
             }
+            StoreError::DiskFull { .. } => Status::resource_exhausted(message),
             StoreError::Corrupt { .. } => {
                 tracing::error!(%message, "stored data is damaged");
                 Status::data_loss(message)
             }
             StoreError::Engine(_) | StoreError::Encode(_) | StoreError::Task(_) => {
                 tracing::error!(%message, "storage failure");
-                Status::internal(message)
+                Status::internal(STORAGE_FAILED)
             }
         }
     }
@@ -78,5 +91,35 @@ impl From<AppendError> for Status {
             AppendError::Rejected(rejection) => rejection.into(),
             AppendError::Store(error) => error.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::Code;
+
+    use super::*;
+
+    #[test]
+    fn storage_failures_reach_clients_without_the_engines_words() {
+        let os = "IO error: Os { code: 28, kind: StorageFull, message: \"No space left\" }";
+        let internal = Status::from(StoreError::Engine(os.into()));
+        assert_eq!(internal.code(), Code::Internal);
+        assert_eq!(internal.message(), STORAGE_FAILED);
+        let poisoned = Status::from(StoreError::Poisoned(os.into()));
+        assert_eq!(poisoned.code(), Code::Unavailable);
+        assert!(!poisoned.message().contains("Os {"), "{poisoned:?}");
+        assert!(poisoned.message().contains("restart"), "{poisoned:?}");
+        let full = Status::from(StoreError::DiskFull {
+            free: 3 << 20,
+            needed: 300 << 20,
+            reserve: 256 << 20,
+        });
+        assert_eq!(full.code(), Code::ResourceExhausted);
+        assert!(
+            full.message()
+                .contains("3.0 MiB free, 256.0 MiB must stay free"),
+            "{full:?}"
+        );
     }
 }

@@ -3,7 +3,7 @@
 use crate::domain::Position;
 
 /// Why the store could not do what was asked.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A storage engine (sled for the log, fjall for the indexes) reported an error: I/O, or
     /// its own corruption checks. Kept as text so that no engine type leaks out of its module.
@@ -35,9 +35,30 @@ pub enum StoreError {
     /// after a failed flush the store can no longer tell what is durable.
     #[error("the store stopped accepting writes after a failed flush ({0}); restart the server")]
     Poisoned(String),
+    /// The data directory's disk has less free space than the write plus the reserve
+    /// (`--min-free-disk-mb`); nothing was written, and writes resume once there is room.
+    #[error(
+        "the server's disk is almost full: {} free, {} must stay free after this write; nothing \
+         was written, and writes resume by themselves once an operator frees space",
+        mib(*free),
+        mib(*reserve)
+    )]
+    DiskFull {
+        /// Bytes free now.
+        free: u64,
+        /// Bytes the write needed free (its size plus the reserve).
+        needed: u64,
+        /// The reserve.
+        reserve: u64,
+    },
     /// The store is shutting down.
     #[error("the store is shutting down")]
     Closed,
+}
+
+/// `bytes` for a person: "3.2 MiB".
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 impl StoreError {

@@ -22,6 +22,7 @@ use tokio::sync::watch;
 
 use crate::domain::{Actor, Entry, EntryBody, EntryId, Position, SymmetricRelations};
 
+use super::disk_space::DiskSpace;
 use super::engine::fjall_index::{FjallIndex, IndexBatch, ReadIndex, Space};
 use super::engine::sled_log::SledLog;
 use super::error::StoreError;
@@ -137,6 +138,8 @@ pub struct IndexerParts {
     pub through: Position,
     /// The vocabulary's symmetric relations (the graph depends on them).
     pub symmetric: SymmetricRelations,
+    /// Asked before each chunk: the indexer pauses when the disk is nearly full.
+    pub disk: Arc<DiskSpace>,
 }
 
 impl Indexer {
@@ -231,6 +234,11 @@ fn run(parts: IndexerParts, signals: &Signals) {
         if head.0 - through.0 > CHUNK as u64 * 8 && catching_up.is_none() {
             tracing::info!(from = through.0 + 1, head = head.0, "indexing the log");
             catching_up = Some(Instant::now());
+        }
+        if parts.disk.check_background(0).is_err() {
+            // Said once by the guard; indexing resumes when space does.
+            std::thread::sleep(RETRY_WAIT);
+            continue;
         }
         match index_chunk(&parts.log, &parts.index, &parts.symmetric, through, head) {
             Ok(last) => {

@@ -14,6 +14,7 @@
 
 mod actor_index;
 mod backpressure;
+mod disk_space;
 mod engine;
 mod error;
 mod graph;
@@ -44,6 +45,7 @@ use crate::domain::{
     SubscriptionRejection, SubscriptionState, SymmetricRelations,
 };
 
+pub use disk_space::DiskReport;
 pub use engine::sled_log::Counts;
 pub use error::StoreError;
 #[cfg(test)]
@@ -53,6 +55,7 @@ pub use record::RecordView;
 pub use stored::{entry_of, CommittedGroup, StoredEntry};
 pub use writer::{AppendError, AppendReceipt, AppendedEntry, CommittedEntries, LIVE_FEED_GROUPS};
 
+use disk_space::DiskSpace;
 use engine::fjall_index::FjallIndex;
 use engine::sled_log::SledLog;
 use indexer::{IndexState, Indexer, IndexerParts, INDEX_FORMAT};
@@ -76,6 +79,9 @@ pub struct StoreConfig {
     /// The vocabulary's symmetric relations: the relation graph is built with them, and
     /// rebuilt when they change.
     pub symmetric: SymmetricRelations,
+    /// Bytes that must stay free on the data directory's filesystem: a write that would leave
+    /// less is refused (see `disk_space`). 0 turns the check off.
+    pub min_free_disk_bytes: u64,
 }
 
 /// A description of the log.
@@ -89,6 +95,8 @@ pub struct LogStats {
     pub counts: Counts,
     /// Bytes on disk.
     pub size_on_disk: u64,
+    /// Free space on the data directory's filesystem, and writes refused for want of it.
+    pub disk: DiskReport,
 }
 
 /// Which actors `list_actors` returns.
@@ -141,6 +149,8 @@ pub struct Store {
     live: broadcast::Sender<CommittedEntries>,
     /// See `lock_subscriptions`.
     subscriptions_lock: std::sync::Mutex<()>,
+    /// Checked before every write.
+    disk: Arc<DiskSpace>,
 }
 
 impl Store {
@@ -163,6 +173,7 @@ impl Store {
         let (indexed_tx, indexed_rx) = watch::channel(through);
         let (live, _) = broadcast::channel(LIVE_FEED_GROUPS);
         let (wake_tx, wake_rx) = std::sync::mpsc::sync_channel(1);
+        let disk = Arc::new(DiskSpace::new(&config.path, config.min_free_disk_bytes));
         let indexer = Indexer::start(
             IndexerParts {
                 log: Arc::clone(&log),
@@ -171,6 +182,7 @@ impl Store {
                 indexed: indexed_tx,
                 through,
                 symmetric: Arc::clone(&config.symmetric),
+                disk: Arc::clone(&disk),
             },
             wake_tx.clone(),
             wake_rx,
@@ -184,6 +196,7 @@ impl Store {
             live_tx: live.clone(),
             indexer: wake_tx,
             indexed: indexed_rx.clone(),
+            disk: Arc::clone(&disk),
         })?;
         Ok(Store {
             writer,
@@ -194,6 +207,7 @@ impl Store {
             indexed: indexed_rx,
             live,
             subscriptions_lock: std::sync::Mutex::new(()),
+            disk,
         })
     }
 
@@ -458,6 +472,7 @@ impl Store {
             indexed: self.indexed(),
             counts: self.log.counts()?,
             size_on_disk: self.log.size_on_disk()? + self.index.size_on_disk()?,
+            disk: self.disk.report(),
         })
     }
 
@@ -483,6 +498,7 @@ impl Store {
             Ok(state) => state,
             Err(rejection) => return Ok(Err(rejection)),
         };
+        self.disk.check(0)?;
         self.log.put_subscription(name.as_str(), &state)?;
         Ok(Ok((state, true)))
     }
@@ -508,6 +524,7 @@ impl Store {
         }
         state.checkpoint = position;
         state.updated_at = SystemTime::now();
+        self.disk.check(0)?;
         self.log.put_subscription(name.as_str(), &state)?;
         Ok(Ok(state))
     }
@@ -520,6 +537,7 @@ impl Store {
     /// Deletes a named subscription; false if there was none.
     pub fn delete_subscription(&self, name: &SubscriptionName) -> Result<bool, StoreError> {
         let _guard = self.lock_subscriptions();
+        self.disk.check(0)?;
         self.log.delete_subscription(name.as_str())
     }
 

@@ -33,6 +33,7 @@ use super::stored::{CommittedGroup, StoredEntry};
 use bytes::Bytes;
 
 use super::backpressure::{self, LagLimit};
+use super::disk_space::DiskSpace;
 use super::error::StoreError;
 
 /// Requests waiting for the writer at most; callers wait for room beyond that, which is the
@@ -109,6 +110,8 @@ pub struct WriterParts {
     pub indexed: watch::Receiver<Position>,
     /// Signalled after each commit, so the indexer follows at once.
     pub indexer: std::sync::mpsc::SyncSender<()>,
+    /// Asked before each commit whether the disk has room for it.
+    pub disk: Arc<DiskSpace>,
 }
 
 /// The handle through which appends reach the writer thread.
@@ -132,6 +135,7 @@ impl Writer {
             live_tx,
             indexer,
             indexed,
+            disk,
         } = parts;
         let (jobs, rx) = mpsc::channel(QUEUE_CAPACITY);
         let lag_limit = LagLimit::new(head, *indexed.borrow());
@@ -147,6 +151,7 @@ impl Writer {
             indexed,
             poisoned: None,
             kinds: RefCell::new(HashMap::new()),
+            disk,
         };
         let thread = std::thread::Builder::new()
             .name("eventlog-writer".into())
@@ -241,6 +246,9 @@ struct WriterState {
     /// checking each against sled was a fifth of the writer's time. A `RefCell` because the
     /// planner's view is shared (`&`) and this thread is the only user.
     kinds: RefCell<HashMap<EntryId, EntryKind>>,
+    /// Refuses a commit the disk has no room for, before anything is written: a full disk
+    /// must never reach sled (see `disk_space`).
+    disk: Arc<DiskSpace>,
 }
 
 /// A request accepted into the current group, waiting for the commit.
@@ -403,6 +411,18 @@ impl WriterState {
         let recorded_at = SystemTime::now();
         let mut stored = Vec::new();
         if head != self.head {
+            // The whole group or nothing: a later request may build on an earlier one's
+            // entries (refer to them, or repeat them as duplicates).
+            let bytes: usize = accepted
+                .iter()
+                .flat_map(|a| a.records.iter().map(Vec::len))
+                .sum();
+            if let Err(full) = self.disk.check(bytes as u64) {
+                for accepted in accepted {
+                    let _ = accepted.reply.send(Err(full.clone().into()));
+                }
+                return;
+            }
             let mut records = Vec::new();
             let mut ids = Vec::new();
             for accepted in &mut accepted {
