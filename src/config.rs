@@ -164,6 +164,13 @@ pub struct ServeArgs {
     #[arg(long, env = "EVENTLOG_MAX_SUBSCRIBERS", default_value_t = Limits::default().max_subscribers)]
     pub max_subscribers: usize,
 
+    /// Percent of each of the pools above (unary calls, streams, subscribers) that one caller
+    /// may hold at once: a caller is its access token, or its connection without one. Past
+    /// it, that caller's next call is RESOURCE_EXHAUSTED while others are still served.
+    #[arg(long, env = "EVENTLOG_CALLER_SHARE_PERCENT", default_value_t = Limits::default().caller_share_percent,
+          value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub caller_share_percent: u8,
+
     /// Most client connections open at once; one past it is closed at once.
     #[arg(long, env = "EVENTLOG_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections)]
     pub max_connections: usize,
@@ -244,6 +251,9 @@ pub enum ConfigError {
     /// TLS settings that do not go together.
     #[error("{0}")]
     Tls(String),
+    /// A setting out of its range (flags are checked when parsed; this is for the file).
+    #[error("{0}")]
+    OutOfRange(String),
 }
 
 /// Everything `serve` needs: the server's settings and how to log.
@@ -354,6 +364,11 @@ impl ServeArgs {
                 file.request_body_timeout.map(|s| s.0),
             ),
             max_health_watches: Limits::default().max_health_watches,
+            caller_share_percent: pick(
+                given("caller_share_percent"),
+                self.caller_share_percent,
+                file.caller_share_percent,
+            ),
             max_subscriptions_per_caller: pick(
                 given("max_subscriptions_per_caller"),
                 self.max_subscriptions_per_caller,
@@ -375,6 +390,12 @@ impl ServeArgs {
                 file.handshake_timeout.map(|s| s.0),
             ),
         };
+        if !(1..=100).contains(&limits.caller_share_percent) {
+            return Err(ConfigError::OutOfRange(format!(
+                "caller_share_percent = {}: give a percentage from 1 to 100",
+                limits.caller_share_percent
+            )));
+        }
         let shutdown_timeout = pick(
             given("shutdown_timeout"),
             self.shutdown_timeout,
@@ -494,6 +515,25 @@ mod tests {
             Duration::from_secs(30),
             "default"
         );
+    }
+
+    #[test]
+    fn a_share_out_of_range_is_refused_from_the_file_as_from_the_flag() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("eventlog.toml");
+        std::fs::write(&file, "caller_share_percent = 0\n").expect("write");
+        let path = file.to_str().expect("utf-8");
+        let error = resolve(&["eventlog", "serve", "--config", path]).expect_err("refused");
+        assert!(error.to_string().contains("from 1 to 100"), "{error}");
+        let flag = Cli::command().try_get_matches_from([
+            "eventlog",
+            "serve",
+            "--caller-share-percent",
+            "101",
+        ]);
+        assert!(flag.is_err(), "the flag is range-checked when parsed");
+        let ok = resolve(&["eventlog", "serve", "--caller-share-percent", "25"]).expect("ok");
+        assert_eq!(ok.settings.limits.caller_share_percent, 25);
     }
 
     #[test]

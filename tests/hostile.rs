@@ -1003,3 +1003,159 @@ async fn out_of_file_descriptors_the_accept_loop_waits_instead_of_spinning() {
     assert!(served, "served again once descriptors are free");
     let _ = child.kill().await;
 }
+
+/// What a raw call got when its response headers came: its gRPC code if it was refused at
+/// once (`None`: it is streaming its answer), and the message.
+async fn answered_at_once(
+    call: &mut RawCall,
+) -> (Option<Code>, String, http::Response<h2::RecvStream>) {
+    let response = tokio::time::timeout(std::time::Duration::from_secs(10), &mut call.response)
+        .await
+        .expect("response headers within 10 s")
+        .expect("response");
+    let status = tonic::Status::from_header_map(response.headers());
+    (
+        status.as_ref().map(|s| s.code()),
+        status.map(|s| s.message().to_string()).unwrap_or_default(),
+        response,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_caller_holds_at_most_its_share_of_each_pool_and_others_are_served() {
+    use common::ops::{authed, token, with_tokens};
+    use eventlog::ops::methods::Role;
+    use prost::Message;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let limits = eventlog::ops::limits::Limits {
+        max_concurrent_requests: 8,
+        max_streams: 8,
+        ..Default::default()
+    };
+    let running = eventlog::server::start(&with_tokens(
+        eventlog::server::Settings {
+            limits,
+            ..settings(&temp.path().join("data"))
+        },
+        false,
+    ))
+    .await
+    .expect("server starts");
+    let url = format!("http://{}", running.local_addr);
+    let mut admin = authed(&url, Some(token(Role::Admin))).await;
+    admin
+        .append(proto::AppendRequest {
+            entries: seed_actors(),
+            ..Default::default()
+        })
+        .await
+        .expect("actors");
+    // Answers far larger than an HTTP/2 window: a caller that does not read them holds its
+    // slot until it does.
+    let summary = "An account of the clash, as the wire reported it. ".repeat(160);
+    for chunk in 0..2 {
+        let entries = (0..250)
+            .map(|i| {
+                let mut body = event_body(
+                    &format!("big-{chunk}-{i}"),
+                    "attacks",
+                    "russia",
+                    "liwa-al-quds",
+                    "2022",
+                );
+                body.summary = summary.clone();
+                entry(Body::Event(body))
+            })
+            .collect();
+        admin
+            .append(proto::AppendRequest {
+                entries,
+                ..Default::default()
+            })
+            .await
+            .expect("large events");
+    }
+    let big_query = proto::QueryEventsRequest {
+        actor: "liwa-al-quds".into(),
+        page_size: 200,
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let greedy = token(Role::Read);
+
+    let mut held = Vec::new();
+    let mut refusals = Vec::new();
+    for (path, body) in [
+        ("/eventlog.v1.EventLog/ReadLog", vec![0x08, 0x01]),
+        ("/eventlog.v1.EventLog/QueryEvents", big_query.clone()),
+    ] {
+        for _ in 0..6 {
+            let framed = frame(&body, body.len() as u32);
+            let mut call = raw_open(&url, path, Some(greedy), Some(framed)).await;
+            match answered_at_once(&mut call).await {
+                (None | Some(Code::Ok), _, response) => held.push((call, response)),
+                (Some(code), message, _) => refusals.push((path, code, message)),
+            }
+        }
+    }
+    assert_eq!(
+        held.len(),
+        8,
+        "4 streams and 4 unary calls held: {refusals:?}"
+    );
+    assert_eq!(refusals.len(), 4, "{refusals:?}");
+    for (path, code, message) in &refusals {
+        assert_eq!(*code, Code::ResourceExhausted, "{path}: {message}");
+        assert!(
+            message.contains("the token \"reader\" already holds 4 of the server's 8"),
+            "{path}: {message}"
+        );
+        assert!(message.contains("--caller-share-percent"), "{message}");
+    }
+
+    // Another caller gets the other half of both pools, promptly.
+    let mut latencies = Vec::new();
+    for _ in 0..30 {
+        let started = std::time::Instant::now();
+        admin
+            .query_events(proto::QueryEventsRequest {
+                actor: "liwa-al-quds".into(),
+                page_size: 5,
+                ..Default::default()
+            })
+            .await
+            .expect("QueryEvents beside the greedy caller");
+        let mut stream = admin
+            .read_log(proto::ReadLogRequest {
+                from_position: 1,
+                max_entries: 3,
+            })
+            .await
+            .expect("ReadLog beside the greedy caller")
+            .into_inner();
+        while stream.message().await.expect("ReadLog message").is_some() {}
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    let p99 = latencies[latencies.len() * 99 / 100];
+    assert!(p99 < std::time::Duration::from_millis(100), "p99 {p99:?}");
+
+    // The greedy caller's slots come back when its calls go.
+    drop(held);
+    let mut reader = authed(&url, Some(greedy)).await;
+    let mut retried = None;
+    for _ in 0..50 {
+        match reader.get_log_info(proto::GetLogInfoRequest {}).await {
+            Ok(_) => {
+                retried = Some(());
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+    assert!(
+        retried.is_some(),
+        "the reader is served again once its calls ended"
+    );
+    running.stop().await.expect("stops");
+}

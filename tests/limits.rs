@@ -35,6 +35,8 @@ async fn subscribers_past_their_limit_are_refused_and_do_not_starve_other_calls(
     let (running, _temp) = start(Limits {
         max_subscribers: 2,
         max_concurrent_requests: 2,
+        // One client takes the whole pool here: this test is about the pool, not shares.
+        caller_share_percent: 100,
         ..Limits::default()
     })
     .await;

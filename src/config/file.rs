@@ -49,6 +49,8 @@ pub struct ConfigFile {
     pub max_subscribers: Option<usize>,
     /// `request_timeout`, in seconds.
     pub request_timeout: Option<Seconds>,
+    /// `caller_share_percent`.
+    pub caller_share_percent: Option<u8>,
     /// `max_connections`.
     pub max_connections: Option<usize>,
     /// `max_streams_per_connection`.

@@ -17,6 +17,8 @@
 //!   connection), and is answered `DEADLINE_EXCEEDED` when the body timeout passes.
 //! - **Health watches** are open to callers without a token, so they have a pool of their own:
 //!   unauthenticated watches cannot take the stream slots of authenticated callers.
+//! - **Shares**: within each pool one caller (a token, or a connection without one) holds at
+//!   most a share of the slots (see [`super::shares`]), so one caller cannot deny the others.
 //!
 //! Health checks are exempt from all of this, so an overloaded server still says it is alive.
 
@@ -34,8 +36,10 @@ use tonic::Status;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::auth::Caller;
 use super::grpc::refuse;
 use super::methods::{self, MethodKind, RequestShape};
+use super::shares::{CallerKey, Share, Shares};
 
 /// The limits, as configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +70,8 @@ pub struct Limits {
     pub max_streams_per_connection: u32,
     /// How long a new connection may stay silent before it is closed.
     pub handshake_timeout: Duration,
+    /// Percent of each pool one caller (a token, or a connection without one) may hold.
+    pub caller_share_percent: u8,
 }
 
 impl Limits {
@@ -108,6 +114,7 @@ impl Default for Limits {
             max_streams_per_connection: 128,
             handshake_timeout: crate::ops::connections::ConnectionLimits::default()
                 .handshake_timeout,
+            caller_share_percent: 50,
         }
     }
 }
@@ -116,21 +123,38 @@ impl Default for Limits {
 #[derive(Debug, Clone)]
 pub struct LimitsLayer {
     limits: Limits,
-    requests: Arc<Semaphore>,
-    streams: Arc<Semaphore>,
-    subscribers: Arc<Semaphore>,
-    watches: Arc<Semaphore>,
+    requests: Pool,
+    streams: Pool,
+    subscribers: Pool,
+    watches: Pool,
+}
+
+/// The slots of one kind of call, and each caller's share of them.
+#[derive(Debug, Clone)]
+struct Pool {
+    slots: Arc<Semaphore>,
+    shares: Arc<Shares>,
+}
+
+impl Pool {
+    fn new(size: usize, share_percent: u8) -> Pool {
+        Pool {
+            slots: Arc::new(Semaphore::new(size)),
+            shares: Shares::new(size, share_percent),
+        }
+    }
 }
 
 impl LimitsLayer {
     /// Enforces `limits`; every service made by this layer shares the same pools.
     pub fn new(limits: Limits) -> LimitsLayer {
+        let pool = |size| Pool::new(size, limits.caller_share_percent);
         LimitsLayer {
             limits,
-            requests: Arc::new(Semaphore::new(limits.max_concurrent_requests)),
-            streams: Arc::new(Semaphore::new(limits.max_streams)),
-            subscribers: Arc::new(Semaphore::new(limits.max_subscribers)),
-            watches: Arc::new(Semaphore::new(limits.max_health_watches)),
+            requests: pool(limits.max_concurrent_requests),
+            streams: pool(limits.max_streams),
+            subscribers: pool(limits.max_subscribers),
+            watches: pool(limits.max_health_watches),
         }
     }
 }
@@ -177,6 +201,7 @@ where
         let method = methods::lookup(request.uri().path());
         let kind = method.map_or(MethodKind::Unary, |m| m.kind);
         let whole_first = method.is_some_and(|m| m.request == RequestShape::One);
+        let caller = caller_key(&request);
         let layer = self.layer.clone();
         // The clone that was made ready goes with the request (tower's rule); the fresh clone
         // stays for the next call.
@@ -191,7 +216,7 @@ where
             } else {
                 request
             };
-            let permit = match take_slot(&layer, kind) {
+            let slot = match take_slot(&layer, kind, caller) {
                 Ok(permit) => permit,
                 Err(status) => return Ok(refuse(status)),
             };
@@ -211,27 +236,50 @@ where
             } else {
                 future.await?
             };
-            let Some(permit) = permit else {
+            let Some(slot) = slot else {
                 return Ok(response);
             };
             let (parts, body) = response.into_parts();
             Ok(http::Response::from_parts(
                 parts,
-                tonic::body::Body::new(Holding {
-                    inner: body,
-                    _permit: permit,
-                }),
+                tonic::body::Body::new(Holding::new(body, slot)),
             ))
         })
     }
 }
 
+/// Who a request counts against: its token, else its connection (`None` only for requests
+/// that did not come over a connection, as in unit tests).
+fn caller_key<B>(request: &http::Request<B>) -> Option<CallerKey> {
+    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+    let extensions = request.extensions();
+    if let Some(caller) = extensions.get::<Caller>() {
+        return Some(CallerKey::Token(Arc::clone(&caller.name)));
+    }
+    extensions
+        .get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr)
+        .or_else(|| {
+            extensions
+                .get::<TlsConnectInfo<TcpConnectInfo>>()
+                .and_then(|info| info.get_ref().remote_addr())
+        })
+        .map(CallerKey::Connection)
+}
+
+/// What a call holds until its response ends: a slot of its pool, counted against its caller.
+struct Slot {
+    _permit: OwnedSemaphorePermit,
+    _share: Option<Share>,
+}
+
 /// The slot a call of `kind` holds until its response ends (none for health checks), or the
-/// refusal when its pool is full.
+/// refusal when its pool is full or its caller holds its whole share of it.
 fn take_slot(
     layer: &LimitsLayer,
     kind: MethodKind,
-) -> Result<Option<OwnedSemaphorePermit>, Status> {
+    caller: Option<CallerKey>,
+) -> Result<Option<Slot>, Status> {
     let limits = layer.limits;
     let (pool, refusal) = match kind {
         MethodKind::Health => return Ok(None),
@@ -268,10 +316,35 @@ fn take_slot(
             ),
         ),
     };
-    Arc::clone(pool)
+    // The pool first: when it is full, that is what the caller needs to hear.
+    let permit = Arc::clone(&pool.slots)
         .try_acquire_owned()
-        .map(Some)
-        .map_err(|_| Status::resource_exhausted(refusal))
+        .map_err(|_| Status::resource_exhausted(refusal))?;
+    let share = match caller {
+        Some(caller) => Some(pool.shares.take(caller).map_err(|who| {
+            Status::resource_exhausted(format!(
+                "{who} already holds {} of the server's {} slots for these calls, the most one \
+                 caller may hold (--caller-share-percent); finish some first, or retry later",
+                pool.shares.cap(),
+                pool_size(&limits, kind),
+            ))
+        })?),
+        None => None,
+    };
+    Ok(Some(Slot {
+        _permit: permit,
+        _share: share,
+    }))
+}
+
+fn pool_size(limits: &Limits, kind: MethodKind) -> usize {
+    match kind {
+        MethodKind::Health => 0,
+        MethodKind::Subscription => limits.max_subscribers,
+        MethodKind::Watch => limits.max_health_watches,
+        MethodKind::Stream => limits.max_streams,
+        MethodKind::Unary => limits.max_concurrent_requests,
+    }
 }
 
 /// `request` with its body read whole (at most one message of the size limit, plus framing),
@@ -347,12 +420,34 @@ impl http_body::Body for Whole {
     }
 }
 
+/// The largest piece of a response body handed to hyper at once: HTTP/2's default frame size.
+///
+/// Why pieces: hyper waits for room in the client's flow-control window before it asks the
+/// body for more, but hands whatever it gets to h2, which buffers all of it. Given a 1 MiB
+/// answer in one piece, the server buffered it whole and ended the body at once, releasing the
+/// call's slot, for a client that never read a byte: a client could pile up such answers
+/// without limit. In pieces, an unread answer stays here, and its call keeps its slot (and its
+/// caller's share) until the client reads it or goes.
+const PIECE_BYTES: usize = 16 * 1024;
+
 pin_project_lite::pin_project! {
-    /// A response body that holds its request's slot until it ends or is dropped.
+    /// A response body that holds its request's slot until it ends or is dropped, and hands
+    /// its data over in pieces of at most [`PIECE_BYTES`].
     struct Holding {
         #[pin]
         inner: tonic::body::Body,
-        _permit: OwnedSemaphorePermit,
+        _slot: Slot,
+        rest: Bytes,
+    }
+}
+
+impl Holding {
+    fn new(inner: tonic::body::Body, slot: Slot) -> Holding {
+        Holding {
+            inner,
+            _slot: slot,
+            rest: Bytes::new(),
+        }
     }
 }
 
@@ -364,15 +459,33 @@ impl http_body::Body for Holding {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        self.project().inner.poll_frame(cx)
+        let this = self.project();
+        if this.rest.is_empty() {
+            match std::task::ready!(this.inner.poll_frame(cx)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => *this.rest = data,
+                    Err(frame) => return Poll::Ready(Some(Ok(frame))),
+                },
+                other => return Poll::Ready(other),
+            }
+        }
+        let piece = this.rest.split_to(this.rest.len().min(PIECE_BYTES));
+        Poll::Ready(Some(Ok(Frame::data(piece))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.rest.is_empty() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
+        let inner = self.inner.size_hint();
+        let rest = self.rest.len() as u64;
+        let mut hint = http_body::SizeHint::new();
+        hint.set_lower(inner.lower().saturating_add(rest));
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper.saturating_add(rest));
+        }
+        hint
     }
 }
 

@@ -7,7 +7,8 @@
 //!
 //! - [`request_log`]: a `tracing` span per RPC with its request id, and the RPC metrics;
 //! - [`auth`]: bearer tokens and roles, per [`methods::METHODS`];
-//! - [`limits`]: concurrent requests, subscribers, timeouts, message size;
+//! - [`limits`]: concurrent requests, subscribers, timeouts, message size, and each caller's
+//!   [`shares`] of the pools;
 //! - [`request_errors`]: requests tonic cannot decode, restated as `INVALID_ARGUMENT` (or
 //!   `RESOURCE_EXHAUSTED` when too large);
 //! - [`end_streams`]: ends health watches and reflection streams at shutdown.
@@ -28,4 +29,5 @@ pub mod methods;
 pub mod metrics;
 pub mod request_errors;
 pub mod request_log;
+pub mod shares;
 pub mod tls;
