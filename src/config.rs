@@ -185,6 +185,12 @@ pub struct ServeArgs {
     #[arg(long, env = "EVENTLOG_HANDSHAKE_TIMEOUT", default_value = "10", value_parser = seconds)]
     pub handshake_timeout: Duration,
 
+    /// Seconds after which a connection is asked to go (HTTP/2 GOAWAY): clients open a new one
+    /// for their next call, calls still open (subscriptions too) go on to their end, and an idle
+    /// connection closes at once. Bounds how long an idle or hostile connection stays open.
+    #[arg(long, env = "EVENTLOG_MAX_CONNECTION_AGE", default_value = "1800", value_parser = seconds)]
+    pub max_connection_age: Duration,
+
     /// Seconds a unary call may take before it is answered UNAVAILABLE (streams are exempt).
     #[arg(long, env = "EVENTLOG_REQUEST_TIMEOUT", default_value = "30", value_parser = seconds)]
     pub request_timeout: Duration,
@@ -388,6 +394,11 @@ impl ServeArgs {
                 given("handshake_timeout"),
                 self.handshake_timeout,
                 file.handshake_timeout.map(|s| s.0),
+            ),
+            max_connection_age: pick(
+                given("max_connection_age"),
+                self.max_connection_age,
+                file.max_connection_age.map(|s| s.0),
             ),
         };
         if !(1..=100).contains(&limits.caller_share_percent) {

@@ -290,6 +290,10 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
 
     let mut builder = tonic::transport::Server::builder()
         .max_concurrent_streams(settings.limits.max_streams_per_connection)
+        // Idle connections, and ones a hostile client keeps open with nothing on them, go
+        // when they reach this age; clients reconnect transparently (no grace period: calls
+        // still open, such as subscriptions, are never cut by it).
+        .max_connection_age(settings.limits.max_connection_age)
         // Dead peers: a ping every 30 s, the connection closed if one goes unanswered for 20 s
         // (TCP keep-alive on the socket covers peers that vanish between pings).
         .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))

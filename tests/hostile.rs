@@ -1159,3 +1159,83 @@ async fn one_caller_holds_at_most_its_share_of_each_pool_and_others_are_served()
     );
     running.stop().await.expect("stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_their_age_are_asked_to_go_without_cutting_their_calls() {
+    use std::time::{Duration, Instant};
+    let temp = tempfile::tempdir().expect("temp dir");
+    let limits = eventlog::ops::limits::Limits {
+        max_connection_age: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let running = eventlog::server::start(&eventlog::server::Settings {
+        limits,
+        ..settings(&temp.path().join("data"))
+    })
+    .await
+    .expect("server starts");
+    let url = format!("http://{}", running.local_addr);
+
+    // A connection that did the HTTP/2 handshake and then nothing is closed at its age.
+    let started = Instant::now();
+    let tcp = tokio::net::TcpStream::connect(running.local_addr)
+        .await
+        .expect("connect");
+    let (idle, connection) = h2::client::handshake(tcp).await.expect("handshake");
+    let ended = tokio::time::timeout(Duration::from_secs(10), connection).await;
+    assert!(ended.is_ok(), "the idle connection was closed");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "not before its age: {:?}",
+        started.elapsed()
+    );
+    drop(idle);
+
+    // A subscription open across the age goes on, and the same client's next calls are served
+    // over a new connection.
+    let mut client = eventlog::proto::event_log_client::EventLogClient::connect(url)
+        .await
+        .expect("connect");
+    append(&mut client, seed_actors()).await.expect("actors");
+    let first = head(&mut client).await;
+    let mut stream = subscribe(
+        &mut client,
+        proto::SubscribeRequest {
+            start: Some(proto::subscribe_request::Start::FromPosition(1)),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("subscribe");
+    read_through(&mut stream, first).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for round in 0..6 {
+        let batch = vec![event(
+            &format!("after-age-{round}"),
+            "backs",
+            "iran",
+            "liwa-al-quds",
+            "2014",
+        )];
+        // A call sent just as its connection is asked to go is refused by the server, and
+        // tonic (unlike gRPC core, Go and Java, which retry such calls themselves) reports it:
+        // the retry any client makes of a CANCELLED or UNAVAILABLE Append goes through.
+        let appended = match append(&mut client, batch.clone()).await {
+            Ok(appended) => appended,
+            Err(status) => {
+                assert!(
+                    matches!(status.code(), Code::Cancelled | Code::Unavailable),
+                    "{status:?}"
+                );
+                append(&mut client, batch)
+                    .await
+                    .expect("the retry is served")
+            }
+        };
+        let position = appended.results[0].position;
+        let said = read_through(&mut stream, position).await;
+        assert!(positions(&said).contains(&position), "{said:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    running.stop().await.expect("stops");
+}

@@ -57,6 +57,8 @@ pub struct ConfigFile {
     pub max_streams_per_connection: Option<u32>,
     /// `handshake_timeout`, in seconds.
     pub handshake_timeout: Option<Seconds>,
+    /// `max_connection_age`, in seconds.
+    pub max_connection_age: Option<Seconds>,
     /// `request_body_timeout`, in seconds.
     pub request_body_timeout: Option<Seconds>,
     /// `max_message_bytes`.

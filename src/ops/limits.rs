@@ -70,6 +70,9 @@ pub struct Limits {
     pub max_streams_per_connection: u32,
     /// How long a new connection may stay silent before it is closed.
     pub handshake_timeout: Duration,
+    /// Age at which a connection is asked to go (HTTP/2 GOAWAY): it takes no new calls, its
+    /// open calls (subscriptions too) go on, and it closes when they end. Idle ones close at once.
+    pub max_connection_age: Duration,
     /// Percent of each pool one caller (a token, or a connection without one) may hold.
     pub caller_share_percent: u8,
 }
@@ -115,6 +118,7 @@ impl Default for Limits {
             handshake_timeout: crate::ops::connections::ConnectionLimits::default()
                 .handshake_timeout,
             caller_share_percent: 50,
+            max_connection_age: Duration::from_secs(30 * 60),
         }
     }
 }
