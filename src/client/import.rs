@@ -228,8 +228,12 @@ impl ImportRun<'_> {
                 }
                 Err(status) => {
                     let code = status.code();
-                    if matches!(code, Code::Unavailable | Code::ResourceExhausted)
-                        && attempt + 1 < ATTEMPTS
+                    // CANCELLED here is the transport's (the connection was asked to go just
+                    // as the call left, see --max-connection-age): the batch is idempotent.
+                    if matches!(
+                        code,
+                        Code::Unavailable | Code::ResourceExhausted | Code::Cancelled
+                    ) && attempt + 1 < ATTEMPTS
                     {
                         attempt += 1;
                         tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
