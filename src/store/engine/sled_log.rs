@@ -143,6 +143,7 @@ impl SledLog {
 
     /// Hands up to `max` consecutive stored records from `from` through `to` to `each`, as
     /// stored (the streaming RPCs send them on without decoding), until `each` says to stop.
+    /// A gap between `from` and the last record found is an error.
     pub fn scan_raw(
         &self,
         from: Position,
@@ -153,6 +154,10 @@ impl SledLog {
         if from > to || max == 0 {
             return Ok(());
         }
+        // Positions are assigned without gaps, so a record after a missing one means the
+        // missing one was written and lost (a damaged file): an error naming it, never a
+        // chunk that silently skips it.
+        let mut expected = from;
         for item in self
             .tree
             .range(keys::log_key(from)..=keys::log_key(to))
@@ -161,6 +166,13 @@ impl SledLog {
             let (key, bytes) = item.map_err(engine)?;
             let position =
                 keys::position_of_log_key(&key).ok_or_else(|| corrupt(&key, "bad log key"))?;
+            if position != expected {
+                return Err(StoreError::corrupt_record(
+                    expected,
+                    format!("it is missing, although the log holds position {position} after it"),
+                ));
+            }
+            expected = expected.next();
             if each(position, &bytes)?.is_break() {
                 break;
             }
@@ -331,5 +343,44 @@ fn corrupt(key: &[u8], reason: &str) -> StoreError {
     StoreError::Corrupt {
         key: format!("key \"{}\"", String::from_utf8_lossy(key).escape_debug()),
         reason: reason.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_missing_inside_the_log_is_an_error_naming_it_not_a_skipped_position() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = SledLog::open(dir.path(), 1 << 20).expect("open");
+        let records = (1..=3)
+            .map(|p| CommitRecord {
+                position: Position(p),
+                record: bytes::Bytes::from(vec![p as u8; 8]),
+            })
+            .collect();
+        log.commit(records, &Counts::default()).expect("commit");
+        log.tree
+            .remove(keys::log_key(Position(2)))
+            .expect("lose position 2");
+        let mut seen = Vec::new();
+        let error = log
+            .scan_raw(Position(1), Position(3), 10, |position, _| {
+                seen.push(position.0);
+                Ok(ControlFlow::Continue(()))
+            })
+            .expect_err("a hole");
+        assert_eq!(seen, [1], "nothing past the hole is handed out");
+        let message = error.to_string();
+        assert!(message.contains("log position 2"), "{message}");
+        assert!(message.contains("position 3 after it"), "{message}");
+        let mut after = Vec::new();
+        log.scan_raw(Position(3), Position(3), 10, |position, _| {
+            after.push(position.0);
+            Ok(ControlFlow::Continue(()))
+        })
+        .expect("what follows the hole is served");
+        assert_eq!(after, [3]);
     }
 }
