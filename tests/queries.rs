@@ -254,6 +254,113 @@ async fn fuzzy_dates_overlap_or_lie_within_at_every_precision() {
 }
 
 #[tokio::test]
+async fn a_name_two_actors_share_is_refused_listing_both_and_a_partial_one_suggests() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    seed(&mut client).await;
+    // A GDELT-style actor with the curated one's name.
+    append(
+        &mut client,
+        vec![
+            actor_with(
+                "cameo-lbnreb",
+                "Hezbollah",
+                proto::ActorKind::ArmedGroup,
+                &[],
+                "LBN",
+            ),
+            event("g1", "attacks", "cameo-lbnreb", "liwa-al-quds", "2016"),
+        ],
+    )
+    .await
+    .expect("append");
+    let events_of = |actor: &str| proto::QueryEventsRequest {
+        actor: actor.into(),
+        ..events_request()
+    };
+    assert_status(
+        client.query_events(events_of("Hezbollah")).await,
+        Code::InvalidArgument,
+        &[
+            "actor: \"Hezbollah\" names 2 actors",
+            "hezbollah",
+            "cameo-lbnreb",
+            "ids",
+        ],
+    );
+    // Ids always work, and so does a name only one of them has.
+    assert_eq!(
+        query_events(&mut client, events_of("cameo-lbnreb")).await,
+        ["g1"]
+    );
+    assert_eq!(
+        query_events(&mut client, events_of("hezbollah")).await,
+        query_events(&mut client, events_of("Hizballah")).await
+    );
+    assert!(!query_events(&mut client, events_of("hezbollah"))
+        .await
+        .contains(&"g1".to_string()));
+    assert_status(
+        client
+            .query_events(proto::QueryEventsRequest {
+                actor: "russia".into(),
+                counterpart: "Hezbollah".into(),
+                ..events_request()
+            })
+            .await,
+        Code::InvalidArgument,
+        &["counterpart:", "names 2 actors"],
+    );
+    assert_status(
+        client
+            .query_claims(proto::QueryClaimsRequest {
+                subject: "Hezbollah".into(),
+                ..claims_request()
+            })
+            .await,
+        Code::InvalidArgument,
+        &["subject:", "names 2 actors"],
+    );
+    assert_status(
+        client
+            .list_relations(proto::ListRelationsRequest {
+                actor: "Hezbollah".into(),
+                ..Default::default()
+            })
+            .await,
+        Code::InvalidArgument,
+        &["actor:", "names 2 actors"],
+    );
+    let filtered = client
+        .subscribe(proto::SubscribeRequest {
+            start: Some(proto::subscribe_request::Start::FromPosition(1)),
+            filter: Some(proto::SubscriptionFilter {
+                actors: vec!["russia".into(), "Hezbollah".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await;
+    assert_status(
+        filtered,
+        Code::InvalidArgument,
+        &["filter.actors[1]:", "names 2 actors"],
+    );
+    // A name that only starts one actor's name is not taken for it, but suggested.
+    assert_status(
+        client.query_events(events_of("Fatemiyoun Div")).await,
+        Code::NotFound,
+        &["did you mean fatemiyoun (\"Fatemiyoun Division\")?"],
+    );
+    assert_status(
+        client.query_events(events_of("Group Wagner")).await,
+        Code::NotFound,
+        &["did you mean wagner (\"Wagner Group\")?"],
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn actors_are_found_by_alias_with_role_and_counterpart() {
     let server = TestServer::start().await;
     let mut client = server.client().await;

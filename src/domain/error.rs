@@ -3,6 +3,7 @@
 
 use super::ids::{EntryId, Position};
 use super::model::{EntryKind, ReferenceField};
+use super::quote::quoted;
 
 /// A field of a request breaks a rule (bad syntax, unknown relation, too long, ...).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -195,4 +196,58 @@ pub enum QueryRejection {
         /// The head.
         head: Position,
     },
+}
+
+/// Why a name given where one actor is meant (a query's actor, a filter's actors) cannot be
+/// taken: it names several, or none. Never answered with a guess: an analyst who gets the
+/// events of the wrong one of two actors draws a wrong conclusion without knowing it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameRejection {
+    /// Several actors have this name or alias.
+    #[error(
+        "{field}: {} names {}{} actors: {}; give one of their ids",
+        quoted(name),
+        if *more { "at least " } else { "" },
+        candidates.len(),
+        listed(candidates)
+    )]
+    Ambiguous {
+        /// The request field.
+        field: String,
+        /// The name as given.
+        name: String,
+        /// `(id, name)` of the actors it names (the first few, if `more`).
+        candidates: Vec<(EntryId, String)>,
+        /// True if it may name more actors than `candidates` lists.
+        more: bool,
+    },
+    /// No actor has this id, name or alias.
+    #[error("{field}: no actor is called {}{}", quoted(name), suggest(suggestions))]
+    Unknown {
+        /// The request field.
+        field: String,
+        /// The name as given.
+        name: String,
+        /// `(id, name)` of actors whose names come close (a prefix, every word), best first.
+        suggestions: Vec<(EntryId, String)>,
+    },
+}
+
+fn listed(actors: &[(EntryId, String)]) -> String {
+    actors
+        .iter()
+        .map(|(id, name)| format!("{id} ({})", quoted(name)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn suggest(suggestions: &[(EntryId, String)]) -> String {
+    if suggestions.is_empty() {
+        "; ResolveActor and ListActors show the actors".to_string()
+    } else {
+        format!(
+            "; did you mean {}? Give an id, or a name or alias as it is written",
+            listed(suggestions)
+        )
+    }
 }

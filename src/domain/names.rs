@@ -6,6 +6,9 @@
 //! word) because transliterations use them inside words (`Ansar Allah'`, `Liwa'`).
 
 use unicode_normalization::char::is_combining_mark;
+
+use super::error::NameRejection;
+use super::ids::EntryId;
 use unicode_normalization::UnicodeNormalization;
 
 /// Apostrophes and transliteration marks that are dropped without splitting the word.
@@ -56,6 +59,61 @@ pub enum MatchQuality {
     AllWords,
 }
 
+impl MatchQuality {
+    /// True when the query is one of the actor's names, aliases or its id (folded): what a
+    /// query or filter may take as meaning that actor.
+    pub fn is_exact(self) -> bool {
+        matches!(
+            self,
+            MatchQuality::ExactName | MatchQuality::ExactAlias | MatchQuality::ExactId
+        )
+    }
+}
+
+/// An actor a name resolution found, with how well it matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The actor's id.
+    pub id: EntryId,
+    /// Its name, to show.
+    pub name: String,
+    /// How the name given matched it.
+    pub quality: MatchQuality,
+}
+
+/// The one actor `name` (given in `field`) means, from the resolution's candidates (best
+/// first, at most `looked_at`): the one whose name, alias or id it is. Several such actors is
+/// ambiguous, and only inexact matches (a prefix, every word) is unknown with those matches as
+/// suggestions: a query never runs on a guess.
+pub fn pick_actor(
+    field: &str,
+    name: &str,
+    candidates: Vec<Candidate>,
+    looked_at: usize,
+) -> Result<EntryId, NameRejection> {
+    let (exact, near): (Vec<Candidate>, Vec<Candidate>) =
+        candidates.into_iter().partition(|c| c.quality.is_exact());
+    let pairs = |list: Vec<Candidate>| -> Vec<(EntryId, String)> {
+        list.into_iter().map(|c| (c.id, c.name)).collect()
+    };
+    let mut exact = exact;
+    match exact.len() {
+        1 => Ok(exact.remove(0).id),
+        0 => Err(NameRejection::Unknown {
+            field: field.to_string(),
+            name: name.to_string(),
+            suggestions: pairs(near),
+        }),
+        found => Err(NameRejection::Ambiguous {
+            field: field.to_string(),
+            name: name.to_string(),
+            candidates: pairs(exact),
+            // Exact matches rank first, so a full list of them may have left some out.
+            more: found >= looked_at,
+        }),
+    }
+}
+
 /// Which of an actor's names a folded key came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NameSource {
@@ -96,6 +154,72 @@ mod tests {
         assert_eq!(fold("  The Jerusalem   Brigade! "), "the jerusalem brigade");
         assert_eq!(fold("Ḥizb Allāh"), "hizb allah");
         assert_eq!(fold("'''"), "");
+    }
+
+    fn candidate(id: &str, name: &str, quality: MatchQuality) -> Candidate {
+        Candidate {
+            id: EntryId::parse(id).expect("id"),
+            name: name.into(),
+            quality,
+        }
+    }
+
+    #[test]
+    fn a_name_means_the_one_actor_it_names_exactly_and_never_a_guess() {
+        use MatchQuality::*;
+        let picked = pick_actor(
+            "actor",
+            "Hizballah",
+            vec![
+                candidate("hezbollah", "Hezbollah", ExactAlias),
+                candidate("hizballah-brigades", "Hizballah Brigades", Prefix),
+            ],
+            8,
+        );
+        assert_eq!(picked, Ok(EntryId::parse("hezbollah").expect("id")));
+
+        let shared = pick_actor(
+            "filter.actors[0]",
+            "Hezbollah",
+            vec![
+                candidate("hezbollah", "Hezbollah", ExactName),
+                candidate("cameo-lbnreb", "Hezbollah", ExactName),
+            ],
+            8,
+        )
+        .expect_err("two actors have the name");
+        assert!(matches!(shared, NameRejection::Ambiguous { .. }));
+        assert_eq!(
+            shared.to_string(),
+            "filter.actors[0]: \"Hezbollah\" names 2 actors: hezbollah (\"Hezbollah\"), \
+             cameo-lbnreb (\"Hezbollah\"); give one of their ids"
+        );
+
+        let near = pick_actor(
+            "counterpart",
+            "Fatemiyoun Div",
+            vec![candidate("fatemiyoun", "Fatemiyoun Division", Prefix)],
+            8,
+        )
+        .expect_err("only a prefix");
+        assert!(
+            near.to_string()
+                .contains("did you mean fatemiyoun (\"Fatemiyoun Division\")?"),
+            "{near}"
+        );
+        let police = (0..3)
+            .map(|n| candidate(&format!("cameo-police-{n}"), "Police", ExactName))
+            .collect();
+        let many = pick_actor("actor", "Police", police, 3).expect_err("many share it");
+        assert!(
+            many.to_string().contains("names at least 3 actors"),
+            "{many}"
+        );
+        let none = pick_actor("actor", "Atlantis", Vec::new(), 8).expect_err("nothing");
+        assert!(
+            none.to_string().contains("ResolveActor and ListActors"),
+            "{none}"
+        );
     }
 
     #[test]

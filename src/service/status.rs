@@ -8,7 +8,9 @@
 
 use tonic::Status;
 
-use crate::domain::{AppendRejection, InvalidField, QueryRejection, SubscriptionRejection};
+use crate::domain::{
+    AppendRejection, InvalidField, NameRejection, QueryRejection, SubscriptionRejection,
+};
 use crate::store::{AppendError, StoreError};
 
 impl From<InvalidField> for Status {
@@ -39,6 +41,16 @@ impl From<SubscriptionRejection> for Status {
             | SubscriptionRejection::FilterMismatch(_) => Status::failed_precondition(message),
             SubscriptionRejection::NotOwner { .. } => Status::permission_denied(message),
             SubscriptionRejection::TooMany { .. } => Status::resource_exhausted(message),
+        }
+    }
+}
+
+impl From<NameRejection> for Status {
+    fn from(rejection: NameRejection) -> Status {
+        let message = rejection.to_string();
+        match rejection {
+            NameRejection::Ambiguous { .. } => Status::invalid_argument(message),
+            NameRejection::Unknown { .. } => Status::not_found(message),
         }
     }
 }

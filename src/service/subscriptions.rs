@@ -9,7 +9,6 @@ use futures_util::{stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
-use crate::domain::quote::quoted;
 use crate::domain::subscription::{self as subscription_rules, Requester};
 use crate::domain::SubscriptionRejection;
 use crate::domain::{
@@ -263,7 +262,12 @@ async fn resolve_filter(
     })
 }
 
-/// An actor given by id, name or alias: an exact id first, else the best `ResolveActor` match.
+/// Actors a name's resolution considers at most: enough to list the candidates of a name
+/// several actors share, or a few suggestions for one that matches none exactly.
+const NAME_CANDIDATES: usize = 8;
+
+/// An actor given by id, name or alias: an exact id first, else the one actor whose name or
+/// alias it is (see `domain::names::pick_actor`: never a guess).
 pub async fn resolve_actor(
     store: &Arc<Store>,
     field: &str,
@@ -285,13 +289,13 @@ pub async fn resolve_actor(
                 return Ok(id);
             }
         }
-        match store.resolve_actor(&name, 1)?.into_iter().next() {
-            Some(actor) => Ok(actor.id),
-            None => Err(Status::not_found(format!(
-                "{field}: no actor is called {}; ResolveActor and ListActors show the actors",
-                quoted(&name)
-            ))),
-        }
+        let candidates = store.name_candidates(&name, NAME_CANDIDATES)?;
+        Ok(crate::domain::names::pick_actor(
+            &field,
+            &name,
+            candidates,
+            NAME_CANDIDATES,
+        )?)
     })
     .await?
 }

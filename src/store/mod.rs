@@ -39,7 +39,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{broadcast, watch};
 
-use crate::domain::names::{fold, words, MatchQuality};
+use crate::domain::names::{fold, words, Candidate, MatchQuality};
 use crate::domain::{
     Actor, ActorKind, CountryCode, Entry, EntryBody, EntryId, Position, SubscriptionName,
     SubscriptionRejection, SubscriptionState, SymmetricRelations,
@@ -363,6 +363,32 @@ impl Store {
 
     /// Actors matching `name`, best first (see `MatchQuality`), at most `limit`.
     pub fn resolve_actor(&self, name: &str, limit: usize) -> Result<Vec<Actor>, StoreError> {
+        Ok(self
+            .ranked_actors(name, limit)?
+            .into_iter()
+            .map(|(_, actor)| actor)
+            .collect())
+    }
+
+    /// The actors `name` may mean, best first, with how each matched: at most `limit`, for
+    /// `domain::names::pick_actor`.
+    pub fn name_candidates(&self, name: &str, limit: usize) -> Result<Vec<Candidate>, StoreError> {
+        Ok(self
+            .ranked_actors(name, limit)?
+            .into_iter()
+            .map(|(quality, actor)| Candidate {
+                id: actor.id,
+                name: actor.name,
+                quality,
+            })
+            .collect())
+    }
+
+    fn ranked_actors(
+        &self,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<(MatchQuality, Actor)>, StoreError> {
         let folded = fold(name);
         if folded.is_empty() {
             return Ok(Vec::new());
@@ -402,12 +428,12 @@ impl Store {
             best.into_iter().map(|(id, q)| (q, id)).collect();
         ranked.sort();
         let mut actors = Vec::with_capacity(limit.min(ranked.len()));
-        for (_, id) in ranked.into_iter().take(limit) {
+        for (quality, id) in ranked.into_iter().take(limit) {
             let Ok(id) = EntryId::parse(&id) else {
                 continue;
             };
             if let Some((actor, _)) = self.actor(&id)? {
-                actors.push(actor);
+                actors.push((quality, actor));
             }
         }
         Ok(actors)
