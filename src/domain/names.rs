@@ -6,10 +6,10 @@
 //! word) because transliterations use them inside words (`Ansar Allah'`, `Liwa'`).
 
 use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
 
 use super::error::NameRejection;
 use super::ids::EntryId;
-use unicode_normalization::UnicodeNormalization;
 
 /// Apostrophes and transliteration marks that are dropped without splitting the word.
 const APOSTROPHES: &[char] = &['\'', '’', '‘', 'ʼ', 'ʻ', 'ʿ', 'ʾ', '`', '´'];
@@ -91,12 +91,11 @@ pub fn pick_actor(
     candidates: Vec<Candidate>,
     looked_at: usize,
 ) -> Result<EntryId, NameRejection> {
-    let (exact, near): (Vec<Candidate>, Vec<Candidate>) =
+    let (mut exact, near): (Vec<Candidate>, Vec<Candidate>) =
         candidates.into_iter().partition(|c| c.quality.is_exact());
     let pairs = |list: Vec<Candidate>| -> Vec<(EntryId, String)> {
         list.into_iter().map(|c| (c.id, c.name)).collect()
     };
-    let mut exact = exact;
     match exact.len() {
         1 => Ok(exact.remove(0).id),
         0 => Err(NameRejection::Unknown {

@@ -384,6 +384,7 @@ impl Store {
             .collect())
     }
 
+    /// Actors matching `name` with how each matched, best first, at most `limit`.
     fn ranked_actors(
         &self,
         name: &str,
