@@ -357,6 +357,33 @@ async fn a_name_two_actors_share_is_refused_listing_both_and_a_partial_one_sugge
         Code::NotFound,
         &["did you mean wagner (\"Wagner Group\")?"],
     );
+    // Spellings analysts use: a typo, another transliteration. Suggested, never taken.
+    assert_status(
+        client.query_events(events_of("Hezbolah")).await,
+        Code::NotFound,
+        &[
+            "no actor is called \"Hezbolah\"",
+            "did you mean",
+            "hezbollah (\"Hezbollah\")",
+        ],
+    );
+    assert_status(
+        client.query_events(events_of("Hizbullah")).await,
+        Code::NotFound,
+        &["did you mean", "hezbollah (\"Hezbollah\")"],
+    );
+    assert_status(
+        client.query_events(events_of("Fatimiyoun")).await,
+        Code::NotFound,
+        &["did you mean fatemiyoun"],
+    );
+    // ResolveActor lists near spellings after every better kind of match.
+    assert_eq!(resolve_ids(&mut client, "Hizbullah").await, ["hezbollah"]);
+    assert_status(
+        client.query_events(events_of("Atlantis")).await,
+        Code::NotFound,
+        &["ResolveActor and ListActors show the actors"],
+    );
     server.stop().await;
 }
 

@@ -57,6 +57,40 @@ pub enum MatchQuality {
     Prefix,
     /// A name or alias contains every word of the query.
     AllWords,
+    /// A name or alias is a near spelling of the query (see [`near_spelling`]): a typo or a
+    /// transliteration variant, such as "Hezbolah" or "Hizbullah" for "Hizballah".
+    Near,
+}
+
+/// Characters at the start that a near spelling must share with the query: near matches are
+/// looked up under this stem, so the lookup stays a bounded prefix scan.
+pub const NEAR_STEM_CHARS: usize = 2;
+
+/// How close folded `name` is to folded `query`, from 0 to 1, if it is a near spelling: at
+/// most one edit (a letter changed, added, dropped or two swapped) for queries of up to five
+/// letters, two for longer ones, as search engines' "fuzzy" matching allows; none for
+/// queries of two letters or fewer, where one edit is a different word.
+pub fn near_spelling(query: &str, name: &str) -> Option<f64> {
+    let letters = query.chars().count();
+    let allowed = match letters {
+        0..=2 => return None,
+        3..=5 => 1,
+        _ => 2,
+    };
+    // Most names differ in length by more than the allowed edits: skip them before the
+    // distance, which costs a table of both lengths.
+    let name_letters = name.chars().count();
+    if letters.abs_diff(name_letters) > allowed {
+        return None;
+    }
+    // Optimal string alignment: Damerau's edits (a swap of neighbours is one), without
+    // the unrestricted variant's hash map per call.
+    let edits = strsim::osa_distance(query, name);
+    if edits == 0 || edits > allowed {
+        return None;
+    }
+    let longest = letters.max(name_letters);
+    Some(1.0 - edits as f64 / longest as f64)
 }
 
 impl MatchQuality {
@@ -219,6 +253,26 @@ mod tests {
             none.to_string().contains("ResolveActor and ListActors"),
             "{none}"
         );
+    }
+
+    #[test]
+    fn typos_and_transliterations_are_near_and_other_names_are_not() {
+        let score = |q: &str, n: &str| near_spelling(&fold(q), &fold(n));
+        assert!(score("Hezbolah", "Hezbollah").is_some(), "a dropped letter");
+        assert!(
+            score("Hizbullah", "Hizballah").is_some(),
+            "a vowel of another transliteration"
+        );
+        assert!(score("al-Qaida", "al-Qaeda").is_some());
+        assert!(score("Hamas", "Hezbollah").is_none());
+        assert!(
+            score("Hezbollah", "Hezbollah").is_none(),
+            "exact is not near"
+        );
+        assert!(score("IS", "ISIS").is_none(), "too short to guess");
+        let close = score("Hezbolah", "Hezbollah").expect("near");
+        let farther = score("Hezbola", "Hezbollah").expect("near");
+        assert!(close > farther, "{close} > {farther}");
     }
 
     #[test]

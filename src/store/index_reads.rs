@@ -41,6 +41,25 @@ pub fn names_with_prefix(
     ids_under(index, keys::name_prefix(folded), cap)
 }
 
+/// Up to `cap` (folded name, actor) pairs whose folded name starts with `stem`.
+pub fn names_from_stem(
+    index: &FjallIndex,
+    stem: &str,
+    cap: usize,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut found = Vec::new();
+    for item in index
+        .scan(Space::Index, prefix_range(keys::name_prefix(stem)), false)
+        .take(cap)
+    {
+        let (key, _) = item?;
+        if let Some((name, id)) = keys::split_text_and_id(&key) {
+            found.push((name.to_string(), id.to_string()));
+        }
+    }
+    Ok(found)
+}
+
 /// Up to `cap` actors with `word` in one of their names.
 pub fn actors_with_word(
     index: &FjallIndex,

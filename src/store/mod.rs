@@ -39,7 +39,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{broadcast, watch};
 
-use crate::domain::names::{fold, words, Candidate, MatchQuality};
+use crate::domain::names::{fold, near_spelling, words, Candidate, MatchQuality, NEAR_STEM_CHARS};
 use crate::domain::{
     Actor, ActorKind, CountryCode, Entry, EntryBody, EntryId, Position, SubscriptionName,
     SubscriptionRejection, SubscriptionState, SymmetricRelations,
@@ -425,11 +425,36 @@ impl Store {
                 }
             }
         }
-        let mut ranked: Vec<(MatchQuality, String)> =
-            best.into_iter().map(|(id, q)| (q, id)).collect();
+        // Near spellings only when nothing matched exactly and there is room for them: they
+        // are suggestions for a name written another way, and the scan is the costliest part
+        // of a resolution. Closest first.
+        let mut closeness: HashMap<String, usize> = HashMap::new();
+        if best.len() < limit && !best.values().any(|q| q.is_exact()) {
+            let stem: String = folded.chars().take(NEAR_STEM_CHARS).collect();
+            let mut near: Vec<(f64, String)> = Vec::new();
+            for (name, id) in index_reads::names_from_stem(&self.index, &stem, RESOLVE_SCAN_CAP)? {
+                if let Some(score) = near_spelling(&folded, &name) {
+                    near.push((score, id));
+                }
+            }
+            near.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            for (_, id) in near {
+                if closeness.len() >= limit {
+                    break;
+                }
+                if let std::collections::hash_map::Entry::Vacant(slot) = best.entry(id.clone()) {
+                    slot.insert(MatchQuality::Near);
+                    closeness.insert(id, closeness.len());
+                }
+            }
+        }
+        let mut ranked: Vec<(MatchQuality, usize, String)> = best
+            .into_iter()
+            .map(|(id, q)| (q, closeness.get(&id).copied().unwrap_or(0), id))
+            .collect();
         ranked.sort();
         let mut actors = Vec::with_capacity(limit.min(ranked.len()));
-        for (quality, id) in ranked.into_iter().take(limit) {
+        for (quality, _, id) in ranked.into_iter().take(limit) {
             let Ok(id) = EntryId::parse(&id) else {
                 continue;
             };
