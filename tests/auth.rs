@@ -123,13 +123,7 @@ async fn call(client: &mut AuthedClient, rpc: &str, n: usize) -> Code {
                 .await,
         ),
         "GetLogInfo" => code(client.get_log_info(proto::GetLogInfoRequest {}).await),
-        "Subscribe" => match client
-            .subscribe(proto::SubscribeRequest {
-                start: Some(proto::subscribe_request::Start::FromPosition(1)),
-                ..Default::default()
-            })
-            .await
-        {
+        "Subscribe" => match client.subscribe(from_position(1)).await {
             Ok(stream) => code(stream.into_inner().message().await),
             Err(status) => status.code(),
         },

@@ -527,28 +527,41 @@ async fn page_tokens_and_filters_are_held_to_their_own_query() {
     server.stop().await;
 }
 
-/// Appends `count` events of about 8 KB each (a long summary), in batches of 250.
+/// Batch `chunk` of 250 events of about 8 KB each (a long summary).
+fn large_events(chunk: u32) -> Vec<proto::Entry> {
+    let summary = "An account of the clash, as the wire reported it. ".repeat(160);
+    (0..250)
+        .map(|i| {
+            let mut body = event_body(
+                &format!("big-{chunk}-{i}"),
+                "attacks",
+                "russia",
+                "liwa-al-quds",
+                "2022",
+            );
+            body.summary = summary.clone();
+            entry(Body::Event(body))
+        })
+        .collect()
+}
+
+/// Appends `count` events of [`large_events`], in batches of 250.
 async fn append_large_events(
     client: &mut eventlog::proto::event_log_client::EventLogClient<tonic::transport::Channel>,
     count: u32,
 ) {
-    let summary = "An account of the clash, as the wire reported it. ".repeat(160);
     for chunk in 0..count / 250 {
-        let batch = (0..250)
-            .map(|i| {
-                let mut body = event_body(
-                    &format!("big-{chunk}-{i}"),
-                    "attacks",
-                    "russia",
-                    "liwa-al-quds",
-                    "2022",
-                );
-                body.summary = summary.clone();
-                entry(Body::Event(body))
-            })
-            .collect();
-        append(client, batch).await.expect("append large events");
+        append(client, large_events(chunk))
+            .await
+            .expect("append large events");
     }
+}
+
+/// Asserts that the 99th percentile of `latencies` is under 100 ms.
+fn assert_p99_under_100_ms(mut latencies: Vec<std::time::Duration>) {
+    latencies.sort();
+    let p99 = latencies[latencies.len() * 99 / 100];
+    assert!(p99 < std::time::Duration::from_millis(100), "p99 {p99:?}");
 }
 
 fn rss_mib(pid: u32) -> u64 {
@@ -603,15 +616,9 @@ async fn subscribers_that_never_read_cost_a_bounded_amount_each() {
     }
     // A well-behaved subscriber and unary calls go on meanwhile.
     let mut follower = client.clone();
-    let mut stream = subscribe(
-        &mut follower,
-        proto::SubscribeRequest {
-            start: Some(proto::subscribe_request::Start::FromPosition(1)),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("subscribe");
+    let mut stream = subscribe(&mut follower, from_position(1))
+        .await
+        .expect("subscribe");
     let said = read_through(&mut stream, u64::from(ENTRIES) + 3).await;
     assert_eq!(
         positions(&said),
@@ -624,9 +631,7 @@ async fn subscribers_that_never_read_cost_a_bounded_amount_each() {
         latencies.push(started.elapsed());
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    latencies.sort();
-    let p99 = latencies[latencies.len() * 99 / 100];
-    assert!(p99 < std::time::Duration::from_millis(100), "p99 {p99:?}");
+    assert_p99_under_100_ms(latencies);
     // Give the silent streams time to fill whatever buffers they may.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let after = rss_mib(pid);
@@ -671,15 +676,9 @@ async fn a_stalled_subscriber_is_ended_with_the_position_to_resume_from() {
         .await
         .expect("connect");
     let mut slow = eventlog::proto::event_log_client::EventLogClient::new(channel);
-    let mut stream = subscribe(
-        &mut slow,
-        proto::SubscribeRequest {
-            start: Some(proto::subscribe_request::Start::FromPosition(1)),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("subscribe");
+    let mut stream = subscribe(&mut slow, from_position(1))
+        .await
+        .expect("subscribe");
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     // What was buffered arrives, in order from 1, then the end says where to resume.
     let mut got = Vec::new();
@@ -801,9 +800,7 @@ async fn callers_that_never_send_a_body_or_watch_health_take_no_slot_from_others
         while stream.message().await.expect("ReadLog message").is_some() {}
         latencies.push(started.elapsed());
     }
-    latencies.sort();
-    let p99 = latencies[latencies.len() * 99 / 100];
-    assert!(p99 < std::time::Duration::from_millis(100), "p99 {p99:?}");
+    assert_p99_under_100_ms(latencies);
 
     // The stalled calls are answered once their body timeout passes.
     for call in &mut stalled {
@@ -1052,24 +1049,10 @@ async fn one_caller_holds_at_most_its_share_of_each_pool_and_others_are_served()
         .expect("actors");
     // Answers far larger than an HTTP/2 window: a caller that does not read them holds its
     // slot until it does.
-    let summary = "An account of the clash, as the wire reported it. ".repeat(160);
     for chunk in 0..2 {
-        let entries = (0..250)
-            .map(|i| {
-                let mut body = event_body(
-                    &format!("big-{chunk}-{i}"),
-                    "attacks",
-                    "russia",
-                    "liwa-al-quds",
-                    "2022",
-                );
-                body.summary = summary.clone();
-                entry(Body::Event(body))
-            })
-            .collect();
         admin
             .append(proto::AppendRequest {
-                entries,
+                entries: large_events(chunk),
                 ..Default::default()
             })
             .await
@@ -1136,9 +1119,7 @@ async fn one_caller_holds_at_most_its_share_of_each_pool_and_others_are_served()
         while stream.message().await.expect("ReadLog message").is_some() {}
         latencies.push(started.elapsed());
     }
-    latencies.sort();
-    let p99 = latencies[latencies.len() * 99 / 100];
-    assert!(p99 < std::time::Duration::from_millis(100), "p99 {p99:?}");
+    assert_p99_under_100_ms(latencies);
 
     // The greedy caller's slots come back when its calls go.
     drop(held);
@@ -1198,15 +1179,9 @@ async fn connections_past_their_age_are_asked_to_go_without_cutting_their_calls(
         .expect("connect");
     append(&mut client, seed_actors()).await.expect("actors");
     let first = head(&mut client).await;
-    let mut stream = subscribe(
-        &mut client,
-        proto::SubscribeRequest {
-            start: Some(proto::subscribe_request::Start::FromPosition(1)),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("subscribe");
+    let mut stream = subscribe(&mut client, from_position(1))
+        .await
+        .expect("subscribe");
     read_through(&mut stream, first).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     for round in 0..6 {

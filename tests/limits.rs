@@ -23,13 +23,6 @@ async fn start(limits: Limits) -> (eventlog::server::RunningServer, tempfile::Te
     (running, temp)
 }
 
-fn from_start() -> proto::SubscribeRequest {
-    proto::SubscribeRequest {
-        start: Some(proto::subscribe_request::Start::FromPosition(1)),
-        ..Default::default()
-    }
-}
-
 #[tokio::test]
 async fn subscribers_past_their_limit_are_refused_and_do_not_starve_other_calls() {
     let (running, _temp) = start(Limits {
@@ -42,10 +35,10 @@ async fn subscribers_past_their_limit_are_refused_and_do_not_starve_other_calls(
     .await;
     let url = format!("http://{}", running.local_addr);
     let mut client = authed(&url, None).await;
-    let first = client.subscribe(from_start()).await.expect("first");
-    let _second = client.subscribe(from_start()).await.expect("second");
+    let first = client.subscribe(from_position(1)).await.expect("first");
+    let _second = client.subscribe(from_position(1)).await.expect("second");
     let started = std::time::Instant::now();
-    let third = client.subscribe(from_start()).await;
+    let third = client.subscribe(from_position(1)).await;
     assert_status(third, Code::ResourceExhausted, &["--max-subscribers"]);
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -61,7 +54,7 @@ async fn subscribers_past_their_limit_are_refused_and_do_not_starve_other_calls(
     drop(first);
     let mut again = None;
     for _ in 0..100 {
-        match client.subscribe(from_start()).await {
+        match client.subscribe(from_position(1)).await {
             Ok(stream) => {
                 again = Some(stream);
                 break;

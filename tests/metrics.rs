@@ -50,15 +50,9 @@ async fn counters_move_by_the_traffic_sent() {
     for _ in 0..3 {
         head(&mut client).await;
     }
-    let mut subscription = subscribe(
-        &mut client,
-        proto::SubscribeRequest {
-            start: Some(proto::subscribe_request::Start::FromPosition(1)),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("subscribe");
+    let mut subscription = subscribe(&mut client, from_position(1))
+        .await
+        .expect("subscribe");
     read_through(&mut subscription, 13).await;
 
     let during = samples(metrics).await;

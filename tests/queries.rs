@@ -163,7 +163,7 @@ async fn query_events(client: &mut Client, request: proto::QueryEventsRequest) -
             .await
             .expect("query succeeds")
             .into_inner();
-        ids.extend(page.entries.into_iter().map(|e| id_of(&e)));
+        ids.extend(page.entries.into_iter().map(|e| entry_id(&e)));
         if page.next_page_token.is_empty() {
             return ids;
         }
@@ -182,22 +182,13 @@ async fn query_claims(client: &mut Client, request: proto::QueryClaimsRequest) -
             .await
             .expect("query succeeds")
             .into_inner();
-        ids.extend(page.entries.into_iter().map(|e| id_of(&e)));
+        ids.extend(page.entries.into_iter().map(|e| entry_id(&e)));
         if page.next_page_token.is_empty() {
             return ids;
         }
         request.page_token = page.next_page_token;
     }
     panic!("paging did not end");
-}
-
-fn id_of(entry: &proto::Entry) -> String {
-    match &entry.body {
-        Some(Body::Event(e)) => e.id.clone(),
-        Some(Body::Claim(c)) => c.id.clone(),
-        Some(Body::Actor(a)) => a.id.clone(),
-        None => String::new(),
-    }
 }
 
 fn dates(from: &str, to: &str, date_match: proto::DateMatch) -> proto::QueryEventsRequest {
@@ -763,7 +754,7 @@ async fn pages_are_stable_while_entries_are_appended() {
             .expect("page")
             .into_inner();
         assert!(page.entries.len() <= request.page_size as usize);
-        paged.extend(page.entries.iter().map(id_of));
+        paged.extend(page.entries.iter().map(entry_id));
         pages += 1;
         // New entries, some dated inside the range already paged, appear in no page.
         append(&mut client, batch(1000 + pages * 10, 1010 + pages * 10))

@@ -42,15 +42,9 @@ async fn sigterm_during_appends_and_subscriptions_loses_nothing_and_exits_0_in_t
 
     let mut subscribers = Vec::new();
     for _ in 0..SUBSCRIBERS {
-        let mut stream = subscribe(
-            &mut client,
-            proto::SubscribeRequest {
-                start: Some(proto::subscribe_request::Start::FromPosition(1)),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("subscribe");
+        let mut stream = subscribe(&mut client, from_position(1))
+            .await
+            .expect("subscribe");
         subscribers.push(tokio::spawn(async move {
             let mut received = 0usize;
             loop {

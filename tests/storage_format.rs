@@ -10,7 +10,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use common::*;
 use eventlog::domain::{EntryBody, Position};
-use eventlog::proto::{self, entry::Body, get_entry_request::Selector};
+use eventlog::proto::{self, get_entry_request::Selector};
 use eventlog::store::record::{decode_record, encode_record, set_recorded_at, RecordView};
 use prost::Message;
 use serde::de::DeserializeOwned;
@@ -237,15 +237,6 @@ async fn a_v1_data_dir_answers_as_it_did_then_also_after_appends_and_a_restart()
     let resolved = resolve_ids(&mut client, "HTS").await;
     assert_eq!(resolved, vec!["hts".to_string()]);
     server.stop().await;
-}
-
-fn entry_id(entry: &proto::Entry) -> String {
-    match &entry.body {
-        Some(Body::Actor(a)) => a.id.clone(),
-        Some(Body::Event(e)) => e.id.clone(),
-        Some(Body::Claim(c)) => c.id.clone(),
-        None => String::new(),
-    }
 }
 
 /// Changes one byte in the middle of the record at `position`, in whichever tree of the data

@@ -174,15 +174,6 @@ async fn history_comes_first_then_caught_up_then_live_entries() {
     server.stop().await;
 }
 
-fn entry_id(entry: proto::Entry) -> String {
-    match entry.body {
-        Some(Body::Actor(a)) => a.id,
-        Some(Body::Event(e)) => e.id,
-        Some(Body::Claim(c)) => c.id,
-        None => String::new(),
-    }
-}
-
 #[tokio::test]
 async fn filters_select_by_kind_actor_relation_date_and_certainty() {
     let server = TestServer::start().await;
@@ -271,7 +262,7 @@ async fn filters_select_by_kind_actor_relation_date_and_certainty() {
             let caught_up = said.iter().any(|s| matches!(s, Said::CaughtUp(_)));
             for s in said {
                 if let Said::Entry(e) = s {
-                    ids.push(entry_id(e));
+                    ids.push(entry_id(&e));
                 }
             }
             if caught_up {

@@ -136,6 +136,7 @@ pub struct LimitsLayer {
 /// The slots of one kind of call, and each caller's share of them.
 #[derive(Debug, Clone)]
 struct Pool {
+    size: usize,
     slots: Arc<Semaphore>,
     shares: Arc<Shares>,
 }
@@ -143,6 +144,7 @@ struct Pool {
 impl Pool {
     fn new(size: usize, share_percent: u8) -> Pool {
         Pool {
+            size,
             slots: Arc::new(Semaphore::new(size)),
             shares: Shares::new(size, share_percent),
         }
@@ -330,7 +332,7 @@ fn take_slot(
                 "{who} already holds {} of the server's {} slots for these calls, the most one \
                  caller may hold (--caller-share-percent); finish some first, or retry later",
                 pool.shares.cap(),
-                pool_size(&limits, kind),
+                pool.size,
             ))
         })?),
         None => None,
@@ -339,16 +341,6 @@ fn take_slot(
         _permit: permit,
         _share: share,
     }))
-}
-
-fn pool_size(limits: &Limits, kind: MethodKind) -> usize {
-    match kind {
-        MethodKind::Health => 0,
-        MethodKind::Subscription => limits.max_subscribers,
-        MethodKind::Watch => limits.max_health_watches,
-        MethodKind::Stream => limits.max_streams,
-        MethodKind::Unary => limits.max_concurrent_requests,
-    }
 }
 
 /// `request` with its body read whole (at most one message of the size limit, plus framing),

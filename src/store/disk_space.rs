@@ -26,6 +26,13 @@ pub struct DiskReport {
     pub refused: u64,
 }
 
+/// Who asks: appends and checkpoints, or the indexer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writer {
+    Foreground,
+    Background,
+}
+
 /// The free-space guard of one data directory.
 pub struct DiskSpace {
     path: PathBuf,
@@ -47,15 +54,15 @@ impl DiskSpace {
 
     /// Admits a write of about `bytes` if the whole reserve stays free after it.
     pub fn check(&self, bytes: u64) -> Result<(), StoreError> {
-        self.admit(bytes, self.reserve)
+        self.admit(bytes, self.reserve, Writer::Foreground)
     }
 
     /// Admits a background write (indexing) while a quarter of the reserve stays free.
     pub fn check_background(&self, bytes: u64) -> Result<(), StoreError> {
-        self.admit(bytes, self.reserve / 4)
+        self.admit(bytes, self.reserve / 4, Writer::Background)
     }
 
-    fn admit(&self, bytes: u64, reserve: u64) -> Result<(), StoreError> {
+    fn admit(&self, bytes: u64, reserve: u64, writer: Writer) -> Result<(), StoreError> {
         if self.reserve == 0 {
             return Ok(());
         }
@@ -66,7 +73,9 @@ impl DiskSpace {
         };
         let needed = reserve.saturating_add(bytes);
         if free >= needed {
-            if reserve == self.reserve && self.low.swap(false, Ordering::Relaxed) {
+            // Only a foreground write that passes says writes resume: a background one passes
+            // a lower bar while appends are still refused.
+            if writer == Writer::Foreground && self.low.swap(false, Ordering::Relaxed) {
                 tracing::warn!(
                     free_bytes = free,
                     reserve_bytes = self.reserve,

@@ -336,6 +336,24 @@ pub enum Said {
     FellBehind(u64),
 }
 
+/// A `Subscribe` request from `position`, unnamed and unfiltered.
+pub fn from_position(position: u64) -> proto::SubscribeRequest {
+    proto::SubscribeRequest {
+        start: Some(proto::subscribe_request::Start::FromPosition(position)),
+        ..Default::default()
+    }
+}
+
+/// The id of an entry of any kind ("" for an entry without a body).
+pub fn entry_id(entry: &proto::Entry) -> String {
+    match &entry.body {
+        Some(Body::Actor(a)) => a.id.clone(),
+        Some(Body::Event(e)) => e.id.clone(),
+        Some(Body::Claim(c)) => c.id.clone(),
+        None => String::new(),
+    }
+}
+
 /// Starts a subscription.
 pub async fn subscribe(
     client: &mut EventLogClient<Channel>,
