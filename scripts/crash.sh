@@ -13,5 +13,5 @@ if ! [[ "$rounds" =~ ^[0-9]+$ ]]; then
     echo "usage: scripts/crash.sh [ROUNDS]" >&2
     exit 2
 fi
-EVENTLOG_CRASH_ROUNDS="$rounds" cargo test --release --test durability \
-    kill_9_loses_no_acknowledged_entry -- --nocapture 2>&1 | grep -E "crash rounds|test result|panicked|acknowledged batches"
+EVENTLOG_CRASH_ROUNDS="$rounds" cargo test --release --test it \
+    durability::kill_9_loses_no_acknowledged_entry -- --nocapture 2>&1 | grep -E "crash rounds|test result|panicked|acknowledged batches"

@@ -1,7 +1,7 @@
 //! What a hostile or careless client gets: bounded error messages that still carry the right
 //! code, `INVALID_ARGUMENT` for bodies that are not protobuf, and a store left as it was.
 
-mod common;
+use crate::common;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use common::*;

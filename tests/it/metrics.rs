@@ -1,6 +1,6 @@
 //! Metrics: scraped after known traffic and parsed; the counters moved by exactly that.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

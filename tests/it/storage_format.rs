@@ -3,7 +3,7 @@
 //! golden records of every format decode to the same values forever, and a damaged record is
 //! reported with its position instead of answered.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};

@@ -2,7 +2,7 @@
 //! appends, filters, the hand-over from history to live, slow subscribers, checkpoints, named
 //! subscriptions across disconnects and restarts, and shutdown.
 
-mod common;
+use crate::common;
 
 use common::*;
 use eventlog::proto::{self, entry::Body, subscribe_request::Start};

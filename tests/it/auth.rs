@@ -1,7 +1,7 @@
 //! Access control: every RPC against every kind of caller, health open to all, reflection
 //! behind the read role unless opened, and secure-by-default listening.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

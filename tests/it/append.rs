@@ -1,7 +1,7 @@
 //! Append semantics through the real gRPC interface: positions, atomic batches, idempotency,
 //! revisions, references, optimistic concurrency, EDTF dates, the vocabulary and limits.
 
-mod common;
+use crate::common;
 
 use common::*;
 use eventlog::proto::{self, entry::Body};

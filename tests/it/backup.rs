@@ -2,7 +2,7 @@
 //! restored server that answers as the original did at the backup's position; damaged and
 //! truncated files refused with the place named.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

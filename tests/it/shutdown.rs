@@ -2,7 +2,7 @@
 //! append survives, subscriptions end with UNAVAILABLE, the process exits 0 within its
 //! deadline; health reports NOT_SERVING as soon as a stop begins.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::process::Stdio;

@@ -1,7 +1,7 @@
 //! A deliberately slow subscriber during a bulk append of 100k entries gets every entry, in
 //! order, without being dropped, and the server's memory stays bounded while it lags.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

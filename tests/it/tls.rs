@@ -1,7 +1,7 @@
 //! TLS with certificates made in the test: plain TLS, and mutual TLS where a client without a
 //! certificate signed by the configured CA is refused.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Logs: the real binary with `--log-format json`, its stderr parsed line by line. A request id
 //! given by the client appears in the log and comes back in the response; tokens never appear.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The binary's command line: help that documents every setting, clear start-up errors, and
 //! the operator's vocabulary extension.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! Reading through the real gRPC interface: entries, the log stream, actors, the vocabulary and
 //! the log's description.
 
-mod common;
+use crate::common;
 
 use common::*;
 use eventlog::proto::{self, entry::Body, get_entry_request::Selector};

@@ -2,7 +2,7 @@
 //! entry and never exposes half a batch. The crash test kills the real binary, as sled's own
 //! crash tests do.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::process::Stdio;

@@ -1,7 +1,7 @@
 //! The client subcommands of the binary (`import`, `export`, `query`, `tail`, `actors`,
 //! `info`), run as a user would run them, against a real server on a free loopback port.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! QueryEvents, QueryClaims and ListRelations through gRPC: every filter, the fuzzy-date
 //! semantics, aliases, symmetric relations, corrections, snapshots, paging and bad input.
 
-mod common;
+use crate::common;
 
 use common::*;
 use eventlog::proto;

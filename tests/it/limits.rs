@@ -1,7 +1,7 @@
 //! Overload: past each limit a prompt RESOURCE_EXHAUSTED, never a queue; subscribers have their
 //! own pool; health checks are exempt.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
