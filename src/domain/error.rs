@@ -13,15 +13,54 @@ pub struct InvalidField {
     pub field: String,
     /// What is wrong, e.g. `month 13 does not exist (use 01-12)`.
     pub reason: String,
+    /// Which rule it breaks, for programs: the text is for people.
+    pub problem: FieldProblem,
+}
+
+/// The kinds of rule a field can break. Programs branch on these (each has a stable name in the
+/// error details a client receives); people read the reason's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldProblem {
+    /// Required and absent, or blank.
+    Missing,
+    /// Set by the server; a client may not set it.
+    ServerAssigned,
+    /// Not an EDTF date this log understands.
+    InvalidDate,
+    /// Not a valid id.
+    InvalidId,
+    /// A relation the vocabulary does not have.
+    UnknownRelation,
+    /// Longer or more numerous than the limit.
+    TooLarge,
+    /// A page token this server did not issue for this request.
+    InvalidPageToken,
+    /// Any other broken rule: out of range, contradictory, an unknown enum value, ...
+    Invalid,
 }
 
 impl InvalidField {
-    /// A field error.
+    /// A field error of the general kind ([`FieldProblem::Invalid`]).
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> InvalidField {
+        InvalidField::of(FieldProblem::Invalid, field, reason)
+    }
+
+    /// A field error of a given kind.
+    pub fn of(
+        problem: FieldProblem,
+        field: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> InvalidField {
         InvalidField {
             field: field.into(),
             reason: reason.into(),
+            problem,
         }
+    }
+
+    /// A required field that is absent or blank.
+    pub fn missing(field: impl Into<String>, reason: impl Into<String>) -> InvalidField {
+        InvalidField::of(FieldProblem::Missing, field, reason)
     }
 
     /// The same error, for the field nested under `prefix` (e.g. `entries[2]`). A field left
@@ -32,19 +71,13 @@ impl InvalidField {
         } else {
             format!("{prefix}.{}", self.field)
         };
-        InvalidField {
-            field,
-            reason: self.reason,
-        }
+        InvalidField { field, ..self }
     }
 
     /// The same error, for the field `field` (used when a value is checked before its path is
     /// known, so that paths are only spelled out on the error path).
     pub fn at(self, field: String) -> InvalidField {
-        InvalidField {
-            field,
-            reason: self.reason,
-        }
+        InvalidField { field, ..self }
     }
 }
 
@@ -87,7 +120,7 @@ pub enum AppendRejection {
         earlier_kind: &'static str,
     },
     /// A referenced actor or entry is not in the log (or is of the wrong kind).
-    #[error("entries[{index}].{field}: \"{id}\" {problem}")]
+    #[error("entries[{index}].{field}: \"{id}\" {}", problem(*wanted, *found))]
     MissingReference {
         /// Index of the entry in the batch.
         index: usize,
@@ -95,8 +128,10 @@ pub enum AppendRejection {
         field: String,
         /// The referenced id.
         id: EntryId,
-        /// What is wrong with it.
-        problem: String,
+        /// What the field must refer to.
+        wanted: EntryKind,
+        /// What the id is in the log, if anything.
+        found: Option<EntryKind>,
     },
 }
 
@@ -110,19 +145,33 @@ impl AppendRejection {
         wanted: EntryKind,
         found: Option<EntryKind>,
     ) -> AppendRejection {
-        let problem = match found {
-            None => format!(
-                "is not in the log; append the {} first (earlier in this batch or in an earlier one)",
-                wanted.as_str()
-            ),
-            Some(kind) => format!("is {}, not {}", with_article(kind), with_article(wanted)),
-        };
         AppendRejection::MissingReference {
             index,
             field: field.to_string(),
             id: id.clone(),
-            problem,
+            wanted,
+            found,
         }
+    }
+
+    /// The index in the batch of the entry refused, if the refusal is about one entry.
+    pub fn entry_index(&self) -> Option<usize> {
+        match self {
+            AppendRejection::HeadMismatch { .. } => None,
+            AppendRejection::IdTaken { index, .. }
+            | AppendRejection::IdTwiceInBatch { index, .. }
+            | AppendRejection::MissingReference { index, .. } => Some(*index),
+        }
+    }
+}
+
+fn problem(wanted: EntryKind, found: Option<EntryKind>) -> String {
+    match found {
+        None => format!(
+            "is not in the log; append the {} first (earlier in this batch or in an earlier one)",
+            wanted.as_str()
+        ),
+        Some(kind) => format!("is {}, not {}", with_article(kind), with_article(wanted)),
     }
 }
 

@@ -21,7 +21,8 @@ pub use append::{plan_append, AppendPlan, LogView, PlanError, PlannedEntry};
 pub use calendar::Day;
 pub use edtf::{DateSpan, Edtf, EdtfError};
 pub use error::{
-    AppendRejection, InvalidField, NameRejection, QueryRejection, SubscriptionRejection,
+    AppendRejection, FieldProblem, InvalidField, NameRejection, QueryRejection,
+    SubscriptionRejection,
 };
 pub use filter::EntryFilter;
 pub use ids::{ActorId, CountryCode, EntryId, Position, RelationKey};

@@ -15,11 +15,11 @@ use std::task::{Context, Poll};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tonic::Status;
+use tonic::{Code, Status};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::grpc::refuse;
+use super::grpc::{refusal, refuse};
 use super::methods::{self, Access, Role};
 
 /// One `[[auth.tokens]]` table of the config file.
@@ -164,15 +164,26 @@ impl AccessPolicy {
         };
         let caller = self.authenticate(authorization)?;
         match needed {
-            None => Err(Status::permission_denied(format!(
-                "{path} is not a method this server grants to any token"
-            ))),
-            Some(needed) if caller.role < needed => Err(Status::permission_denied(format!(
-                "the token {:?} has the {} role; {} needs {needed} (or a higher role)",
-                caller.name,
-                caller.role,
-                method.map_or(path, |m| m.name),
-            ))),
+            None => Err(refusal(
+                Code::PermissionDenied,
+                format!("{path} is not a method this server grants to any token"),
+                "METHOD_NOT_GRANTED",
+                [],
+            )),
+            Some(needed) if caller.role < needed => Err(refusal(
+                Code::PermissionDenied,
+                format!(
+                    "the token {:?} has the {} role; {} needs {needed} (or a higher role)",
+                    caller.name,
+                    caller.role,
+                    method.map_or(path, |m| m.name),
+                ),
+                "ROLE_TOO_LOW",
+                [
+                    ("role", caller.role.to_string()),
+                    ("needed_role", needed.to_string()),
+                ],
+            )),
             Some(_) => Ok(Some(caller)),
         }
     }
@@ -188,8 +199,11 @@ impl AccessPolicy {
 
     fn authenticate(&self, authorization: Option<&[u8]>) -> Result<Caller, Status> {
         let Some(value) = authorization else {
-            return Err(Status::unauthenticated(
+            return Err(refusal(
+                Code::Unauthenticated,
                 "missing `authorization: Bearer <token>` metadata",
+                "MISSING_TOKEN",
+                [],
             ));
         };
         let token = std::str::from_utf8(value)
@@ -202,8 +216,11 @@ impl AccessPolicy {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
-                Status::unauthenticated(
+                refusal(
+                    Code::Unauthenticated,
                     "the `authorization` metadata must be `Bearer <token>` (the scheme, one space, the token)",
+                    "MALFORMED_AUTHORIZATION",
+                    [],
                 )
             })?;
         let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
@@ -220,8 +237,11 @@ impl AccessPolicy {
                 role: k.role,
             })
             .ok_or_else(|| {
-                Status::unauthenticated(
+                refusal(
+                    Code::Unauthenticated,
                     "unknown token: it matches none configured in [[auth.tokens]]; check the token, or ask an operator for one",
+                    "UNKNOWN_TOKEN",
+                    [],
                 )
             })
     }

@@ -12,7 +12,9 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::Frame;
-use tonic::Status;
+use tonic::{Code, Status};
+
+use super::grpc::refusal;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -89,7 +91,12 @@ where
             let body = EndsAtShutdown::new(
                 body,
                 shutdown,
-                Some(Status::unavailable("the server is shutting down")),
+                Some(refusal(
+                    Code::Unavailable,
+                    "the server is shutting down",
+                    "SHUTTING_DOWN",
+                    [],
+                )),
             );
             Ok(http::Response::from_parts(
                 parts,

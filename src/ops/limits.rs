@@ -32,13 +32,14 @@ use bytes::Bytes;
 use http_body::Frame;
 use http_body_util::BodyExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tonic::Status;
+use tonic::{Code, Status};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::auth::Caller;
-use super::grpc::refuse;
+use super::grpc::{refusal, refuse};
 use super::methods::{self, MethodKind, RequestShape};
+use super::request_errors::message_too_large;
 use super::shares::{CallerKey, Share, Shares};
 
 /// The limits, as configured.
@@ -231,12 +232,17 @@ where
                 match tokio::time::timeout(limits.request_timeout, future).await {
                     Ok(response) => response?,
                     Err(_) => {
-                        return Ok(refuse(Status::unavailable(format!(
-                            "the server did not answer within {} ms (--request-timeout): it is \
-                             overloaded; retry with backoff (retrying an Append is safe: entries \
-                             are idempotent by id)",
-                            limits.request_timeout.as_millis()
-                        ))))
+                        return Ok(refuse(refusal(
+                            Code::Unavailable,
+                            format!(
+                                "the server did not answer within {} ms (--request-timeout): it \
+                                 is overloaded; retry with backoff (retrying an Append is safe: \
+                                 entries are idempotent by id)",
+                                limits.request_timeout.as_millis()
+                            ),
+                            "REQUEST_TIMEOUT",
+                            [],
+                        )))
                     }
                 }
             } else {
@@ -287,7 +293,7 @@ fn take_slot(
     caller: Option<CallerKey>,
 ) -> Result<Option<Slot>, Status> {
     let limits = layer.limits;
-    let (pool, refusal) = match kind {
+    let (pool, message) = match kind {
         MethodKind::Health => return Ok(None),
         MethodKind::Subscription => (
             &layer.subscribers,
@@ -325,15 +331,21 @@ fn take_slot(
     // The pool first: when it is full, that is what the caller needs to hear.
     let permit = Arc::clone(&pool.slots)
         .try_acquire_owned()
-        .map_err(|_| Status::resource_exhausted(refusal))?;
+        .map_err(|_| refusal(Code::ResourceExhausted, message, "OVERLOADED", []))?;
     let share = match caller {
         Some(caller) => Some(pool.shares.take(caller).map_err(|who| {
-            Status::resource_exhausted(format!(
-                "{who} already holds {} of the server's {} slots for these calls, the most one \
-                 caller may hold (--caller-share-percent); finish some first, or retry later",
-                pool.shares.cap(),
-                pool.size,
-            ))
+            refusal(
+                Code::ResourceExhausted,
+                format!(
+                    "{who} already holds {} of the server's {} slots for these calls, the most \
+                     one caller may hold (--caller-share-percent); finish some first, or retry \
+                     later",
+                    pool.shares.cap(),
+                    pool.size,
+                ),
+                "CALLER_SHARE_EXCEEDED",
+                [("limit", pool.shares.cap().to_string())],
+            )
         })?),
         None => None,
     };
@@ -357,17 +369,18 @@ async fn read_whole(
     let collected = match tokio::time::timeout(limits.request_body_timeout, limited.collect()).await
     {
         Err(_) => {
-            return Err(Status::deadline_exceeded(format!(
-                "the request body did not arrive within {} ms (--request-body-timeout)",
-                limits.request_body_timeout.as_millis()
-            )))
+            return Err(refusal(
+                Code::DeadlineExceeded,
+                format!(
+                    "the request body did not arrive within {} ms (--request-body-timeout)",
+                    limits.request_body_timeout.as_millis()
+                ),
+                "REQUEST_BODY_TIMEOUT",
+                [],
+            ))
         }
         Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
-            return Err(Status::resource_exhausted(format!(
-                "the request message is larger than the server accepts ({} bytes, \
-                     --max-message-bytes); split it into smaller requests",
-                limits.max_message_bytes
-            )))
+            return Err(message_too_large(limits.max_message_bytes))
         }
         // The stream was reset or the connection cut: the client is gone, and the request
         // log records the call as cancelled.

@@ -20,7 +20,7 @@ use tonic::{Code, Status};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::grpc::refuse;
+use super::grpc::{refusal, refuse};
 use super::methods;
 
 /// Characters of tonic's decoding reason kept in the message (it names the message and field).
@@ -90,15 +90,26 @@ where
     }
 }
 
+/// A request larger than `--max-message-bytes`, refused whether the limits layer or tonic's
+/// decoder saw it first.
+pub fn message_too_large(max_message_bytes: usize) -> Status {
+    refusal(
+        Code::ResourceExhausted,
+        format!(
+            "the request message is larger than the server accepts ({max_message_bytes} bytes, \
+             --max-message-bytes); split it into smaller requests"
+        ),
+        "MESSAGE_TOO_LARGE",
+        [],
+    )
+}
+
 /// The status a client should see instead of `status`, if tonic raised it while decoding.
 fn restated(status: &Status, method: &str, max_message_bytes: usize) -> Option<Status> {
     let message = status.message();
     match status.code() {
         Code::OutOfRange if message.contains("too large") => {
-            Some(Status::resource_exhausted(format!(
-                "the request message is larger than the server accepts ({max_message_bytes} \
-                 bytes, --max-message-bytes); split it into smaller requests"
-            )))
+            Some(message_too_large(max_message_bytes))
         }
         Code::Internal => {
             let what =
@@ -113,10 +124,15 @@ fn restated(status: &Status, method: &str, max_message_bytes: usize) -> Option<S
                 } else {
                     return None;
                 };
-            Some(Status::invalid_argument(format!(
-                "the request body {what}; build the client from the .proto files in proto/ \
-                 (fields of the declared types, strings in UTF-8)"
-            )))
+            Some(refusal(
+                Code::InvalidArgument,
+                format!(
+                    "the request body {what}; build the client from the .proto files in proto/ \
+                     (fields of the declared types, strings in UTF-8)"
+                ),
+                "INVALID_PROTOBUF",
+                [],
+            ))
         }
         _ => None,
     }

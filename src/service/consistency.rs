@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use tonic::Status;
+use tonic::{Code, Status};
+
+use crate::ops::grpc::refusal;
 
 use crate::domain::Position;
 use crate::store::Store;
@@ -24,5 +26,5 @@ pub async fn indexes_cover(store: &Store, min_position: u64) -> Result<Position,
     store
         .wait_indexed(wanted, MAX_INDEX_WAIT)
         .await
-        .map_err(|lag| Status::unavailable(lag.to_string()))
+        .map_err(|lag| refusal(Code::Unavailable, lag.to_string(), "INDEX_BEHIND", []))
 }

@@ -24,14 +24,15 @@ use prost::Message;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
 
 use crate::domain::limits::{
     MAX_BATCH_BYTES, MAX_ENTRIES_PER_BATCH, MAX_PAGE_SIZE, MAX_RESOLVE_MATCHES, MAX_SHORT_TEXT,
 };
 use crate::domain::quote::quoted;
-use crate::domain::{InvalidField, Position, SymmetricRelations, Vocabulary};
+use crate::domain::{FieldProblem, InvalidField, Position, SymmetricRelations, Vocabulary};
 use crate::ops::auth::Caller;
+use crate::ops::grpc::refusal;
 use crate::ops::metrics::Metrics;
 use crate::proto;
 use crate::proto::event_log_server::EventLog;
@@ -126,9 +127,12 @@ async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Status> {
     let slot = BLOCKING_CALLS.try_acquire().map_err(|_| {
-        Status::resource_exhausted(format!(
-            "the store is already serving {MAX_BLOCKING_CALLS} reads; retry later"
-        ))
+        refusal(
+            Code::ResourceExhausted,
+            format!("the store is already serving {MAX_BLOCKING_CALLS} reads; retry later"),
+            "OVERLOADED",
+            [],
+        )
     })?;
     tokio::task::spawn_blocking(move || {
         let _slot = slot; // released when the work ends, even if it panics
@@ -137,7 +141,7 @@ async fn blocking<T: Send + 'static>(
     .await
     .map_err(|error| {
         tracing::error!(%error, "a storage task failed");
-        Status::internal(status::STORAGE_FAILED)
+        status::storage_failed()
     })
 }
 
@@ -150,17 +154,19 @@ impl EventLog for EventLogService {
         let request = request.into_inner();
         let size = request.encoded_len();
         if size > MAX_BATCH_BYTES {
-            return Err(InvalidField::new(
+            return Err(InvalidField::of(
+                FieldProblem::TooLarge,
                 "entries",
                 format!("take {size} bytes; a batch is at most {MAX_BATCH_BYTES} bytes: split it"),
             )
             .into());
         }
         if request.entries.is_empty() {
-            return Err(InvalidField::new("entries", "is empty; nothing to append").into());
+            return Err(InvalidField::missing("entries", "is empty; nothing to append").into());
         }
         if request.entries.len() > MAX_ENTRIES_PER_BATCH {
-            return Err(InvalidField::new(
+            return Err(InvalidField::of(
+                FieldProblem::TooLarge,
                 "entries",
                 format!(
                     "has {} entries; a batch is at most {MAX_ENTRIES_PER_BATCH}: split it",
@@ -224,12 +230,19 @@ impl EventLog for EventLogService {
         use proto::get_entry_request::Selector;
         let entry = match request.into_inner().selector {
             None => {
-                return Err(InvalidField::new("selector", "is missing: set id or position").into())
+                return Err(
+                    InvalidField::missing("selector", "is missing: set id or position").into(),
+                )
             }
             Some(Selector::Id(text)) => {
                 let id = to_domain::id("id", &text)?;
                 self.store.entry_by_id(&id)?.ok_or_else(|| {
-                    Status::not_found(format!("no entry has id {}", quoted(&text)))
+                    refusal(
+                        Code::NotFound,
+                        format!("no entry has id {}", quoted(&text)),
+                        "UNKNOWN_ENTRY",
+                        [("id", id.to_string())],
+                    )
                 })?
             }
             Some(Selector::Position(0)) => {
@@ -237,10 +250,16 @@ impl EventLog for EventLogService {
             }
             Some(Selector::Position(position)) => {
                 self.store.entry_at(Position(position))?.ok_or_else(|| {
-                    Status::not_found(format!(
-                        "no entry at position {position}; the head is {}",
-                        self.store.head()
-                    ))
+                    let head = self.store.head();
+                    refusal(
+                        Code::NotFound,
+                        format!("no entry at position {position}; the head is {head}"),
+                        "UNKNOWN_ENTRY",
+                        [
+                            ("position", position.to_string()),
+                            ("head", head.0.to_string()),
+                        ],
+                    )
                 })?
             }
         };
@@ -290,7 +309,10 @@ impl EventLog for EventLogService {
                     }
                     Err(join) => {
                         let _ = tx
-                            .send(Err(Status::internal(format!("read task failed: {join}"))))
+                            .send(Err({
+                                tracing::error!(error = %join, "a read task failed");
+                                status::storage_failed()
+                            }))
                             .await;
                         return;
                     }
@@ -316,10 +338,15 @@ impl EventLog for EventLogService {
         let text = request.into_inner().id;
         let id = to_domain::id("id", &text)?;
         let (actor, entry) = self.store.actor(&id)?.ok_or_else(|| {
-            Status::not_found(format!(
-                "no actor has id {}; ResolveActor finds actors by name or alias",
-                quoted(&text)
-            ))
+            refusal(
+                Code::NotFound,
+                format!(
+                    "no actor has id {}; ResolveActor finds actors by name or alias",
+                    quoted(&text)
+                ),
+                "UNKNOWN_ACTOR",
+                [("id", id.to_string())],
+            )
         })?;
         Ok(Response::new(proto::GetActorResponse {
             actor: Some(to_proto::actor(actor)),
@@ -341,7 +368,8 @@ impl EventLog for EventLogService {
             .into());
         }
         if request.name.chars().count() > MAX_SHORT_TEXT {
-            return Err(InvalidField::new(
+            return Err(InvalidField::of(
+                FieldProblem::TooLarge,
                 "name",
                 format!("is longer than {MAX_SHORT_TEXT} characters"),
             )
@@ -519,7 +547,8 @@ fn page_size(
 ) -> Result<usize, InvalidField> {
     match requested as usize {
         0 => Ok(default),
-        n if n > max => Err(InvalidField::new(
+        n if n > max => Err(InvalidField::of(
+            FieldProblem::TooLarge,
             field,
             format!("is {n}; the maximum is {max}"),
         )),

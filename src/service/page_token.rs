@@ -7,7 +7,7 @@
 //! page. Like the query tokens, it is not a secret: a forged one only moves its forger's own
 //! listing.
 
-use crate::domain::{EntryId, InvalidField};
+use crate::domain::{EntryId, FieldProblem, InvalidField};
 
 const PREFIX: &str = "a2.";
 
@@ -25,7 +25,8 @@ pub fn decode(token: &str, fingerprint: u64) -> Result<Option<EntryId>, InvalidF
         return Ok(None);
     }
     let invalid = || {
-        InvalidField::new(
+        InvalidField::of(
+            FieldProblem::InvalidPageToken,
             "page_token",
             "is not a token this server issued; pass next_page_token from the previous page unchanged",
         )
@@ -36,7 +37,8 @@ pub fn decode(token: &str, fingerprint: u64) -> Result<Option<EntryId>, InvalidF
     let text = std::str::from_utf8(id).map_err(|_| invalid())?;
     let id = EntryId::parse(text).map_err(|_| invalid())?;
     if issued_for != fingerprint.to_be_bytes() {
-        return Err(InvalidField::new(
+        return Err(InvalidField::of(
+            FieldProblem::InvalidPageToken,
             "page_token",
             "belongs to a listing with other filters; send kind and country exactly as for the first page",
         ));

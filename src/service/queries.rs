@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use prost::Message;
-use tonic::Status;
+use tonic::{Code, Status};
+
+use crate::ops::grpc::refusal;
 
 use crate::domain::limits::MAX_PAGE_SIZE;
 use crate::domain::query::entry_span;
@@ -57,7 +59,9 @@ pub async fn query_events(
     let actor = optional_actor(context.store, "actor", request.actor).await?;
     let role = to_domain::optional_role("role", request.role)?;
     if role.is_some() && actor.is_none() {
-        return Err(InvalidField::new("role", "needs `actor`: the role of which actor?").into());
+        return Err(
+            InvalidField::missing("role", "needs `actor`: the role of which actor?").into(),
+        );
     }
     let query = EventQuery {
         actor,
@@ -191,7 +195,7 @@ pub async fn list_relations(
     let store = context.store;
     consistency::indexes_cover(store, request.min_position).await?;
     let Some(actor) = optional_actor(store, "actor", request.actor).await? else {
-        return Err(InvalidField::new(
+        return Err(InvalidField::missing(
             "actor",
             "is required: the actor (id, name or alias) whose relations to list",
         )
@@ -238,10 +242,12 @@ async fn require_event(store: &Arc<Store>, id: EntryId) -> Result<(), Status> {
     let found = blocking(move || store.entry_by_id(&id).map(|e| (id, e))).await??;
     match found {
         (_, Some(entry)) if entry.body.kind() == crate::domain::EntryKind::Event => Ok(()),
-        (id, _) => Err(Status::not_found(format!(
-            "event_id: no event has id {}",
-            quoted(id.as_str())
-        ))),
+        (id, _) => Err(refusal(
+            Code::NotFound,
+            format!("event_id: no event has id {}", quoted(id.as_str())),
+            "UNKNOWN_ENTRY",
+            [("field", "event_id".to_string()), ("id", id.to_string())],
+        )),
     }
 }
 

@@ -10,7 +10,7 @@
 
 use prost::Message;
 
-use crate::domain::{DateKey, Day, InvalidField, Position};
+use crate::domain::{DateKey, Day, FieldProblem, InvalidField, Position};
 
 const PREFIX: &str = "q1.";
 const PAYLOAD_LEN: usize = 1 + 8 + 4 + 8 + 8;
@@ -67,7 +67,13 @@ pub fn decode(
     if text.is_empty() {
         return Ok(None);
     }
-    let invalid = |reason: &str| InvalidField::new("page_token", reason.to_string());
+    let invalid = |reason: &str| {
+        InvalidField::of(
+            FieldProblem::InvalidPageToken,
+            "page_token",
+            reason.to_string(),
+        )
+    };
     let not_ours =
         "is not a token this server issued; pass next_page_token from the previous page unchanged";
     let hex = text.strip_prefix(PREFIX).ok_or_else(|| invalid(not_ours))?;

@@ -6,27 +6,143 @@
 //! operator", DATA_LOSS "this data is damaged: restore it, retrying will not help". Messages are
 //! the domain's own, which say what to fix (for damage: where it is).
 
-use tonic::Status;
+use tonic::{Code, Status};
+use tonic_types::ErrorDetails;
 
 use crate::domain::{
-    AppendRejection, InvalidField, NameRejection, QueryRejection, SubscriptionRejection,
+    AppendRejection, EntryKind, FieldProblem, InvalidField, NameRejection, QueryRejection,
+    SubscriptionRejection,
 };
+use crate::ops::grpc::{refusal, refusal_with};
 use crate::store::{AppendError, StoreError};
 
 impl From<InvalidField> for Status {
     fn from(error: InvalidField) -> Status {
-        Status::invalid_argument(error.to_string())
+        let message = error.to_string();
+        let InvalidField {
+            field,
+            reason,
+            problem,
+        } = error;
+        let mut metadata = vec![("field", field.clone())];
+        metadata.extend(entry_index_of(&field).map(|i| ("entry_index", i.to_string())));
+        refusal_with(
+            Code::InvalidArgument,
+            message,
+            field_reason(problem),
+            metadata,
+            ErrorDetails::with_bad_request_violation(field, reason),
+        )
     }
+}
+
+/// The stable name of each kind of broken field rule.
+pub fn field_reason(problem: FieldProblem) -> &'static str {
+    match problem {
+        FieldProblem::Missing => "MISSING_FIELD",
+        FieldProblem::ServerAssigned => "SERVER_ASSIGNED_FIELD",
+        FieldProblem::InvalidDate => "INVALID_DATE",
+        FieldProblem::InvalidId => "INVALID_ID",
+        FieldProblem::UnknownRelation => "UNKNOWN_RELATION",
+        FieldProblem::TooLarge => "TOO_LARGE",
+        FieldProblem::InvalidPageToken => "INVALID_PAGE_TOKEN",
+        FieldProblem::Invalid => "INVALID_VALUE",
+    }
+}
+
+/// `3` for a path `entries[3]...`: the entry of a batch a field error is about.
+fn entry_index_of(field: &str) -> Option<usize> {
+    let rest = field.strip_prefix("entries[")?;
+    rest[..rest.find(']')?].parse().ok()
 }
 
 impl From<AppendRejection> for Status {
     fn from(rejection: AppendRejection) -> Status {
         let message = rejection.to_string();
+        let index = rejection
+            .entry_index()
+            .map(|i| ("entry_index", i.to_string()));
         match rejection {
-            AppendRejection::HeadMismatch { .. } => Status::aborted(message),
-            AppendRejection::IdTaken { .. } => Status::already_exists(message),
-            AppendRejection::IdTwiceInBatch { .. } => Status::invalid_argument(message),
-            AppendRejection::MissingReference { .. } => Status::failed_precondition(message),
+            AppendRejection::HeadMismatch { expected, actual } => refusal_with(
+                Code::Aborted,
+                message,
+                "HEAD_MISMATCH",
+                [
+                    ("expected_head", expected.0.to_string()),
+                    ("head", actual.0.to_string()),
+                ],
+                ErrorDetails::with_precondition_failure_violation(
+                    "HEAD",
+                    "expected_head",
+                    format!("the head is {actual}"),
+                ),
+            ),
+            AppendRejection::IdTaken {
+                index: _,
+                id,
+                existing_kind,
+                position,
+            } => refusal(
+                Code::AlreadyExists,
+                message,
+                "ID_TAKEN",
+                index.into_iter().chain([
+                    ("id", id.to_string()),
+                    ("existing_kind", existing_kind.to_string()),
+                    ("position", position.0.to_string()),
+                ]),
+            ),
+            AppendRejection::IdTwiceInBatch {
+                index: at,
+                earlier,
+                id,
+                earlier_kind: _,
+            } => refusal_with(
+                Code::InvalidArgument,
+                message,
+                "ID_TWICE_IN_BATCH",
+                index.into_iter().chain([
+                    ("earlier_index", earlier.to_string()),
+                    ("id", id.to_string()),
+                ]),
+                ErrorDetails::with_bad_request_violation(
+                    format!("entries[{at}]"),
+                    format!("has the id of entries[{earlier}]"),
+                ),
+            ),
+            AppendRejection::MissingReference {
+                index: at,
+                field,
+                id,
+                wanted,
+                found,
+            } => {
+                let reason = match (wanted, found) {
+                    (_, Some(_)) => "WRONG_REFERENCE_KIND",
+                    (EntryKind::Actor, None) => "UNKNOWN_ACTOR",
+                    (_, None) => "UNKNOWN_ENTRY",
+                };
+                let path = format!("entries[{at}].{field}");
+                let description = message
+                    .strip_prefix(&format!("{path}: "))
+                    .unwrap_or(&message)
+                    .to_string();
+                refusal_with(
+                    Code::FailedPrecondition,
+                    message.clone(),
+                    reason,
+                    index.into_iter().chain([
+                        ("field", path.clone()),
+                        ("id", id.to_string()),
+                        ("wanted_kind", wanted.as_str().to_string()),
+                    ]),
+                    ErrorDetails::with_precondition_failure_violation(
+                        "REFERENCE",
+                        path,
+                        description,
+                    ),
+                )
+            }
         }
     }
 }
@@ -35,12 +151,53 @@ impl From<SubscriptionRejection> for Status {
     fn from(rejection: SubscriptionRejection) -> Status {
         let message = rejection.to_string();
         match rejection {
-            SubscriptionRejection::Unknown(_) => Status::not_found(message),
-            SubscriptionRejection::BeyondHead { .. }
-            | SubscriptionRejection::StartBeyondHead { .. }
-            | SubscriptionRejection::FilterMismatch(_) => Status::failed_precondition(message),
-            SubscriptionRejection::NotOwner { .. } => Status::permission_denied(message),
-            SubscriptionRejection::TooMany { .. } => Status::resource_exhausted(message),
+            SubscriptionRejection::Unknown(name) => refusal(
+                Code::NotFound,
+                message,
+                "UNKNOWN_SUBSCRIPTION",
+                [("subscription", name)],
+            ),
+            SubscriptionRejection::StartBeyondHead { start, head } => refusal(
+                Code::FailedPrecondition,
+                message,
+                "START_BEYOND_HEAD",
+                [
+                    ("from_position", start.0.to_string()),
+                    ("head", head.0.to_string()),
+                ],
+            ),
+            SubscriptionRejection::BeyondHead { position, head } => refusal(
+                Code::FailedPrecondition,
+                message,
+                "CHECKPOINT_BEYOND_HEAD",
+                [
+                    ("position", position.0.to_string()),
+                    ("head", head.0.to_string()),
+                ],
+            ),
+            SubscriptionRejection::FilterMismatch(name) => refusal_with(
+                Code::FailedPrecondition,
+                message,
+                "FILTER_MISMATCH",
+                [("subscription", name.clone())],
+                ErrorDetails::with_precondition_failure_violation(
+                    "SUBSCRIPTION",
+                    name,
+                    "exists with a different filter",
+                ),
+            ),
+            SubscriptionRejection::NotOwner { name, owner } => refusal(
+                Code::PermissionDenied,
+                message,
+                "SUBSCRIPTION_NOT_OWNED",
+                [("subscription", name), ("owner", owner)],
+            ),
+            SubscriptionRejection::TooMany { owner, max } => refusal(
+                Code::ResourceExhausted,
+                message,
+                "TOO_MANY_SUBSCRIPTIONS",
+                [("owner", owner), ("limit", max.to_string())],
+            ),
         }
     }
 }
@@ -48,19 +205,69 @@ impl From<SubscriptionRejection> for Status {
 impl From<NameRejection> for Status {
     fn from(rejection: NameRejection) -> Status {
         let message = rejection.to_string();
+        let ids = |actors: &[(crate::domain::EntryId, String)]| {
+            actors
+                .iter()
+                .map(|(id, _)| id.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
         match rejection {
-            NameRejection::Ambiguous { .. } => Status::invalid_argument(message),
-            NameRejection::Unknown { .. } => Status::not_found(message),
+            NameRejection::Ambiguous {
+                field,
+                name: _,
+                candidates,
+                more,
+            } => refusal_with(
+                Code::InvalidArgument,
+                message,
+                "AMBIGUOUS_ACTOR",
+                [
+                    ("field", field.clone()),
+                    ("candidates", ids(&candidates)),
+                    ("more_candidates", more.to_string()),
+                ],
+                ErrorDetails::with_bad_request_violation(
+                    field,
+                    "names several actors; give one of their ids",
+                ),
+            ),
+            NameRejection::Unknown {
+                field,
+                name: _,
+                suggestions,
+            } => refusal(
+                Code::NotFound,
+                message,
+                "UNKNOWN_ACTOR",
+                [("field", field), ("suggestions", ids(&suggestions))],
+            ),
         }
     }
 }
 
 impl From<QueryRejection> for Status {
     fn from(rejection: QueryRejection) -> Status {
+        let message = rejection.to_string();
         match rejection {
-            QueryRejection::AsOfBeyondHead { .. } | QueryRejection::TokenBeyondHead { .. } => {
-                Status::out_of_range(rejection.to_string())
-            }
+            QueryRejection::AsOfBeyondHead { as_of, head } => refusal(
+                Code::OutOfRange,
+                message,
+                "AS_OF_BEYOND_HEAD",
+                [
+                    ("as_of_position", as_of.0.to_string()),
+                    ("head", head.0.to_string()),
+                ],
+            ),
+            QueryRejection::TokenBeyondHead { snapshot, head } => refusal(
+                Code::OutOfRange,
+                message,
+                "PAGE_TOKEN_BEYOND_HEAD",
+                [
+                    ("snapshot", snapshot.0.to_string()),
+                    ("head", head.0.to_string()),
+                ],
+            ),
         }
     }
 }
@@ -70,28 +277,50 @@ impl From<QueryRejection> for Status {
 pub const STORAGE_FAILED: &str = "the server's storage failed on this call; an operator finds \
      the cause in the server log under the call's x-request-id";
 
+/// The status of a failure inside the server's storage ([`STORAGE_FAILED`]).
+pub fn storage_failed() -> Status {
+    refusal(Code::Internal, STORAGE_FAILED, "STORAGE_FAILED", [])
+}
+
 impl From<StoreError> for Status {
     fn from(error: StoreError) -> Status {
         let message = error.to_string();
         match error {
-            StoreError::Closed | StoreError::Locked { .. } => Status::unavailable(message),
+            StoreError::Closed => refusal(Code::Unavailable, message, "STORE_CLOSED", []),
+            StoreError::Locked { .. } => refusal(Code::Unavailable, message, "STORE_LOCKED", []),
             // The engine's words (an OS error, a path) go to the log, not to clients.
             StoreError::Poisoned(_) => {
                 tracing::error!(%message, "append refused: the store is poisoned");
-                Status::unavailable(
+                refusal(
+                    Code::Unavailable,
                     "the server stopped accepting writes after a write to its disk failed; reads \
                      go on; an operator must fix the cause (the server log says what it was) and \
                      restart the server",
+                    "WRITES_STOPPED",
+                    [],
                 )
             }
-            StoreError::DiskFull { .. } => Status::resource_exhausted(message),
+            StoreError::DiskFull {
+                free,
+                needed,
+                reserve,
+            } => refusal(
+                Code::ResourceExhausted,
+                message,
+                "DISK_FULL",
+                [
+                    ("free_bytes", free.to_string()),
+                    ("needed_bytes", needed.to_string()),
+                    ("reserve_bytes", reserve.to_string()),
+                ],
+            ),
             StoreError::Corrupt { .. } => {
                 tracing::error!(%message, "stored data is damaged");
-                Status::data_loss(message)
+                refusal(Code::DataLoss, message, "DATA_DAMAGED", [])
             }
             StoreError::Engine(_) | StoreError::Encode(_) | StoreError::Task(_) => {
                 tracing::error!(%message, "storage failure");
-                Status::internal(STORAGE_FAILED)
+                storage_failed()
             }
         }
     }

@@ -7,15 +7,16 @@ use std::time::SystemTime;
 
 use futures_util::{stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::Status;
+use tonic::{Code, Status};
 
 use crate::domain::subscription::{self as subscription_rules, Requester};
 use crate::domain::SubscriptionRejection;
 use crate::domain::{
-    DateMatch, DateRange, EntryFilter, EntryId, EntryKind, InvalidField, Position,
+    DateMatch, DateRange, EntryFilter, EntryId, EntryKind, FieldProblem, InvalidField, Position,
     SubscriptionName, SubscriptionState, Vocabulary,
 };
 use crate::ops::auth::Caller;
+use crate::ops::grpc::refusal;
 use crate::ops::methods::Role;
 use crate::proto;
 use crate::store::Store;
@@ -163,9 +164,12 @@ fn end_status(end: StreamEnd) -> Status {
     match end {
         StreamEnd::ShuttingDown { next } => {
             tracing::info!(next = next.0, "subscription ended: server shutting down");
-            Status::unavailable(format!(
-                "the server is shutting down; resume from position {next}"
-            ))
+            refusal(
+                Code::Unavailable,
+                format!("the server is shutting down; resume from position {next}"),
+                "SHUTTING_DOWN",
+                [("next_position", next.0.to_string())],
+            )
         }
         StreamEnd::Stalled { next, waited } => {
             tracing::warn!(
@@ -173,11 +177,16 @@ fn end_status(end: StreamEnd) -> Status {
                 waited_ms = waited.as_millis(),
                 "subscription ended: the client read nothing while entries waited"
             );
-            Status::resource_exhausted(format!(
-                "the client read nothing for {} ms while entries waited (--subscriber-stall-timeout); \
-                 resume from position {next}",
-                waited.as_millis()
-            ))
+            refusal(
+                Code::ResourceExhausted,
+                format!(
+                    "the client read nothing for {} ms while entries waited \
+                     (--subscriber-stall-timeout); resume from position {next}",
+                    waited.as_millis()
+                ),
+                "SUBSCRIBER_STALLED",
+                [("next_position", next.0.to_string())],
+            )
         }
         StreamEnd::Store(error) => {
             tracing::warn!(%error, "subscription ended: store failure");
@@ -241,9 +250,13 @@ async fn resolve_filter(
         .iter()
         .enumerate()
         .map(|(i, key)| {
-            vocabulary
-                .relation(key)
-                .map_err(|reason| InvalidField::new(format!("filter.relations[{i}]"), reason))
+            vocabulary.relation(key).map_err(|reason| {
+                InvalidField::of(
+                    FieldProblem::UnknownRelation,
+                    format!("filter.relations[{i}]"),
+                    reason,
+                )
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let date_from = to_domain::optional_date("filter.date_from", &filter.date_from)?;

@@ -13,8 +13,8 @@ use crate::domain::limits::{
 use crate::domain::quote::quoted;
 use crate::domain::{
     Actor, ActorKind, Affiliation, Certainty, Claim, CountryCode, DateMatch, DateRange, Direction,
-    Edtf, EntryBody, EntryId, Event, InvalidField, Location, Participant, QueryOrder, RelationKey,
-    Role, Source, Vocabulary,
+    Edtf, EntryBody, EntryId, Event, FieldProblem, InvalidField, Location, Participant, QueryOrder,
+    RelationKey, Role, Source, Vocabulary,
 };
 use crate::proto;
 
@@ -23,19 +23,21 @@ type Result<T> = std::result::Result<T, InvalidField>;
 /// Converts one entry of an `AppendRequest`.
 pub fn entry_body(entry: proto::Entry, vocabulary: &Vocabulary) -> Result<EntryBody> {
     if entry.position != 0 {
-        return Err(InvalidField::new(
+        return Err(InvalidField::of(
+            FieldProblem::ServerAssigned,
             "position",
             "is assigned by the server; leave it unset (0) when appending",
         ));
     }
     if entry.recorded_at.is_some() {
-        return Err(InvalidField::new(
+        return Err(InvalidField::of(
+            FieldProblem::ServerAssigned,
             "recorded_at",
             "is assigned by the server; leave it unset when appending",
         ));
     }
     match entry.body {
-        None => Err(InvalidField::new(
+        None => Err(InvalidField::missing(
             "body",
             "is missing: set one of actor, event or claim",
         )),
@@ -47,7 +49,7 @@ pub fn entry_body(entry: proto::Entry, vocabulary: &Vocabulary) -> Result<EntryB
 
 /// Parses an id field.
 pub fn id(field: &str, text: &str) -> Result<EntryId> {
-    EntryId::parse(text).map_err(|reason| InvalidField::new(field, reason))
+    EntryId::parse(text).map_err(|reason| InvalidField::of(FieldProblem::InvalidId, field, reason))
 }
 
 fn optional_id(field: &str, text: &str) -> Result<Option<EntryId>> {
@@ -61,17 +63,17 @@ fn optional_id(field: &str, text: &str) -> Result<Option<EntryId>> {
 fn relation(field: &str, key: &str, vocabulary: &Vocabulary) -> Result<RelationKey> {
     vocabulary
         .relation(key)
-        .map_err(|reason| InvalidField::new(field, reason))
+        .map_err(|reason| InvalidField::of(FieldProblem::UnknownRelation, field, reason))
 }
 
 fn date(field: &str, text: &str) -> Result<Edtf> {
     if text.is_empty() {
-        return Err(InvalidField::new(
+        return Err(InvalidField::missing(
             field,
             "is required: give an EDTF date such as 2022, 2022-09, 2022-09-24 or 2022-03~",
         ));
     }
-    Edtf::parse(text).map_err(|e| InvalidField::new(field, e.to_string()))
+    Edtf::parse(text).map_err(|e| InvalidField::of(FieldProblem::InvalidDate, field, e.to_string()))
 }
 
 /// Parses an optional EDTF date field.
@@ -94,19 +96,30 @@ pub fn optional_country(field: &str, text: &str) -> Result<Option<CountryCode>> 
 }
 
 fn text(field: &str, value: String, max: usize) -> Result<String> {
-    check_text(&value, max).map_err(|reason| InvalidField::new(field, reason))?;
+    check_text(&value, max).map_err(|reason| {
+        let problem = if value.chars().count() > max {
+            FieldProblem::TooLarge
+        } else {
+            FieldProblem::Invalid
+        };
+        InvalidField::of(problem, field, reason)
+    })?;
     Ok(value)
 }
 
 fn required_text(field: &str, value: String, max: usize) -> Result<String> {
     if value.trim().is_empty() {
-        return Err(InvalidField::new(field, "is required and may not be blank"));
+        return Err(InvalidField::missing(
+            field,
+            "is required and may not be blank",
+        ));
     }
     text(field, value, max)
 }
 
 fn count(field: &str, len: usize, max: usize, what: &str) -> Result<()> {
-    check_count(len, max, what).map_err(|reason| InvalidField::new(field, reason))
+    check_count(len, max, what)
+        .map_err(|reason| InvalidField::of(FieldProblem::TooLarge, field, reason))
 }
 
 /// Converts an `ActorKind` enum value; unspecified is `None`.
@@ -133,7 +146,7 @@ fn role(field: &str, value: i32) -> Result<Role> {
         Ok(P::Target) => Ok(Role::Target),
         Ok(P::Participant) => Ok(Role::Participant),
         Ok(P::Supporter) => Ok(Role::Supporter),
-        Ok(P::Unspecified) => Err(InvalidField::new(
+        Ok(P::Unspecified) => Err(InvalidField::missing(
             field,
             "is required: ROLE_INITIATOR, ROLE_TARGET, ROLE_PARTICIPANT or ROLE_SUPPORTER",
         )),
@@ -210,9 +223,13 @@ pub fn relations(
         .iter()
         .enumerate()
         .map(|(i, key)| {
-            vocabulary
-                .relation(key)
-                .map_err(|reason| InvalidField::new(format!("{field}[{i}]"), reason))
+            vocabulary.relation(key).map_err(|reason| {
+                InvalidField::of(
+                    FieldProblem::UnknownRelation,
+                    format!("{field}[{i}]"),
+                    reason,
+                )
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     relations.sort();
@@ -236,7 +253,7 @@ pub fn certainty(field: &str, value: i32) -> Result<Option<Certainty>> {
 
 fn required_certainty(field: &str, value: i32) -> Result<Certainty> {
     certainty(field, value)?.ok_or_else(|| {
-        InvalidField::new(
+        InvalidField::missing(
             field,
             "is required: CERTAINTY_CONFIRMED, _REPORTED, _ALLEGED, _SPECULATED or _DISPUTED",
         )
@@ -250,7 +267,7 @@ fn unknown_enum(field: &str, value: i32, name: &str) -> InvalidField {
 fn actor(a: proto::Actor, vocabulary: &Vocabulary) -> Result<Actor> {
     let id = id("actor.id", &a.id)?;
     let kind = actor_kind("actor.kind", a.kind)?.ok_or_else(|| {
-        InvalidField::new(
+        InvalidField::missing(
             "actor.kind",
             "is required, e.g. ACTOR_KIND_STATE or ACTOR_KIND_ARMED_GROUP",
         )
@@ -320,7 +337,7 @@ fn participant(p: proto::Participant) -> Result<Participant> {
 fn event(e: proto::Event, vocabulary: &Vocabulary) -> Result<Event> {
     let id = id("event.id", &e.id)?;
     if e.participants.is_empty() {
-        return Err(InvalidField::new(
+        return Err(InvalidField::missing(
             "event.participants",
             "is empty; an event needs at least one participant",
         ));
@@ -379,13 +396,13 @@ fn claim(c: proto::Claim, vocabulary: &Vocabulary) -> Result<Claim> {
         Some(relation("claim.relation", &c.relation, vocabulary)?)
     };
     if event_id.is_none() && (subject.is_none() || relation.is_none()) {
-        return Err(InvalidField::new(
+        return Err(InvalidField::missing(
             "claim",
             "needs a subject and a relation (subject relation object), or an event_id for a claim about an event",
         ));
     }
     if object.is_some() && (subject.is_none() || relation.is_none()) {
-        return Err(InvalidField::new(
+        return Err(InvalidField::missing(
             "claim.object",
             "needs a subject and a relation to go with it",
         ));
@@ -450,7 +467,7 @@ fn sources(field: &str, sources: Vec<proto::Source>) -> Result<Vec<Source>> {
 
 fn source(s: proto::Source) -> Result<Source> {
     if s.name.trim().is_empty() && s.url.trim().is_empty() {
-        return Err(InvalidField::new("", "needs a name or a url"));
+        return Err(InvalidField::missing("", "needs a name or a url"));
     }
     Ok(Source {
         name: text("name", s.name, MAX_SHORT_TEXT)?,
