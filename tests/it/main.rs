@@ -13,6 +13,7 @@ mod backup;
 mod cli;
 mod cli_client;
 mod durability;
+mod error_details;
 mod hostile;
 mod limits;
 mod logs;
