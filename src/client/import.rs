@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tonic::Code;
+use tonic_types::StatusExt;
 
 use super::args::{ImportArgs, ImportFormat};
 use super::connect::{connect, Client};
@@ -361,18 +362,15 @@ fn same_actor(logged: Option<&Body>, incoming: Option<&Body>) -> bool {
     strip(logged) == strip(incoming)
 }
 
-/// The index of the entry a refusal names: every append error message starts with
-/// `entries[N]`.
+/// The index of the entry a refusal is about: the `entry_index` of its `google.rpc.ErrorInfo`,
+/// which the server sets on every refusal of one entry of a batch (and on nothing else).
 fn refused_entry(status: &tonic::Status) -> Option<usize> {
-    if !matches!(
-        status.code(),
-        Code::InvalidArgument | Code::FailedPrecondition | Code::AlreadyExists
-    ) {
-        return None;
-    }
-    let rest = status.message().strip_prefix("entries[")?;
-    let (digits, _) = rest.split_once(']')?;
-    digits.parse().ok()
+    status
+        .get_details_error_info()?
+        .metadata
+        .get("entry_index")?
+        .parse()
+        .ok()
 }
 
 /// Entries a dry run has "appended", so later batches may refer to them. Only what can be
@@ -577,6 +575,7 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic_types::ErrorDetails;
 
     fn actor(id: &str, part_of: Option<&str>) -> proto::Entry {
         proto::Entry {
@@ -614,15 +613,25 @@ mod tests {
     }
 
     #[test]
-    fn a_refusal_names_its_entry_only_for_rule_errors() {
-        let status = tonic::Status::failed_precondition(
-            "entries[12].event.participants[0].actor_id: \"x\" is not in the log",
-        );
+    fn a_refusal_names_its_entry_by_its_details_not_its_prose() {
+        let details = |index: Option<&str>| {
+            let metadata: HashMap<String, String> = index
+                .map(|i| ("entry_index".to_string(), i.to_string()))
+                .into_iter()
+                .collect();
+            ErrorDetails::with_error_info("UNKNOWN_ACTOR", "eventlog", metadata)
+        };
+        let status =
+            tonic::Status::with_error_details(Code::FailedPrecondition, "x", details(Some("12")));
         assert_eq!(refused_entry(&status), Some(12));
-        let status = tonic::Status::invalid_argument("entries: is empty; nothing to append");
+        let status = tonic::Status::with_error_details(
+            Code::InvalidArgument,
+            "entries[3] is empty",
+            details(None),
+        );
+        assert_eq!(refused_entry(&status), None, "the prose is not read");
+        let status = tonic::Status::failed_precondition("entries[12].event: no details");
         assert_eq!(refused_entry(&status), None);
-        let status = tonic::Status::unavailable("entries[3] whatever");
-        assert_eq!(refused_entry(&status), None, "not a rule of the log");
     }
 
     #[test]
