@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the Python grpcio client tests (tests/python) against the real eventlog binary.
-# Creates or reuses a virtualenv at target/python-venv and installs grpcio, grpcio-tools,
-# grpcio-health-checking, grpcio-reflection and pytest into it from PyPI on first use.
+# Creates or reuses a virtualenv at target/python-venv and installs into it from PyPI the pinned
+# versions of tests/python/requirements.txt (grpcio, grpcio-tools, grpcio-status,
+# grpcio-health-checking, grpcio-reflection, pytest).
 # Installs the Node example's dependencies (scripts/node-deps.sh) when node is on the machine:
 # tests/python/test_examples.py runs both example clients.
 # Builds the binary unless EVENTLOG_BIN is set.
@@ -24,10 +25,16 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 py="$venv/bin/python"
 
-if ! "$py" -c 'import grpc, grpc_tools, grpc_health, grpc_reflection, pytest' >/dev/null 2>&1; then
-    echo "==> installing grpcio, grpcio-tools, grpcio-health-checking, grpcio-reflection, pytest into $venv" >&2
+# The pinned versions of tests/python/requirements.txt; installed again whenever that file
+# changes (a stamp in the virtualenv remembers which contents were installed).
+requirements="tests/python/requirements.txt"
+stamp="$venv/.requirements.sha256"
+wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+    echo "==> installing the pinned Python test dependencies ($requirements) into $venv" >&2
     "$py" -m pip install --quiet --disable-pip-version-check --no-input \
-        grpcio grpcio-tools grpcio-health-checking grpcio-reflection pytest </dev/null
+        -r "$requirements" </dev/null
+    echo "$wanted" > "$stamp"
 fi
 
 bash scripts/node-deps.sh

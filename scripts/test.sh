@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project: Rust unit, property and integration tests (which start real
 # servers on free loopback ports), then the Python grpcio client tests against the real binary.
-# Installs what the Python tests need (grpcio, grpcio-tools, grpcio-health-checking,
-# grpcio-reflection, pytest) into target/python-venv on first use, and, with node on the machine,
+# Installs what the Python tests need (the pinned versions of tests/python/requirements.txt)
+# into target/python-venv, and, with node on the machine,
 # the Node example's packages (scripts/node-deps.sh, run by python-tests.sh). Needs only cargo
 # and python3 on the machine; the Node example's test is skipped without node.
 set -euo pipefail

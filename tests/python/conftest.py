@@ -19,6 +19,8 @@ from types import SimpleNamespace
 import grpc
 import pytest
 
+from seed import seed_batch
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROTO_ROOT = REPO_ROOT / "proto"
 PROTO_FILE = "eventlog/v1/eventlog.proto"
@@ -173,3 +175,11 @@ def stub(pb, server_address):
     """An EventLog client connected to the session's server."""
     with connected(pb, server_address) as stub:
         yield stub
+
+
+@pytest.fixture(scope="session")
+def seeded(pb, stub):
+    """Appends the reference batch to the (empty) log; returns the AppendResponse."""
+    info = stub.GetLogInfo(pb.pb2.GetLogInfoRequest(), timeout=RPC_TIMEOUT_S)
+    assert info.head == 0, "the session's log should be empty before the reference batch"
+    return stub.Append(seed_batch(pb.pb2), timeout=RPC_TIMEOUT_S)

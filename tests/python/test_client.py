@@ -1,65 +1,15 @@
 """Client tests of the eventlog gRPC API through grpcio and stubs generated from proto/.
 
-All tests share one server (see conftest.py). The `seeded` fixture appends the reference batch
-once, so each test can run alone or in any order; no test appends anything that is accepted
-besides that batch (the error tests check that their appends are rejected).
+All tests share one server (see conftest.py). The `seeded` fixture (conftest.py) appends the
+reference batch (seed.py) once, so each test can run alone or in any order; no test appends
+anything that is accepted besides that batch (the error tests check that their appends are
+rejected).
 """
 
 import grpc
 import pytest
 
-# Deadline of every RPC, in seconds.
-RPC_TIMEOUT_S = 10
-
-ACTOR_ID = "russia"
-GROUP_ID = "liwa-al-quds"
-EVENT_ID = "ev-2022-03-russia-backs-liwa-al-quds"
-
-
-def seed_batch(pb2):
-    """The reference batch: a state, an armed group and an event between them."""
-    russia = pb2.Actor(
-        id=ACTOR_ID,
-        name="Russia",
-        aliases=["Moscow"],
-        kind=pb2.ACTOR_KIND_STATE,
-        country="RUS",
-    )
-    group = pb2.Actor(
-        id=GROUP_ID,
-        name="Liwa' al-Quds",
-        aliases=["Jerusalem Brigade"],
-        kind=pb2.ACTOR_KIND_ARMED_GROUP,
-        country="SYR",
-    )
-    event = pb2.Event(
-        id=EVENT_ID,
-        relation="backs",
-        participants=[
-            pb2.Participant(actor_id=ACTOR_ID, role=pb2.ROLE_INITIATOR),
-            pb2.Participant(actor_id=GROUP_ID, role=pb2.ROLE_TARGET),
-        ],
-        date="2022-03~",
-        location=pb2.Location(name="Aleppo", country="SYR", admin1="Aleppo"),
-        summary="Russia reportedly backs Liwa' al-Quds around Aleppo.",
-        sources=[pb2.Source(name="SOHR", url="https://example.org/sohr/1", published="2022-03-15")],
-        certainty=pb2.CERTAINTY_REPORTED,
-    )
-    return pb2.AppendRequest(
-        entries=[pb2.Entry(actor=russia), pb2.Entry(actor=group), pb2.Entry(event=event)]
-    )
-
-
-@pytest.fixture(scope="session")
-def seeded(pb, stub):
-    """Appends the reference batch to the (empty) log; returns the AppendResponse."""
-    info = stub.GetLogInfo(pb.pb2.GetLogInfoRequest(), timeout=RPC_TIMEOUT_S)
-    assert info.head == 0, "the session's log should be empty before the reference batch"
-    return stub.Append(seed_batch(pb.pb2), timeout=RPC_TIMEOUT_S)
-
-
-def head(pb, stub):
-    return stub.GetLogInfo(pb.pb2.GetLogInfoRequest(), timeout=RPC_TIMEOUT_S).head
+from seed import ACTOR_ID, EVENT_ID, GROUP_ID, RPC_TIMEOUT_S, head, seed_batch
 
 
 def test_append_batch_assigns_positions(pb, stub, seeded):
