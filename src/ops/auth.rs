@@ -21,6 +21,7 @@ use tower_service::Service;
 
 use super::grpc::{refusal, refuse};
 use super::methods::{self, Access, Role};
+use super::reason::Reason;
 
 /// One `[[auth.tokens]]` table of the config file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -167,7 +168,7 @@ impl AccessPolicy {
             None => Err(refusal(
                 Code::PermissionDenied,
                 format!("{path} is not a method this server grants to any token"),
-                "METHOD_NOT_GRANTED",
+                Reason::MethodNotGranted,
                 [],
             )),
             Some(needed) if caller.role < needed => Err(refusal(
@@ -178,7 +179,7 @@ impl AccessPolicy {
                     caller.role,
                     method.map_or(path, |m| m.name),
                 ),
-                "ROLE_TOO_LOW",
+                Reason::RoleTooLow,
                 [
                     ("role", caller.role.to_string()),
                     ("needed_role", needed.to_string()),
@@ -202,7 +203,7 @@ impl AccessPolicy {
             return Err(refusal(
                 Code::Unauthenticated,
                 "missing `authorization: Bearer <token>` metadata",
-                "MISSING_TOKEN",
+                Reason::MissingToken,
                 [],
             ));
         };
@@ -219,7 +220,7 @@ impl AccessPolicy {
                 refusal(
                     Code::Unauthenticated,
                     "the `authorization` metadata must be `Bearer <token>` (the scheme, one space, the token)",
-                    "MALFORMED_AUTHORIZATION",
+                    Reason::MalformedAuthorization,
                     [],
                 )
             })?;
@@ -240,7 +241,7 @@ impl AccessPolicy {
                 refusal(
                     Code::Unauthenticated,
                     "unknown token: it matches none configured in [[auth.tokens]]; check the token, or ask an operator for one",
-                    "UNKNOWN_TOKEN",
+                    Reason::UnknownToken,
                     [],
                 )
             })

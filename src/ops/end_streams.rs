@@ -15,6 +15,7 @@ use http_body::Frame;
 use tonic::{Code, Status};
 
 use super::grpc::refusal;
+use super::reason::Reason;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -94,7 +95,7 @@ where
                 Some(refusal(
                     Code::Unavailable,
                     "the server is shutting down",
-                    "SHUTTING_DOWN",
+                    Reason::ShuttingDown,
                     [],
                 )),
             );

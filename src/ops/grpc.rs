@@ -5,17 +5,18 @@ use http::HeaderMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use super::reason::Reason;
+
 /// The `domain` of every `google.rpc.ErrorInfo` this server sends: reasons are unique within it.
 pub const ERROR_DOMAIN: &str = "eventlog";
 
 /// A refusal a program can act on without reading the prose: `message` for people, and
-/// `google.rpc.ErrorInfo` details with a stable `reason` (an UPPER_SNAKE_CASE name the README
-/// lists) and `metadata` (ids, positions, limits) for programs. `extra` adds other standard
+/// `google.rpc.ErrorInfo` details with a stable [`Reason`] and `metadata` (ids, positions, limits) for programs. `extra` adds other standard
 /// details (`BadRequest`, `PreconditionFailure`) to the same status.
 pub fn refusal_with(
     code: Code,
     message: impl Into<String>,
-    reason: &'static str,
+    reason: Reason,
     metadata: impl IntoIterator<Item = (&'static str, String)>,
     mut extra: ErrorDetails,
 ) -> Status {
@@ -23,7 +24,7 @@ pub fn refusal_with(
         .into_iter()
         .map(|(key, value)| (key.to_string(), value))
         .collect();
-    extra.set_error_info(reason, ERROR_DOMAIN, metadata);
+    extra.set_error_info(reason.as_str(), ERROR_DOMAIN, metadata);
     Status::with_error_details(code, message, extra)
 }
 
@@ -31,7 +32,7 @@ pub fn refusal_with(
 pub fn refusal(
     code: Code,
     message: impl Into<String>,
-    reason: &'static str,
+    reason: Reason,
     metadata: impl IntoIterator<Item = (&'static str, String)>,
 ) -> Status {
     refusal_with(code, message, reason, metadata, ErrorDetails::new())

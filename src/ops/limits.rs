@@ -39,6 +39,7 @@ use tower_service::Service;
 use super::auth::Caller;
 use super::grpc::{refusal, refuse};
 use super::methods::{self, MethodKind, RequestShape};
+use super::reason::Reason;
 use super::request_errors::message_too_large;
 use super::shares::{CallerKey, Share, Shares};
 
@@ -240,7 +241,7 @@ where
                                  entries are idempotent by id)",
                                 limits.request_timeout.as_millis()
                             ),
-                            "REQUEST_TIMEOUT",
+                            Reason::RequestTimeout,
                             [],
                         )))
                     }
@@ -331,7 +332,7 @@ fn take_slot(
     // The pool first: when it is full, that is what the caller needs to hear.
     let permit = Arc::clone(&pool.slots)
         .try_acquire_owned()
-        .map_err(|_| refusal(Code::ResourceExhausted, message, "OVERLOADED", []))?;
+        .map_err(|_| refusal(Code::ResourceExhausted, message, Reason::Overloaded, []))?;
     let share = match caller {
         Some(caller) => Some(pool.shares.take(caller).map_err(|who| {
             refusal(
@@ -343,7 +344,7 @@ fn take_slot(
                     pool.shares.cap(),
                     pool.size,
                 ),
-                "CALLER_SHARE_EXCEEDED",
+                Reason::CallerShareExceeded,
                 [("limit", pool.shares.cap().to_string())],
             )
         })?),
@@ -375,7 +376,7 @@ async fn read_whole(
                     "the request body did not arrive within {} ms (--request-body-timeout)",
                     limits.request_body_timeout.as_millis()
                 ),
-                "REQUEST_BODY_TIMEOUT",
+                Reason::RequestBodyTimeout,
                 [],
             ))
         }

@@ -14,9 +14,10 @@
 //! - [`end_streams`]: ends health watches and reflection streams at shutdown.
 //!
 //! Before them all, [`connections`] admits connections (a cap, a handshake deadline, an accept
-//! loop that backs off). Beside them: [`methods`] (the one table of methods, roles and kinds), [`health`]
-//! (`grpc.health.v1.Health`), [`metrics`] (the Prometheus endpoint), [`tls`] (rustls from PEM
-//! files), [`logging`] (pretty or JSON output) and [`grpc`] (status helpers the layers share).
+//! loop that backs off). Beside them: [`methods`] (the one table of methods, roles and kinds),
+//! [`health`] (`grpc.health.v1.Health`), [`metrics`] (the Prometheus endpoint), [`tls`] (rustls
+//! from PEM files), [`logging`] (pretty or JSON output), [`grpc`] (status helpers the layers
+//! share) and [`reason`] (the stable reasons refusals carry for programs).
 
 pub mod auth;
 pub mod connections;
@@ -27,6 +28,7 @@ pub mod limits;
 pub mod logging;
 pub mod methods;
 pub mod metrics;
+pub mod reason;
 pub mod request_errors;
 pub mod request_log;
 pub mod shares;

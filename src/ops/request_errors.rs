@@ -22,6 +22,7 @@ use tower_service::Service;
 
 use super::grpc::{refusal, refuse};
 use super::methods;
+use super::reason::Reason;
 
 /// Characters of tonic's decoding reason kept in the message (it names the message and field).
 const REASON_CHARS: usize = 160;
@@ -99,7 +100,7 @@ pub fn message_too_large(max_message_bytes: usize) -> Status {
             "the request message is larger than the server accepts ({max_message_bytes} bytes, \
              --max-message-bytes); split it into smaller requests"
         ),
-        "MESSAGE_TOO_LARGE",
+        Reason::MessageTooLarge,
         [],
     )
 }
@@ -130,7 +131,7 @@ fn restated(status: &Status, method: &str, max_message_bytes: usize) -> Option<S
                     "the request body {what}; build the client from the .proto files in proto/ \
                      (fields of the declared types, strings in UTF-8)"
                 ),
-                "INVALID_PROTOBUF",
+                Reason::InvalidProtobuf,
                 [],
             ))
         }

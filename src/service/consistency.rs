@@ -6,6 +6,7 @@ use std::time::Duration;
 use tonic::{Code, Status};
 
 use crate::ops::grpc::refusal;
+use crate::ops::reason::Reason;
 
 use crate::domain::Position;
 use crate::store::Store;
@@ -26,5 +27,5 @@ pub async fn indexes_cover(store: &Store, min_position: u64) -> Result<Position,
     store
         .wait_indexed(wanted, MAX_INDEX_WAIT)
         .await
-        .map_err(|lag| refusal(Code::Unavailable, lag.to_string(), "INDEX_BEHIND", []))
+        .map_err(|lag| refusal(Code::Unavailable, lag.to_string(), Reason::IndexBehind, []))
 }

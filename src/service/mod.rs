@@ -34,6 +34,7 @@ use crate::domain::{FieldProblem, InvalidField, Position, SymmetricRelations, Vo
 use crate::ops::auth::Caller;
 use crate::ops::grpc::refusal;
 use crate::ops::metrics::Metrics;
+use crate::ops::reason::Reason;
 use crate::proto;
 use crate::proto::event_log_server::EventLog;
 use crate::shutdown::Shutdown;
@@ -130,7 +131,7 @@ async fn blocking<T: Send + 'static>(
         refusal(
             Code::ResourceExhausted,
             format!("the store is already serving {MAX_BLOCKING_CALLS} reads; retry later"),
-            "OVERLOADED",
+            Reason::Overloaded,
             [],
         )
     })?;
@@ -240,7 +241,7 @@ impl EventLog for EventLogService {
                     refusal(
                         Code::NotFound,
                         format!("no entry has id {}", quoted(&text)),
-                        "UNKNOWN_ENTRY",
+                        Reason::UnknownEntry,
                         [("id", id.to_string())],
                     )
                 })?
@@ -254,7 +255,7 @@ impl EventLog for EventLogService {
                     refusal(
                         Code::NotFound,
                         format!("no entry at position {position}; the head is {head}"),
-                        "UNKNOWN_ENTRY",
+                        Reason::UnknownEntry,
                         [
                             ("position", position.to_string()),
                             ("head", head.0.to_string()),
@@ -344,7 +345,7 @@ impl EventLog for EventLogService {
                     "no actor has id {}; ResolveActor finds actors by name or alias",
                     quoted(&text)
                 ),
-                "UNKNOWN_ACTOR",
+                Reason::UnknownActor,
                 [("id", id.to_string())],
             )
         })?;

@@ -8,6 +8,7 @@ use prost::Message;
 use tonic::{Code, Status};
 
 use crate::ops::grpc::refusal;
+use crate::ops::reason::Reason;
 
 use crate::domain::limits::MAX_PAGE_SIZE;
 use crate::domain::query::entry_span;
@@ -245,7 +246,7 @@ async fn require_event(store: &Arc<Store>, id: EntryId) -> Result<(), Status> {
         (id, _) => Err(refusal(
             Code::NotFound,
             format!("event_id: no event has id {}", quoted(id.as_str())),
-            "UNKNOWN_ENTRY",
+            Reason::UnknownEntry,
             [("field", "event_id".to_string()), ("id", id.to_string())],
         )),
     }

@@ -14,6 +14,7 @@ use crate::domain::{
     SubscriptionRejection,
 };
 use crate::ops::grpc::{refusal, refusal_with};
+use crate::ops::reason::Reason;
 use crate::store::{AppendError, StoreError};
 
 impl From<InvalidField> for Status {
@@ -37,16 +38,16 @@ impl From<InvalidField> for Status {
 }
 
 /// The stable name of each kind of broken field rule.
-pub fn field_reason(problem: FieldProblem) -> &'static str {
+pub fn field_reason(problem: FieldProblem) -> Reason {
     match problem {
-        FieldProblem::Missing => "MISSING_FIELD",
-        FieldProblem::ServerAssigned => "SERVER_ASSIGNED_FIELD",
-        FieldProblem::InvalidDate => "INVALID_DATE",
-        FieldProblem::InvalidId => "INVALID_ID",
-        FieldProblem::UnknownRelation => "UNKNOWN_RELATION",
-        FieldProblem::TooLarge => "TOO_LARGE",
-        FieldProblem::InvalidPageToken => "INVALID_PAGE_TOKEN",
-        FieldProblem::Invalid => "INVALID_VALUE",
+        FieldProblem::Missing => Reason::MissingField,
+        FieldProblem::ServerAssigned => Reason::ServerAssignedField,
+        FieldProblem::InvalidDate => Reason::InvalidDate,
+        FieldProblem::InvalidId => Reason::InvalidId,
+        FieldProblem::UnknownRelation => Reason::UnknownRelation,
+        FieldProblem::TooLarge => Reason::TooLarge,
+        FieldProblem::InvalidPageToken => Reason::InvalidPageToken,
+        FieldProblem::Invalid => Reason::InvalidValue,
     }
 }
 
@@ -66,7 +67,7 @@ impl From<AppendRejection> for Status {
             AppendRejection::HeadMismatch { expected, actual } => refusal_with(
                 Code::Aborted,
                 message,
-                "HEAD_MISMATCH",
+                Reason::HeadMismatch,
                 [
                     ("expected_head", expected.0.to_string()),
                     ("head", actual.0.to_string()),
@@ -85,7 +86,7 @@ impl From<AppendRejection> for Status {
             } => refusal(
                 Code::AlreadyExists,
                 message,
-                "ID_TAKEN",
+                Reason::IdTaken,
                 index.into_iter().chain([
                     ("id", id.to_string()),
                     ("existing_kind", existing_kind.to_string()),
@@ -100,7 +101,7 @@ impl From<AppendRejection> for Status {
             } => refusal_with(
                 Code::InvalidArgument,
                 message,
-                "ID_TWICE_IN_BATCH",
+                Reason::IdTwiceInBatch,
                 index.into_iter().chain([
                     ("earlier_index", earlier.to_string()),
                     ("id", id.to_string()),
@@ -118,9 +119,9 @@ impl From<AppendRejection> for Status {
                 found,
             } => {
                 let reason = match (wanted, found) {
-                    (_, Some(_)) => "WRONG_REFERENCE_KIND",
-                    (EntryKind::Actor, None) => "UNKNOWN_ACTOR",
-                    (_, None) => "UNKNOWN_ENTRY",
+                    (_, Some(_)) => Reason::WrongReferenceKind,
+                    (EntryKind::Actor, None) => Reason::UnknownActor,
+                    (_, None) => Reason::UnknownEntry,
                 };
                 let path = format!("entries[{at}].{field}");
                 let description = message
@@ -154,13 +155,13 @@ impl From<SubscriptionRejection> for Status {
             SubscriptionRejection::Unknown(name) => refusal(
                 Code::NotFound,
                 message,
-                "UNKNOWN_SUBSCRIPTION",
+                Reason::UnknownSubscription,
                 [("subscription", name)],
             ),
             SubscriptionRejection::StartBeyondHead { start, head } => refusal(
                 Code::FailedPrecondition,
                 message,
-                "START_BEYOND_HEAD",
+                Reason::StartBeyondHead,
                 [
                     ("from_position", start.0.to_string()),
                     ("head", head.0.to_string()),
@@ -169,7 +170,7 @@ impl From<SubscriptionRejection> for Status {
             SubscriptionRejection::BeyondHead { position, head } => refusal(
                 Code::FailedPrecondition,
                 message,
-                "CHECKPOINT_BEYOND_HEAD",
+                Reason::CheckpointBeyondHead,
                 [
                     ("position", position.0.to_string()),
                     ("head", head.0.to_string()),
@@ -178,7 +179,7 @@ impl From<SubscriptionRejection> for Status {
             SubscriptionRejection::FilterMismatch(name) => refusal_with(
                 Code::FailedPrecondition,
                 message,
-                "FILTER_MISMATCH",
+                Reason::FilterMismatch,
                 [("subscription", name.clone())],
                 ErrorDetails::with_precondition_failure_violation(
                     "SUBSCRIPTION",
@@ -189,13 +190,13 @@ impl From<SubscriptionRejection> for Status {
             SubscriptionRejection::NotOwner { name, owner } => refusal(
                 Code::PermissionDenied,
                 message,
-                "SUBSCRIPTION_NOT_OWNED",
+                Reason::SubscriptionNotOwned,
                 [("subscription", name), ("owner", owner)],
             ),
             SubscriptionRejection::TooMany { owner, max } => refusal(
                 Code::ResourceExhausted,
                 message,
-                "TOO_MANY_SUBSCRIPTIONS",
+                Reason::TooManySubscriptions,
                 [("owner", owner), ("limit", max.to_string())],
             ),
         }
@@ -221,7 +222,7 @@ impl From<NameRejection> for Status {
             } => refusal_with(
                 Code::InvalidArgument,
                 message,
-                "AMBIGUOUS_ACTOR",
+                Reason::AmbiguousActor,
                 [
                     ("field", field.clone()),
                     ("candidates", ids(&candidates)),
@@ -239,7 +240,7 @@ impl From<NameRejection> for Status {
             } => refusal(
                 Code::NotFound,
                 message,
-                "UNKNOWN_ACTOR",
+                Reason::UnknownActor,
                 [("field", field), ("suggestions", ids(&suggestions))],
             ),
         }
@@ -253,7 +254,7 @@ impl From<QueryRejection> for Status {
             QueryRejection::AsOfBeyondHead { as_of, head } => refusal(
                 Code::OutOfRange,
                 message,
-                "AS_OF_BEYOND_HEAD",
+                Reason::AsOfBeyondHead,
                 [
                     ("as_of_position", as_of.0.to_string()),
                     ("head", head.0.to_string()),
@@ -262,7 +263,7 @@ impl From<QueryRejection> for Status {
             QueryRejection::TokenBeyondHead { snapshot, head } => refusal(
                 Code::OutOfRange,
                 message,
-                "PAGE_TOKEN_BEYOND_HEAD",
+                Reason::PageTokenBeyondHead,
                 [
                     ("snapshot", snapshot.0.to_string()),
                     ("head", head.0.to_string()),
@@ -279,15 +280,17 @@ pub const STORAGE_FAILED: &str = "the server's storage failed on this call; an o
 
 /// The status of a failure inside the server's storage ([`STORAGE_FAILED`]).
 pub fn storage_failed() -> Status {
-    refusal(Code::Internal, STORAGE_FAILED, "STORAGE_FAILED", [])
+    refusal(Code::Internal, STORAGE_FAILED, Reason::StorageFailed, [])
 }
 
 impl From<StoreError> for Status {
     fn from(error: StoreError) -> Status {
         let message = error.to_string();
         match error {
-            StoreError::Closed => refusal(Code::Unavailable, message, "STORE_CLOSED", []),
-            StoreError::Locked { .. } => refusal(Code::Unavailable, message, "STORE_LOCKED", []),
+            StoreError::Closed => refusal(Code::Unavailable, message, Reason::StoreClosed, []),
+            StoreError::Locked { .. } => {
+                refusal(Code::Unavailable, message, Reason::StoreLocked, [])
+            }
             // The engine's words (an OS error, a path) go to the log, not to clients.
             StoreError::Poisoned(_) => {
                 tracing::error!(%message, "append refused: the store is poisoned");
@@ -296,7 +299,7 @@ impl From<StoreError> for Status {
                     "the server stopped accepting writes after a write to its disk failed; reads \
                      go on; an operator must fix the cause (the server log says what it was) and \
                      restart the server",
-                    "WRITES_STOPPED",
+                    Reason::WritesStopped,
                     [],
                 )
             }
@@ -307,7 +310,7 @@ impl From<StoreError> for Status {
             } => refusal(
                 Code::ResourceExhausted,
                 message,
-                "DISK_FULL",
+                Reason::DiskFull,
                 [
                     ("free_bytes", free.to_string()),
                     ("needed_bytes", needed.to_string()),
@@ -316,7 +319,7 @@ impl From<StoreError> for Status {
             ),
             StoreError::Corrupt { .. } => {
                 tracing::error!(%message, "stored data is damaged");
-                refusal(Code::DataLoss, message, "DATA_DAMAGED", [])
+                refusal(Code::DataLoss, message, Reason::DataDamaged, [])
             }
             StoreError::Engine(_) | StoreError::Encode(_) | StoreError::Task(_) => {
                 tracing::error!(%message, "storage failure");

@@ -18,6 +18,7 @@ use crate::domain::{
 use crate::ops::auth::Caller;
 use crate::ops::grpc::refusal;
 use crate::ops::methods::Role;
+use crate::ops::reason::Reason;
 use crate::proto;
 use crate::store::Store;
 use crate::subscription::{self, Budget, Delivery, Pace, StreamEnd};
@@ -167,7 +168,7 @@ fn end_status(end: StreamEnd) -> Status {
             refusal(
                 Code::Unavailable,
                 format!("the server is shutting down; resume from position {next}"),
-                "SHUTTING_DOWN",
+                Reason::ShuttingDown,
                 [("next_position", next.0.to_string())],
             )
         }
@@ -184,7 +185,7 @@ fn end_status(end: StreamEnd) -> Status {
                      (--subscriber-stall-timeout); resume from position {next}",
                     waited.as_millis()
                 ),
-                "SUBSCRIBER_STALLED",
+                Reason::SubscriberStalled,
                 [("next_position", next.0.to_string())],
             )
         }
