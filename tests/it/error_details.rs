@@ -329,7 +329,9 @@ async fn actor_names_that_cannot_be_taken_say_why_to_programs() {
 #[test]
 fn the_readme_lists_every_reason() {
     let readme = std::fs::read_to_string("README.md").expect("README.md");
-    let table = &readme[readme.find("| reason | status | when |").expect("the reasons table")..];
+    let table = &readme[readme
+        .find("| reason | status | when |")
+        .expect("the reasons table")..];
     let table = &table[..table.find("\n\n").unwrap_or(table.len())];
     for reason in eventlog::ops::reason::Reason::ALL {
         assert!(

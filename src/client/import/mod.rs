@@ -16,13 +16,10 @@
 //! events) of an earlier batch are satisfied by sending those entries along again; the dry run
 //! keeps them in memory for that, which the real import does not need to.
 
-use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -30,12 +27,13 @@ use super::args::{ImportArgs, ImportFormat};
 use super::connect::{connect, Client};
 use super::error::{code_name, ClientError};
 use super::import_source::{self, Batch, BytesRead, Origin, SourceEvent, SourceSettings};
-use prost::Message;
-
-use crate::domain::limits::{MAX_BATCH_BYTES, MAX_ENTRIES_PER_BATCH};
 use crate::import::actors::grow_names;
-use crate::import::ImportStats;
 use crate::proto::{self, entry::Body};
+use dry_run::DryRunContext;
+use report::{summary, total_size, Progress, Tally};
+
+mod dry_run;
+mod report;
 
 /// Attempts of a batch the server could not take for now (UNAVAILABLE, RESOURCE_EXHAUSTED).
 /// Re-sending is safe: an append that did land is answered as duplicates.
@@ -44,9 +42,6 @@ const ATTEMPTS: u32 = 6;
 /// Most entries of a dry-run batch to start with: each may bring earlier entries along (a
 /// GDELT event up to four actors); a batch that still does not fit is halved.
 const DRY_RUN_BATCH: usize = 200;
-
-/// Rejected lines listed in the summary; the rest are counted.
-const REJECTIONS_SHOWN: usize = 20;
 
 /// Runs an import; the summary goes to stderr.
 pub async fn run(args: ImportArgs) -> Result<ExitCode, ClientError> {
@@ -113,40 +108,6 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, ClientError> {
             "import stopped: {reason}\n(entries appended before this are durable; re-running \
              the import skips them as duplicates)"
         ))),
-    }
-}
-
-/// What the import did, for the summary.
-#[derive(Debug, Default)]
-struct Tally {
-    /// Entries appended (or, in a dry run, that would be).
-    appended: u64,
-    /// Entries the log already held, identical.
-    duplicates: u64,
-    /// Actor entries not sent because the log's revision already has every name.
-    unchanged_actors: u64,
-    /// Lines refused, by the reader or by the server, as `place: reason`: the first ones in
-    /// line order, at most `REJECTIONS_SHOWN` (see [`Tally::reject`]).
-    rejected: Vec<(Origin, String)>,
-    /// Every line refused.
-    rejected_total: u64,
-}
-
-impl Tally {
-    /// Counts a refused line and keeps it if it is among the first in line order. The reader
-    /// runs ahead of the server, so refusals arrive out of order; the list stays bounded.
-    fn reject(&mut self, origin: Origin, text: String) {
-        self.rejected_total += 1;
-        self.rejected.push((origin, text));
-        if self.rejected.len() > 2 * REJECTIONS_SHOWN {
-            self.sort_rejected();
-            self.rejected.truncate(REJECTIONS_SHOWN);
-        }
-    }
-
-    fn sort_rejected(&mut self) {
-        self.rejected
-            .sort_by_key(|(origin, _)| (origin.file, origin.line == 0, origin.line));
     }
 }
 
@@ -373,244 +334,12 @@ fn refused_entry(status: &tonic::Status) -> Option<usize> {
         .ok()
 }
 
-/// Entries a dry run has "appended", so later batches may refer to them. Only what can be
-/// referred to is kept: actors, and for NDJSON (where claims name events) events and claims.
-#[derive(Debug, Default)]
-struct DryRunContext {
-    /// Id -> the entry's latest version in the input.
-    entries: HashMap<String, proto::Entry>,
-}
-
-impl DryRunContext {
-    fn actor(&self, id: &str) -> Option<&proto::Actor> {
-        match &self.entries.get(id)?.body {
-            Some(Body::Actor(actor)) => Some(actor),
-            _ => None,
-        }
-    }
-
-    /// The batch preceded by the remembered entries it refers to, directly or through each
-    /// other (an actor's affiliation names another actor), each after what it refers to; and
-    /// how many those are.
-    fn with_references(&self, batch: &[proto::Entry]) -> (Vec<proto::Entry>, usize) {
-        let mut done: HashSet<&str> = HashSet::new();
-        let mut prefix: Vec<proto::Entry> = Vec::new();
-        // Depth-first, post-order, without recursion: a long chain of corrections must not
-        // exhaust the stack. `(id, expanded)`: an id is emitted once its references are.
-        let mut stack: Vec<(&str, bool)> = batch
-            .iter()
-            .flat_map(references)
-            .rev()
-            .map(|id| (id, false))
-            .collect();
-        while let Some((id, expanded)) = stack.pop() {
-            let Some(entry) = self.entries.get(id) else {
-                continue;
-            };
-            if done.contains(id) {
-                continue;
-            }
-            if expanded {
-                done.insert(id);
-                prefix.push(entry.clone());
-            } else {
-                stack.push((id, true));
-                stack.extend(references(entry).into_iter().rev().map(|r| (r, false)));
-            }
-        }
-        let count = prefix.len();
-        prefix.extend(batch.iter().cloned());
-        (prefix, count)
-    }
-
-    /// True when the batch and what it refers to fit in one `Append`.
-    fn fits(&self, batch: &[proto::Entry]) -> bool {
-        let (entries, _) = self.with_references(batch);
-        let bytes: usize = entries.iter().map(|e| e.encoded_len() + 8).sum();
-        entries.len() <= MAX_ENTRIES_PER_BATCH && bytes <= MAX_BATCH_BYTES * 3 / 4
-    }
-
-    fn remember(&mut self, batch: &[proto::Entry], format: ImportFormat) {
-        for entry in batch {
-            let keep = matches!(entry.body, Some(Body::Actor(_))) || format == ImportFormat::Ndjson;
-            if let (true, Some(id)) = (keep, entry_id(entry)) {
-                self.entries.insert(id.to_string(), entry.clone());
-            }
-        }
-    }
-}
-
-fn entry_id(entry: &proto::Entry) -> Option<&str> {
-    match entry.body.as_ref()? {
-        Body::Actor(a) => Some(&a.id),
-        Body::Event(e) => Some(&e.id),
-        Body::Claim(c) => Some(&c.id),
-    }
-}
-
-/// Every id an entry refers to (not its own: a revision needs nothing before it).
-fn references(entry: &proto::Entry) -> Vec<&str> {
-    let mut ids: Vec<&str> = Vec::new();
-    match entry.body.as_ref() {
-        Some(Body::Actor(a)) => ids.extend(a.affiliations.iter().map(|x| x.actor_id.as_str())),
-        Some(Body::Event(e)) => {
-            ids.extend(e.participants.iter().map(|p| p.actor_id.as_str()));
-            ids.extend(e.supersedes.iter().map(String::as_str));
-        }
-        Some(Body::Claim(c)) => {
-            ids.extend([&c.subject, &c.object, &c.claimant, &c.event_id].map(String::as_str));
-            ids.extend(c.supersedes.iter().map(String::as_str));
-        }
-        None => {}
-    }
-    ids.retain(|id| !id.is_empty());
-    ids
-}
-
-fn total_size(files: &[PathBuf]) -> Option<u64> {
-    files
-        .iter()
-        .map(|path| {
-            if path.as_os_str() == "-" {
-                return None;
-            }
-            std::fs::metadata(path)
-                .ok()
-                .filter(|m| m.is_file())
-                .map(|m| m.len())
-        })
-        .sum()
-}
-
-fn summary(
-    args: &ImportArgs,
-    tally: &Tally,
-    stats: Option<&ImportStats>,
-    elapsed: Duration,
-) -> String {
-    let mut lines = Vec::new();
-    let verb = if args.dry_run {
-        "dry run, nothing written: would append"
-    } else {
-        "appended"
-    };
-    let rate = tally.appended as f64 / elapsed.as_secs_f64().max(1e-3);
-    let mut head = format!(
-        "{verb} {} entries in {:.1} s ({rate:.0}/s); {} duplicates already in the log",
-        tally.appended,
-        elapsed.as_secs_f64(),
-        tally.duplicates
-    );
-    if tally.unchanged_actors > 0 {
-        head.push_str(&format!(
-            "; {} actors already in the log with every name",
-            tally.unchanged_actors
-        ));
-    }
-    lines.push(head);
-    if let Some(stats) = stats {
-        let mut read = format!(
-            "read {} rows from {} file(s): {} events or claims, {} actor entries",
-            stats.rows,
-            args.files.len(),
-            stats.events,
-            stats.actors
-        );
-        for (reason, count) in &stats.skipped {
-            read.push_str(&format!("; skipped {count} ({reason})"));
-        }
-        lines.push(read);
-    }
-    lines.push(format!("rejected {} line(s)", tally.rejected_total));
-    for (_, rejection) in tally.rejected.iter().take(REJECTIONS_SHOWN) {
-        lines.push(format!("  {rejection}"));
-    }
-    let shown = tally.rejected.len().min(REJECTIONS_SHOWN) as u64;
-    if tally.rejected_total > shown {
-        lines.push(format!("  ... and {} more", tally.rejected_total - shown));
-    }
-    lines.join("\n")
-}
-
-/// The progress bar: drawn on a terminal only, by bytes read when the input size is known.
-struct Progress(Option<ProgressBar>);
-
-impl Progress {
-    fn new(visible: bool, total_bytes: Option<u64>) -> Progress {
-        if !visible {
-            return Progress(None);
-        }
-        let bar = match total_bytes {
-            Some(total) => ProgressBar::new(total).with_style(
-                ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {msg} (ETA {eta})")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            ),
-            None => ProgressBar::new_spinner().with_style(
-                ProgressStyle::with_template("{spinner} {bytes} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            ),
-        };
-        bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(4));
-        Progress(Some(bar))
-    }
-
-    fn update(&self, bytes_read: &BytesRead, tally: &Tally, started: Instant) {
-        if let Some(bar) = &self.0 {
-            bar.set_position(bytes_read.load(std::sync::atomic::Ordering::Relaxed));
-            let rate = tally.appended as f64 / started.elapsed().as_secs_f64().max(1e-3);
-            bar.set_message(format!(
-                "{} new, {} dup, {rate:.0}/s",
-                tally.appended, tally.duplicates
-            ));
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.0 {
-            bar.finish_and_clear();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
     use tonic_types::ErrorDetails;
-
-    fn actor(id: &str, part_of: Option<&str>) -> proto::Entry {
-        proto::Entry {
-            body: Some(Body::Actor(proto::Actor {
-                id: id.into(),
-                affiliations: part_of
-                    .map(|p| proto::Affiliation {
-                        actor_id: p.into(),
-                        relation: "part_of".into(),
-                        ..Default::default()
-                    })
-                    .into_iter()
-                    .collect(),
-                ..Default::default()
-            })),
-            ..Default::default()
-        }
-    }
-
-    fn event(id: &str, actors: &[&str]) -> proto::Entry {
-        proto::Entry {
-            body: Some(Body::Event(proto::Event {
-                id: id.into(),
-                participants: actors
-                    .iter()
-                    .map(|a| proto::Participant {
-                        actor_id: (*a).into(),
-                        role: proto::Role::Participant as i32,
-                    })
-                    .collect(),
-                ..Default::default()
-            })),
-            ..Default::default()
-        }
-    }
 
     #[test]
     fn a_refusal_names_its_entry_by_its_details_not_its_prose() {
@@ -632,51 +361,5 @@ mod tests {
         assert_eq!(refused_entry(&status), None, "the prose is not read");
         let status = tonic::Status::failed_precondition("entries[12].event: no details");
         assert_eq!(refused_entry(&status), None);
-    }
-
-    #[test]
-    fn a_dry_run_sends_what_a_batch_refers_to_transitively_in_input_order() {
-        let mut context = DryRunContext::default();
-        context.remember(
-            &[
-                actor("syr", None),
-                actor("unit", Some("syr")),
-                actor("other", None),
-            ],
-            ImportFormat::Gdelt,
-        );
-        context.remember(&[event("ev-old", &["unit"])], ImportFormat::Gdelt);
-        assert!(
-            !context.entries.contains_key("ev-old"),
-            "GDELT events are never referred to"
-        );
-        // A later revision of the parent keeps the prefix in dependency order.
-        context.remember(&[actor("syr", None)], ImportFormat::Gdelt);
-        let batch = [event("ev-new", &["unit"])];
-        let (entries, prefix) = context.with_references(&batch);
-        assert_eq!(prefix, 2);
-        let ids: Vec<&str> = entries.iter().filter_map(entry_id).collect();
-        assert_eq!(ids, vec!["syr", "unit", "ev-new"]);
-    }
-
-    #[test]
-    fn a_dry_run_batch_that_brings_too_much_along_does_not_fit() {
-        let mut context = DryRunContext::default();
-        let actors: Vec<proto::Entry> = (0..1200).map(|i| actor(&format!("a{i}"), None)).collect();
-        context.remember(&actors, ImportFormat::Gdelt);
-        let events: Vec<proto::Entry> = (0..600)
-            .map(|i| {
-                let (a, b) = (format!("a{}", 2 * i), format!("a{}", 2 * i + 1));
-                event(&format!("e{i}"), &[a.as_str(), b.as_str()])
-            })
-            .collect();
-        assert!(
-            !context.fits(&events),
-            "1200 actors and 600 events are over 1000"
-        );
-        assert!(
-            context.fits(&events[..300]),
-            "600 actors and 300 events fit"
-        );
     }
 }
