@@ -1,5 +1,6 @@
 //! Domain values to responses. Infallible: everything in the store was valid when written.
 
+use crate::domain::names::{MatchDetail, MatchQuality};
 use crate::domain::{
     Actor, ActorKind, Certainty, Claim, DateSpan, Day, Edtf, Entry, EntryBody, EntryFilter,
     EntryKind, Event, Location, RelationEdge, RelationType, Role, Source,
@@ -16,6 +17,29 @@ pub fn entry(entry: Entry) -> proto::Entry {
             EntryBody::Event(e) => proto::entry::Body::Event(event(e)),
             EntryBody::Claim(c) => proto::entry::Body::Claim(claim(c)),
         }),
+    }
+}
+
+/// A `ResolveActor` match as clients see it: the actor, the name that matched and how.
+pub fn actor_match(quality: MatchQuality, detail: MatchDetail, a: Actor) -> proto::ActorMatch {
+    let kind = match quality {
+        MatchQuality::ExactName => proto::MatchKind::Name,
+        MatchQuality::ExactAlias => proto::MatchKind::Alias,
+        MatchQuality::ExactId => proto::MatchKind::Id,
+        MatchQuality::Prefix => proto::MatchKind::Prefix,
+        MatchQuality::AllWords => proto::MatchKind::Words,
+        MatchQuality::Near => proto::MatchKind::Near,
+    };
+    let MatchDetail {
+        matched_name,
+        score,
+    } = detail;
+    proto::ActorMatch {
+        actor: Some(actor(a)),
+        matched_name,
+        kind: kind as i32,
+        // A score is a share between 0 and 1: f32 holds it to the precision anyone reads.
+        score: score as f32,
     }
 }
 

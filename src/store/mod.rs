@@ -370,6 +370,16 @@ impl Store {
             .collect())
     }
 
+    /// Actors matching `name` with how each matched, best first, at most `limit`: what
+    /// `ResolveActor` reports (see `domain::names::explain_match`).
+    pub fn resolve_ranked(
+        &self,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<(MatchQuality, Actor)>, StoreError> {
+        self.ranked_actors(name, limit)
+    }
+
     /// The actors `name` may mean, best first, with how each matched: at most `limit`, for
     /// `domain::names::pick_actor`.
     pub fn name_candidates(&self, name: &str, limit: usize) -> Result<Vec<Candidate>, StoreError> {
