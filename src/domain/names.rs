@@ -344,6 +344,7 @@ mod tests {
             kind: ActorKind::ArmedGroup,
             country: None,
             affiliations: vec![],
+            same_as: Vec::new(),
             description: String::new(),
         };
         let near = explain_match("Hezbolah", MatchQuality::Near, &hezbollah);

@@ -61,6 +61,7 @@ pub fn actor(a: Actor) -> proto::Actor {
                 valid: edtf_text(af.valid),
             })
             .collect(),
+        same_as: a.same_as.into_iter().map(String::from).collect(),
         description: a.description,
     }
 }

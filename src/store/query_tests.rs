@@ -491,6 +491,7 @@ proptest! {
                 kind: ActorKind::ArmedGroup,
                 country: None,
                 affiliations: vec![],
+                same_as: Vec::new(),
                 description: String::new(),
             }))
             .collect();
@@ -610,6 +611,7 @@ fn a_page_stops_at_its_scan_budget_and_resumes_where_it_stopped() {
         kind: ActorKind::ArmedGroup,
         country: None,
         affiliations: vec![],
+        same_as: Vec::new(),
         description: String::new(),
     });
     runtime

@@ -81,6 +81,7 @@ mod tests {
             kind: ActorKind::ArmedGroup,
             country: None,
             affiliations: vec![],
+            same_as: Vec::new(),
             description: String::new(),
         }
     }
