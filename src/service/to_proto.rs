@@ -2,8 +2,8 @@
 
 use crate::domain::names::{MatchDetail, MatchQuality};
 use crate::domain::{
-    Actor, ActorKind, Certainty, Claim, DateSpan, Day, Edtf, Entry, EntryBody, EntryFilter,
-    EntryKind, Event, Location, RelationEdge, RelationType, Role, Source,
+    Actor, ActorClass, ActorKind, Certainty, Claim, DateSpan, Day, Edtf, Entry, EntryBody,
+    EntryFilter, EntryKind, Event, Location, RelationEdge, RelationType, Role, Source,
 };
 use crate::proto;
 
@@ -40,6 +40,14 @@ pub fn actor_match(quality: MatchQuality, detail: MatchDetail, a: Actor) -> prot
         kind: kind as i32,
         // A score is a share between 0 and 1: f32 holds it to the precision anyone reads.
         score: score as f32,
+    }
+}
+
+/// Which actors a request's `field` covered.
+pub fn actors_covered(field: &str, class: &ActorClass) -> proto::ActorsCovered {
+    proto::ActorsCovered {
+        field: field.to_string(),
+        actor_ids: class.ids().map(ToString::to_string).collect(),
     }
 }
 

@@ -27,6 +27,7 @@ mod priority;
 mod query;
 pub mod record;
 pub mod restore;
+mod same_as_index;
 mod stored;
 mod writer;
 mod writes;
