@@ -715,4 +715,6 @@ fn catch_up_ids(log: &SledLog, index: &FjallIndex, head: Position) -> Result<(),
 #[cfg(test)]
 mod query_tests;
 #[cfg(test)]
+mod same_as_tests;
+#[cfg(test)]
 mod tests;
