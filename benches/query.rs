@@ -141,6 +141,7 @@ impl Generator {
                     kind,
                     country: CountryCode::parse(COUNTRIES[rank % COUNTRIES.len()]).ok(),
                     affiliations: vec![],
+                    same_as: vec![],
                     description: String::new(),
                 })
             })

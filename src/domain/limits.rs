@@ -17,6 +17,9 @@ pub const MAX_LONG_TEXT: usize = 16_384;
 pub const MAX_ALIASES: usize = 64;
 /// Affiliations of one actor.
 pub const MAX_AFFILIATIONS: usize = 64;
+/// Actors one actor revision declares it is the same as. Classes chain these links, and are
+/// bounded on their own (`same_as::MAX_CLASS`).
+pub const MAX_SAME_AS: usize = 16;
 /// Participants of one event. Every pair of them is indexed for counterpart queries, so this
 /// bounds an event's pair postings at 496.
 pub const MAX_PARTICIPANTS: usize = 32;

@@ -14,6 +14,7 @@ pub mod names;
 pub mod query;
 pub mod quote;
 pub mod relations;
+pub mod same_as;
 pub mod subscription;
 pub mod vocabulary;
 
@@ -34,5 +35,6 @@ pub use query::{
     ClaimQuery, DateKey, DateMatch, DateRange, EventQuery, QueryOrder, Snapshot, SymmetricRelations,
 };
 pub use relations::{Direction, RelationEdge, RelationGraph, RelationQuery};
+pub use same_as::ActorClass;
 pub use subscription::{SubscriptionName, SubscriptionState};
 pub use vocabulary::{RelationType, Vocabulary, VocabularyError};

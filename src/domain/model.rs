@@ -118,6 +118,10 @@ pub struct Actor {
     /// Standing relations to other actors.
     #[serde(default)]
     pub affiliations: Vec<Affiliation>,
+    /// Other actors this one is the same as (see `same_as`): queries that name one of them
+    /// cover them all while this revision is current. Never the actor itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub same_as: Vec<ActorId>,
     /// Free text.
     #[serde(default)]
     pub description: String,
@@ -271,6 +275,12 @@ impl EntryBody {
                 .iter()
                 .enumerate()
                 .map(|(i, af)| (ReferenceField::Affiliation(i), &af.actor_id))
+                .chain(
+                    a.same_as
+                        .iter()
+                        .enumerate()
+                        .map(|(i, id)| (ReferenceField::SameAs(i), id)),
+                )
                 .collect(),
             EntryBody::Event(e) => e
                 .participants
@@ -334,6 +344,8 @@ impl EntryBody {
 pub enum ReferenceField {
     /// `actor.affiliations[i].actor_id`
     Affiliation(usize),
+    /// `actor.same_as[i]`
+    SameAs(usize),
     /// `event.participants[i].actor_id`
     Participant(usize),
     /// `claim.subject`
@@ -352,6 +364,7 @@ impl std::fmt::Display for ReferenceField {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ReferenceField::Affiliation(i) => write!(f, "actor.affiliations[{i}].actor_id"),
+            ReferenceField::SameAs(i) => write!(f, "actor.same_as[{i}]"),
             ReferenceField::Participant(i) => write!(f, "event.participants[{i}].actor_id"),
             ReferenceField::Subject => f.write_str("claim.subject"),
             ReferenceField::Object => f.write_str("claim.object"),

@@ -12,6 +12,7 @@ use super::calendar::Day;
 use super::edtf::{DateSpan, Edtf};
 use super::ids::{ActorId, CountryCode, EntryId, Position, RelationKey};
 use super::model::{Certainty, Claim, EntryBody, Event, Role};
+use super::same_as::ActorClass;
 
 /// How a date range is compared with an entry's fuzzy date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -122,12 +123,13 @@ pub struct Snapshot {
 /// A resolved `QueryEvents` request: names are ids, dates are days.
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {
-    /// Only events this actor takes part in.
-    pub actor: Option<ActorId>,
+    /// Only events one of these actors (the one named and those it is the same as) takes
+    /// part in.
+    pub actor: Option<ActorClass>,
     /// With `actor`: only in this role.
     pub role: Option<Role>,
-    /// Only events that also involve this actor.
-    pub counterpart: Option<ActorId>,
+    /// Only events that also involve one of these actors.
+    pub counterpart: Option<ActorClass>,
     /// Only these relations; empty = any.
     pub relations: Vec<RelationKey>,
     /// The date range.
@@ -146,7 +148,7 @@ impl EventQuery {
         let symmetric = self.symmetric.contains(&event.relation);
         let actor_ok = self.actor.as_ref().is_none_or(|actor| {
             event.participants.iter().any(|p| {
-                &p.actor_id == actor
+                actor.contains(&p.actor_id)
                     && self
                         .role
                         .is_none_or(|role| role_matches(role, p.role, symmetric))
@@ -155,7 +157,7 @@ impl EventQuery {
         let counterpart_ok = self
             .counterpart
             .as_ref()
-            .is_none_or(|c| event.participants.iter().any(|p| &p.actor_id == c));
+            .is_none_or(|c| event.participants.iter().any(|p| c.contains(&p.actor_id)));
         actor_ok
             && counterpart_ok
             && (self.relations.is_empty() || self.relations.contains(&event.relation))
@@ -181,14 +183,14 @@ fn role_matches(asked: Role, held: Role, symmetric: bool) -> bool {
 /// A resolved `QueryClaims` request.
 #[derive(Debug, Clone, Default)]
 pub struct ClaimQuery {
-    /// Only claims about this actor.
-    pub subject: Option<ActorId>,
-    /// Only claims whose object is this actor.
-    pub object: Option<ActorId>,
-    /// Only claims made by this actor.
-    pub claimant: Option<ActorId>,
-    /// Only claims where this actor is subject, object or claimant.
-    pub actor: Option<ActorId>,
+    /// Only claims about one of these actors (the one named and those it is the same as).
+    pub subject: Option<ActorClass>,
+    /// Only claims whose object is one of these actors.
+    pub object: Option<ActorClass>,
+    /// Only claims made by one of these actors.
+    pub claimant: Option<ActorClass>,
+    /// Only claims where one of these actors is subject, object or claimant.
+    pub actor: Option<ActorClass>,
     /// Only these relations; empty = any.
     pub relations: Vec<RelationKey>,
     /// Only claims about this event.
@@ -215,24 +217,25 @@ impl ClaimQuery {
         let oriented = |subject: &Option<ActorId>, object: &Option<ActorId>| {
             self.subject
                 .as_ref()
-                .is_none_or(|s| subject.as_ref() == Some(s))
+                .is_none_or(|s| subject.as_ref().is_some_and(|a| s.contains(a)))
                 && self
                     .object
                     .as_ref()
-                    .is_none_or(|o| object.as_ref() == Some(o))
+                    .is_none_or(|o| object.as_ref().is_some_and(|a| o.contains(a)))
         };
         let ends_ok = oriented(&claim.subject, &claim.object)
             || (symmetric && oriented(&claim.object, &claim.subject));
-        let involves = |actor: &ActorId| {
+        let involves = |class: &ActorClass| {
             [&claim.subject, &claim.object, &claim.claimant]
                 .into_iter()
-                .any(|a| a.as_ref() == Some(actor))
+                .flatten()
+                .any(|a| class.contains(a))
         };
         ends_ok
             && self
                 .claimant
                 .as_ref()
-                .is_none_or(|c| claim.claimant.as_ref() == Some(c))
+                .is_none_or(|c| claim.claimant.as_ref().is_some_and(|a| c.contains(a)))
             && self.actor.as_ref().is_none_or(involves)
             && (self.relations.is_empty()
                 || claim

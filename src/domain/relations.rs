@@ -13,6 +13,7 @@ use super::edtf::DateSpan;
 use super::ids::{ActorId, EntryId, Position, RelationKey};
 use super::model::{Certainty, EntryBody, Event, Role};
 use super::query::{claim_span, DateKey, DateRange, SymmetricRelations};
+use super::same_as::ActorClass;
 
 /// Evidence ids kept per edge.
 pub const MAX_EVIDENCE_IDS: usize = 20;
@@ -34,8 +35,8 @@ pub enum Direction {
 pub struct RelationQuery {
     /// The actor at the centre.
     pub actor: ActorId,
-    /// Only edges to or from this actor.
-    pub counterpart: Option<ActorId>,
+    /// Only edges to or from one of these actors (the one named and those it is the same as).
+    pub counterpart: Option<ActorClass>,
     /// Only these relations; empty = any.
     pub relations: Vec<RelationKey>,
     /// Only evidence whose date overlaps this range.
@@ -142,7 +143,12 @@ impl<'q> RelationGraph<'q> {
             (subject, object)
         };
         let other = if subject == actor { object } else { subject };
-        if self.query.counterpart.as_ref().is_some_and(|c| c != other) {
+        if self
+            .query
+            .counterpart
+            .as_ref()
+            .is_some_and(|c| !c.contains(other))
+        {
             return None;
         }
         Some((subject.clone(), relation.clone(), object.clone()))

@@ -125,6 +125,7 @@ fn cameo_actor(actor: &CameoActor) -> proto::Actor {
             })
             .into_iter()
             .collect(),
+        same_as: Vec::new(),
         description: String::new(),
     }
 }

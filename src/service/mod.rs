@@ -384,9 +384,26 @@ impl EventLog for EventLogService {
         )?;
         consistency::indexes_cover(&self.store, request.min_position).await?;
         let store = Arc::clone(&self.store);
-        let matches = blocking(move || store.resolve_actor(&request.name, limit)).await??;
+        let name = request.name;
+        let ranked = blocking(move || {
+            store.resolve_ranked(&name, limit).map(|ranked| {
+                ranked
+                    .into_iter()
+                    .map(|(quality, actor)| {
+                        let detail = crate::domain::names::explain_match(&name, quality, &actor);
+                        (quality, detail, actor)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .await??;
+        let ranked: Vec<proto::ActorMatch> = ranked
+            .into_iter()
+            .map(|(quality, detail, actor)| to_proto::actor_match(quality, detail, actor))
+            .collect();
         Ok(Response::new(proto::ResolveActorResponse {
-            matches: matches.into_iter().map(to_proto::actor).collect(),
+            matches: ranked.iter().filter_map(|m| m.actor.clone()).collect(),
+            ranked,
         }))
     }
 

@@ -14,8 +14,8 @@ use crate::domain::limits::MAX_PAGE_SIZE;
 use crate::domain::query::entry_span;
 use crate::domain::quote::quoted;
 use crate::domain::{
-    ActorId, ClaimQuery, DateKey, DateMatch, Day, EntryId, EventQuery, InvalidField, Position,
-    QueryRejection, RelationQuery, Snapshot, SymmetricRelations, Vocabulary,
+    ActorClass, ActorId, ClaimQuery, DateKey, DateMatch, Day, EntryId, EventQuery, InvalidField,
+    Position, QueryRejection, RelationQuery, Snapshot, SymmetricRelations, Vocabulary,
 };
 use crate::proto;
 use crate::store::{QueryPage, Store};
@@ -64,24 +64,19 @@ pub async fn query_events(
             InvalidField::missing("role", "needs `actor`: the role of which actor?").into(),
         );
     }
-    let query = EventQuery {
-        actor,
-        role,
-        counterpart: optional_actor(context.store, "counterpart", request.counterpart).await?,
-        relations: to_domain::relations("relations", &request.relations, context.vocabulary)?,
-        dates: to_domain::date_range(
-            &request.date_from,
-            &request.date_to,
-            to_domain::date_match("date_match", request.date_match)?,
-        )?,
-        country: to_domain::optional_country("country", &request.country)?,
-        min_certainty: to_domain::certainty("min_certainty", request.min_certainty)?,
-        symmetric: Arc::clone(context.symmetric),
-    };
-    let fingerprint = query_token::with_actors(
-        request_fingerprint,
-        &[query.actor.as_ref(), query.counterpart.as_ref()],
-    );
+    let counterpart = optional_actor(context.store, "counterpart", request.counterpart).await?;
+    let relations = to_domain::relations("relations", &request.relations, context.vocabulary)?;
+    let dates = to_domain::date_range(
+        &request.date_from,
+        &request.date_to,
+        to_domain::date_match("date_match", request.date_match)?,
+    )?;
+    let country = to_domain::optional_country("country", &request.country)?;
+    let min_certainty = to_domain::certainty("min_certainty", request.min_certainty)?;
+    // The token binds the actors named, not their classes: a class is a function of the named
+    // actor and the snapshot, which the token carries.
+    let fingerprint =
+        query_token::with_actors(request_fingerprint, &[actor.as_ref(), counterpart.as_ref()]);
     let token = query_token::decode(&page_token, TokenKind::Events, fingerprint)?;
     let order = to_domain::query_order("order", request.order)?;
     let snapshot = snapshot(
@@ -90,6 +85,24 @@ pub async fn query_events(
         request.as_of_position,
         request.include_superseded,
     )?;
+    let mut covered = Vec::new();
+    let query = EventQuery {
+        actor: class(context.store, snapshot, "actor", actor, &mut covered).await?,
+        role,
+        counterpart: class(
+            context.store,
+            snapshot,
+            "counterpart",
+            counterpart,
+            &mut covered,
+        )
+        .await?,
+        relations,
+        dates,
+        country,
+        min_certainty,
+        symmetric: Arc::clone(context.symmetric),
+    };
     let after = token.map(|t| t.after);
     let store = Arc::clone(context.store);
     let page =
@@ -99,6 +112,7 @@ pub async fn query_events(
         entries,
         next_page_token,
         as_of_position: snapshot.as_of.0,
+        covered,
     })
 }
 
@@ -139,33 +153,26 @@ pub async fn query_claims(
         "" => None,
         text => Some(to_domain::id("event_id", text)?),
     };
-    let query = ClaimQuery {
-        subject: optional_actor(store, "subject", request.subject).await?,
-        object: optional_actor(store, "object", request.object).await?,
-        claimant: optional_actor(store, "claimant", request.claimant).await?,
-        actor: optional_actor(store, "actor", request.actor).await?,
-        relations: to_domain::relations("relations", &request.relations, context.vocabulary)?,
-        event_id: event_id.clone(),
-        dates: to_domain::date_range(
-            &request.date_from,
-            &request.date_to,
-            to_domain::date_match("date_match", request.date_match)?,
-        )?,
-        min_certainty,
-        max_certainty,
-        negated: request.negated,
-        symmetric: Arc::clone(context.symmetric),
-    };
-    if let Some(id) = event_id {
+    let subject = optional_actor(store, "subject", request.subject).await?;
+    let object = optional_actor(store, "object", request.object).await?;
+    let claimant = optional_actor(store, "claimant", request.claimant).await?;
+    let actor = optional_actor(store, "actor", request.actor).await?;
+    let relations = to_domain::relations("relations", &request.relations, context.vocabulary)?;
+    let dates = to_domain::date_range(
+        &request.date_from,
+        &request.date_to,
+        to_domain::date_match("date_match", request.date_match)?,
+    )?;
+    if let Some(id) = event_id.clone() {
         require_event(store, id).await?;
     }
     let fingerprint = query_token::with_actors(
         request_fingerprint,
         &[
-            query.subject.as_ref(),
-            query.object.as_ref(),
-            query.claimant.as_ref(),
-            query.actor.as_ref(),
+            subject.as_ref(),
+            object.as_ref(),
+            claimant.as_ref(),
+            actor.as_ref(),
         ],
     );
     let token = query_token::decode(&page_token, TokenKind::Claims, fingerprint)?;
@@ -176,6 +183,20 @@ pub async fn query_claims(
         request.as_of_position,
         request.include_superseded,
     )?;
+    let mut covered = Vec::new();
+    let query = ClaimQuery {
+        subject: class(store, snapshot, "subject", subject, &mut covered).await?,
+        object: class(store, snapshot, "object", object, &mut covered).await?,
+        claimant: class(store, snapshot, "claimant", claimant, &mut covered).await?,
+        actor: class(store, snapshot, "actor", actor, &mut covered).await?,
+        relations,
+        event_id,
+        dates,
+        min_certainty,
+        max_certainty,
+        negated: request.negated,
+        symmetric: Arc::clone(context.symmetric),
+    };
     let after = token.map(|t| t.after);
     let store = Arc::clone(store);
     let page =
@@ -185,6 +206,7 @@ pub async fn query_claims(
         entries,
         next_page_token,
         as_of_position: snapshot.as_of.0,
+        covered,
     })
 }
 
@@ -202,18 +224,25 @@ pub async fn list_relations(
         )
         .into());
     };
+    let counterpart = optional_actor(store, "counterpart", request.counterpart).await?;
+    let relations = to_domain::relations("relations", &request.relations, context.vocabulary)?;
+    let dates = to_domain::date_range(&request.date_from, &request.date_to, DateMatch::Overlaps)?;
+    let direction = to_domain::direction("direction", request.direction)?;
+    let min_certainty = to_domain::certainty("min_certainty", request.min_certainty)?;
+    let snapshot = snapshot(store, None, request.as_of_position, false)?;
+    let mut covered = Vec::new();
+    let centre = named_class(store, snapshot, "actor", actor.clone(), &mut covered).await?;
     let query = RelationQuery {
         actor,
-        counterpart: optional_actor(store, "counterpart", request.counterpart).await?,
-        relations: to_domain::relations("relations", &request.relations, context.vocabulary)?,
-        dates: to_domain::date_range(&request.date_from, &request.date_to, DateMatch::Overlaps)?,
-        direction: to_domain::direction("direction", request.direction)?,
-        min_certainty: to_domain::certainty("min_certainty", request.min_certainty)?,
+        counterpart: class(store, snapshot, "counterpart", counterpart, &mut covered).await?,
+        relations,
+        dates,
+        direction,
+        min_certainty,
         symmetric: Arc::clone(context.symmetric),
     };
-    let snapshot = snapshot(store, None, request.as_of_position, false)?;
     let store = Arc::clone(store);
-    let answer = blocking(move || store.relations(&query, snapshot.as_of)).await??;
+    let answer = blocking(move || store.class_relations(&centre, &query, snapshot.as_of)).await??;
     Ok(proto::ListRelationsResponse {
         edges: answer
             .edges
@@ -222,6 +251,7 @@ pub async fn list_relations(
             .collect(),
         truncated: answer.truncated,
         as_of_position: snapshot.as_of.0,
+        covered,
     })
 }
 
@@ -235,6 +265,37 @@ async fn optional_actor(
         return Ok(None);
     }
     resolve_actor(store, field, name).await.map(Some)
+}
+
+/// The actors `named` (given in `field`) stands for in `snapshot`: it and those it is the same
+/// as (see `domain::same_as`), which the response lists in `covered`.
+async fn class(
+    store: &Arc<Store>,
+    snapshot: Snapshot,
+    field: &'static str,
+    named: Option<ActorId>,
+    covered: &mut Vec<proto::ActorsCovered>,
+) -> Result<Option<ActorClass>, Status> {
+    match named {
+        Some(named) => named_class(store, snapshot, field, named, covered)
+            .await
+            .map(Some),
+        None => Ok(None),
+    }
+}
+
+/// [`class`] of a field that is set.
+async fn named_class(
+    store: &Arc<Store>,
+    snapshot: Snapshot,
+    field: &'static str,
+    named: ActorId,
+    covered: &mut Vec<proto::ActorsCovered>,
+) -> Result<ActorClass, Status> {
+    let store = Arc::clone(store);
+    let class = blocking(move || store.actor_class(named, snapshot.as_of)).await??;
+    covered.push(to_proto::actors_covered(field, &class));
+    Ok(class)
 }
 
 /// Refuses an `event_id` filter naming no event, which would otherwise silently match nothing.

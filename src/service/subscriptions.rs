@@ -101,10 +101,12 @@ pub async fn subscribe(
         }
         (state.checkpoint.next(), state.filter, Some(name))
     };
+    let filter = with_classes(store, filter).await?;
     tracing::info!(
         name = name.as_ref().map(|n| n.as_str()),
         start = start.0,
         filtered = !filter.is_empty(),
+        actors = filter.actors.len(),
         "subscription started"
     );
     let deliveries = subscription::follow(
@@ -220,6 +222,33 @@ fn messages(delivery: Delivery) -> Vec<SubscribeFrame> {
         }),
     };
     vec![wrap(message)]
+}
+
+/// The filter a stream follows: `filter` with each of its actors' `same_as` class (see
+/// `domain::same_as`) as the links stand when the stream starts. Fixed for the stream's life,
+/// so that what it delivers never depends on when the follower read an entry; a later Subscribe
+/// (also resuming a named subscription, whose stored filter keeps the actors as named) takes the
+/// links as they stand then.
+async fn with_classes(store: &Arc<Store>, mut filter: EntryFilter) -> Result<EntryFilter, Status> {
+    if filter.actors.is_empty() {
+        return Ok(filter);
+    }
+    let as_of = super::consistency::indexes_cover(store, 0).await?;
+    let store = Arc::clone(store);
+    blocking(move || {
+        let mut actors = Vec::with_capacity(filter.actors.len());
+        let mut seen = std::collections::HashSet::new();
+        for named in std::mem::take(&mut filter.actors) {
+            for member in store.actor_class(named, as_of)?.ids() {
+                if seen.insert(member.clone()) {
+                    actors.push(member.clone());
+                }
+            }
+        }
+        filter.actors = actors;
+        Ok::<_, Status>(filter)
+    })
+    .await?
 }
 
 /// Resolves a filter: kinds, actor names to ids, relations, dates, certainty.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::domain::limits::{
     check_count, check_text, MAX_AFFILIATIONS, MAX_ALIASES, MAX_ATTRIBUTES, MAX_LONG_TEXT,
-    MAX_MEDIUM_TEXT, MAX_PARTICIPANTS, MAX_SHORT_TEXT, MAX_SOURCES, MAX_SUPERSEDES,
+    MAX_MEDIUM_TEXT, MAX_PARTICIPANTS, MAX_SAME_AS, MAX_SHORT_TEXT, MAX_SOURCES, MAX_SUPERSEDES,
 };
 use crate::domain::quote::quoted;
 use crate::domain::{
@@ -297,12 +297,14 @@ fn actor(a: proto::Actor, vocabulary: &Vocabulary) -> Result<Actor> {
                 .map_err(|e| e.under(&format!("actor.affiliations[{i}]")))
         })
         .collect::<Result<_>>()?;
+    let same_as = same_as(&a.same_as, &id)?;
     Ok(Actor {
         name: required_text("actor.name", a.name, MAX_SHORT_TEXT)?,
         aliases,
         kind,
         country: optional_country("actor.country", &a.country)?,
         affiliations,
+        same_as,
         description: text("actor.description", a.description, MAX_LONG_TEXT)?,
         id,
     })
@@ -325,6 +327,28 @@ fn affiliation(
         relation: relation("relation", &af.relation, vocabulary)?,
         valid: optional_date("valid", &af.valid)?,
     })
+}
+
+/// An actor's `same_as` ids: valid, not the actor itself, each once. Whether they are in the
+/// log is the writer's to check, with the other references.
+fn same_as(ids: &[String], own: &EntryId) -> Result<Vec<EntryId>> {
+    count("actor.same_as", ids.len(), MAX_SAME_AS, "ids")?;
+    let mut parsed: Vec<EntryId> = Vec::with_capacity(ids.len());
+    for (i, text) in ids.iter().enumerate() {
+        let field = format!("actor.same_as[{i}]");
+        let other = id(&field, text)?;
+        if &other == own {
+            return Err(InvalidField::new(
+                field,
+                "is the actor itself; same_as lists other actors this one is the same as",
+            ));
+        }
+        if parsed.contains(&other) {
+            return Err(InvalidField::new(field, "is listed twice"));
+        }
+        parsed.push(other);
+    }
+    Ok(parsed)
 }
 
 fn participant(p: proto::Participant) -> Result<Participant> {
@@ -627,6 +651,7 @@ mod tests {
                             valid_span: None,
                         })
                         .collect(),
+                    same_as: Vec::new(),
                     description: String::new(),
                 },
             )

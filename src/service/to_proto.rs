@@ -1,8 +1,9 @@
 //! Domain values to responses. Infallible: everything in the store was valid when written.
 
+use crate::domain::names::{MatchDetail, MatchQuality};
 use crate::domain::{
-    Actor, ActorKind, Certainty, Claim, DateSpan, Day, Edtf, Entry, EntryBody, EntryFilter,
-    EntryKind, Event, Location, RelationEdge, RelationType, Role, Source,
+    Actor, ActorClass, ActorKind, Certainty, Claim, DateSpan, Day, Edtf, Entry, EntryBody,
+    EntryFilter, EntryKind, Event, Location, RelationEdge, RelationType, Role, Source,
 };
 use crate::proto;
 
@@ -16,6 +17,37 @@ pub fn entry(entry: Entry) -> proto::Entry {
             EntryBody::Event(e) => proto::entry::Body::Event(event(e)),
             EntryBody::Claim(c) => proto::entry::Body::Claim(claim(c)),
         }),
+    }
+}
+
+/// A `ResolveActor` match as clients see it: the actor, the name that matched and how.
+pub fn actor_match(quality: MatchQuality, detail: MatchDetail, a: Actor) -> proto::ActorMatch {
+    let kind = match quality {
+        MatchQuality::ExactName => proto::MatchKind::Name,
+        MatchQuality::ExactAlias => proto::MatchKind::Alias,
+        MatchQuality::ExactId => proto::MatchKind::Id,
+        MatchQuality::Prefix => proto::MatchKind::Prefix,
+        MatchQuality::AllWords => proto::MatchKind::Words,
+        MatchQuality::Near => proto::MatchKind::Near,
+    };
+    let MatchDetail {
+        matched_name,
+        score,
+    } = detail;
+    proto::ActorMatch {
+        actor: Some(actor(a)),
+        matched_name,
+        kind: kind as i32,
+        // A score is a share between 0 and 1: f32 holds it to the precision anyone reads.
+        score: score as f32,
+    }
+}
+
+/// Which actors a request's `field` covered.
+pub fn actors_covered(field: &str, class: &ActorClass) -> proto::ActorsCovered {
+    proto::ActorsCovered {
+        field: field.to_string(),
+        actor_ids: class.ids().map(ToString::to_string).collect(),
     }
 }
 
@@ -37,6 +69,7 @@ pub fn actor(a: Actor) -> proto::Actor {
                 valid: edtf_text(af.valid),
             })
             .collect(),
+        same_as: a.same_as.into_iter().map(String::from).collect(),
         description: a.description,
     }
 }

@@ -27,6 +27,7 @@ mod priority;
 mod query;
 pub mod record;
 pub mod restore;
+mod same_as_index;
 mod stored;
 mod writer;
 mod writes;
@@ -370,6 +371,16 @@ impl Store {
             .collect())
     }
 
+    /// Actors matching `name` with how each matched, best first, at most `limit`: what
+    /// `ResolveActor` reports (see `domain::names::explain_match`).
+    pub fn resolve_ranked(
+        &self,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<(MatchQuality, Actor)>, StoreError> {
+        self.ranked_actors(name, limit)
+    }
+
     /// The actors `name` may mean, best first, with how each matched: at most `limit`, for
     /// `domain::names::pick_actor`.
     pub fn name_candidates(&self, name: &str, limit: usize) -> Result<Vec<Candidate>, StoreError> {
@@ -703,5 +714,7 @@ fn catch_up_ids(log: &SledLog, index: &FjallIndex, head: Position) -> Result<(),
 
 #[cfg(test)]
 mod query_tests;
+#[cfg(test)]
+mod same_as_tests;
 #[cfg(test)]
 mod tests;

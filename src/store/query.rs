@@ -23,8 +23,11 @@ use std::iter::Peekable;
 use std::ops::Bound;
 
 use crate::domain::query::{ClaimQuery, DateKey, DateRange, EventQuery, QueryOrder, Snapshot};
-use crate::domain::relations::{RelationEdge, RelationQuery};
-use crate::domain::{DateMatch, Day, Entry, EntryBody, Position};
+use std::collections::HashSet;
+
+use crate::domain::relations::{sort_edges, RelationEdge, RelationQuery};
+use crate::domain::same_as::{class_of, ActorClass};
+use crate::domain::{ActorId, DateMatch, Day, Entry, EntryBody, Position};
 
 use super::engine::fjall_index::{FjallIndex, KeyRange};
 use super::error::StoreError;
@@ -32,6 +35,7 @@ use super::graph_store;
 use super::index_reads;
 use super::keys::{date_key, position_key};
 use super::postings::{decode_block, Facts, Family, Posting, Scope, CLASS_MAX_DAYS, OPEN_CLASS};
+use super::same_as_index;
 use super::Store;
 
 /// Postings one page examines at most.
@@ -133,6 +137,49 @@ impl Store {
         graph_store::relations(&self.log, &self.index, query, as_of)
     }
 
+    /// The relation graph around every actor of `centre` (`query.actor` is ignored): the
+    /// graph of each, merged. An edge between two members is found from both of them; it is
+    /// answered once (for a symmetric relation, as the first member found it).
+    pub fn class_relations(
+        &self,
+        centre: &ActorClass,
+        query: &RelationQuery,
+        as_of: Position,
+    ) -> Result<RelationAnswer, StoreError> {
+        let mut answer = RelationAnswer {
+            edges: Vec::new(),
+            truncated: false,
+        };
+        let mut seen = HashSet::new();
+        for member in centre.ids() {
+            let one = RelationQuery {
+                actor: member.clone(),
+                ..query.clone()
+            };
+            let part = self.relations(&one, as_of)?;
+            answer.truncated |= part.truncated;
+            for edge in part.edges {
+                let (low, high) = match query.symmetric.contains(&edge.relation) {
+                    true if edge.object < edge.subject => (&edge.object, &edge.subject),
+                    _ => (&edge.subject, &edge.object),
+                };
+                if seen.insert((low.clone(), edge.relation.clone(), high.clone())) {
+                    answer.edges.push(edge);
+                }
+            }
+        }
+        sort_edges(&mut answer.edges);
+        Ok(answer)
+    }
+
+    /// The actors `named` stands for as of `as_of`: it and every actor it is the same as, as
+    /// the `same_as` links of the revisions current then say (see `domain::same_as`).
+    pub fn actor_class(&self, named: ActorId, as_of: Position) -> Result<ActorClass, StoreError> {
+        class_of(named, |actor| {
+            same_as_index::linked_at(&self.index, actor, as_of)
+        })
+    }
+
     fn page(
         &self,
         walk: &Walk<'_>,
@@ -145,13 +192,18 @@ impl Store {
         let mut entries = Vec::with_capacity(limit.min(64));
         let mut last_returned = None;
         let mut examined = 0;
+        let mut previous = None;
         while let Some(posting) = postings.next_posting()? {
             examined += 1;
             let key = DateKey {
                 earliest: posting.facts.span.earliest,
                 position: posting.position,
             };
-            if posting.position <= snapshot.as_of && facts_ok(&posting.facts) {
+            // An entry of two actors of one class is in both their lists; the merge yields its
+            // postings one after the other (same order key), and the first one decides.
+            let repeat = previous == Some(posting.position);
+            previous = Some(posting.position);
+            if !repeat && posting.position <= snapshot.as_of && facts_ok(&posting.facts) {
                 if let Some(entry) = self.visible(posting.position, snapshot, &matches)? {
                     if entries.len() == limit {
                         // One match beyond the page: another page follows.
@@ -326,21 +378,50 @@ fn family_for(order: QueryOrder) -> Family {
     }
 }
 
-/// The posting lists an event query walks: its most specific filter's.
+/// Pair lists a query walks at most for two actor classes (see `domain::same_as`); beyond,
+/// it walks the first class's lists and checks the other on each candidate.
+const MAX_PAIR_SCOPES: usize = 16;
+
+/// The pair lists of every member of `a` with every member of `b`, when that covers the
+/// answer: the classes are disjoint (an entry of two members of one class is in no pair list
+/// of the other) and the pairs are few.
+fn pair_scopes<'a>(
+    a: &'a ActorClass,
+    b: &'a ActorClass,
+    pair: fn(&'a ActorId, &'a ActorId) -> Scope<'a>,
+) -> Option<Vec<Scope<'a>>> {
+    let disjoint = a.ids().all(|id| !b.contains(id));
+    if !disjoint || a.len() * b.len() > MAX_PAIR_SCOPES {
+        return None;
+    }
+    Some(
+        a.ids()
+            .flat_map(|x| b.ids().map(move |y| pair(x, y)))
+            .collect(),
+    )
+}
+
+/// The posting lists an event query walks: its most specific filter's, for each actor of its
+/// classes.
 fn event_scopes(query: &EventQuery, order: QueryOrder) -> Vec<Scope<'_>> {
     let by_date = order != QueryOrder::Position;
-    let anchor = query.actor.as_ref().or(query.counterpart.as_ref());
-    match (&query.actor, &query.counterpart) {
-        (Some(a), Some(c)) if a != c && by_date => return vec![Scope::event_pair(a, c)],
-        _ => {}
+    if let (Some(a), Some(c), true) = (&query.actor, &query.counterpart, by_date) {
+        if let Some(scopes) = pair_scopes(a, c, Scope::event_pair) {
+            return scopes;
+        }
     }
+    let anchor = query.actor.as_ref().or(query.counterpart.as_ref());
     match anchor {
-        Some(a) if by_date && !query.relations.is_empty() => query
-            .relations
-            .iter()
-            .map(|r| Scope::EventActorRelation(a, r))
+        Some(class) if by_date && !query.relations.is_empty() => class
+            .ids()
+            .flat_map(|a| {
+                query
+                    .relations
+                    .iter()
+                    .map(move |r| Scope::EventActorRelation(a, r))
+            })
             .collect(),
-        Some(a) => vec![Scope::EventActor(a)],
+        Some(class) => class.ids().map(Scope::EventActor).collect(),
         None if !query.relations.is_empty() => {
             query.relations.iter().map(Scope::EventRelation).collect()
         }
@@ -348,15 +429,16 @@ fn event_scopes(query: &EventQuery, order: QueryOrder) -> Vec<Scope<'_>> {
     }
 }
 
-/// The posting lists a claim query walks: its most specific filter's.
+/// The posting lists a claim query walks: its most specific filter's, for each actor of its
+/// classes.
 fn claim_scopes(query: &ClaimQuery, order: QueryOrder) -> Vec<Scope<'_>> {
     let by_date = order != QueryOrder::Position;
     if let Some(event) = &query.event_id {
         return vec![Scope::ClaimEvent(event)];
     }
     if let (Some(s), Some(o), true) = (&query.subject, &query.object, by_date) {
-        if s != o {
-            return vec![Scope::claim_pair(s, o)];
+        if let Some(scopes) = pair_scopes(s, o, Scope::claim_pair) {
+            return scopes;
         }
     }
     let anchor = [&query.subject, &query.object, &query.claimant, &query.actor]
@@ -364,12 +446,16 @@ fn claim_scopes(query: &ClaimQuery, order: QueryOrder) -> Vec<Scope<'_>> {
         .flatten()
         .next();
     match anchor {
-        Some(a) if by_date && !query.relations.is_empty() => query
-            .relations
-            .iter()
-            .map(|r| Scope::ClaimActorRelation(a, r))
+        Some(class) if by_date && !query.relations.is_empty() => class
+            .ids()
+            .flat_map(|a| {
+                query
+                    .relations
+                    .iter()
+                    .map(move |r| Scope::ClaimActorRelation(a, r))
+            })
             .collect(),
-        Some(a) => vec![Scope::ClaimActor(a)],
+        Some(class) => class.ids().map(Scope::ClaimActor).collect(),
         None if !query.relations.is_empty() => {
             query.relations.iter().map(Scope::ClaimRelation).collect()
         }

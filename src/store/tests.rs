@@ -36,6 +36,7 @@ fn body(is_actor: bool, n: u8, variant: u8, actor: u8) -> EntryBody {
             kind: ActorKind::ArmedGroup,
             country: None,
             affiliations: vec![],
+            same_as: Vec::new(),
             description: String::new(),
         })
     } else {

@@ -1,7 +1,7 @@
 //! The index writes an entry causes, as pure code: which keys of the `index` keyspace appear and
 //! disappear when an entry is indexed. The indexer applies them; nothing here reads or writes an
 //! engine, so the rules ("an actor's names are those of its latest revision", "each correction
-//! is one key") read in one place and are tested without a database. The id index and the
+//! is one key", "each change of a same_as link is a key under each end") read in one place and are tested without a database. The id index and the
 //! relation graph have their own writers (`writer`, `graph`).
 
 use crate::domain::{Actor, EntryBody, Position};
@@ -9,6 +9,7 @@ use crate::domain::{Actor, EntryBody, Position};
 use super::actor_index::actor_index_keys;
 use super::keys;
 use super::postings::{postings, supersession_keys, ListPosting};
+use super::same_as_index::link_writes;
 
 /// Keys to set and remove in the `index` keyspace.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -54,6 +55,7 @@ pub fn index_writes(position: Position, body: &EntryBody, previous: Option<&Acto
             writes
                 .puts
                 .extend(new_keys.words.into_iter().map(|key| (key, Vec::new())));
+            writes.puts.extend(link_writes(position, actor, previous));
         }
         EntryBody::Event(_) | EntryBody::Claim(_) => {
             writes.postings = postings(position, body);
@@ -81,6 +83,7 @@ mod tests {
             kind: ActorKind::ArmedGroup,
             country: None,
             affiliations: vec![],
+            same_as: Vec::new(),
             description: String::new(),
         }
     }

@@ -20,6 +20,7 @@ mod logs;
 mod metrics;
 mod queries;
 mod reads;
+mod same_as;
 mod shutdown;
 mod slow_subscriber;
 mod storage_format;

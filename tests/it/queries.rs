@@ -378,6 +378,80 @@ async fn a_name_two_actors_share_is_refused_listing_both_and_a_partial_one_sugge
     server.stop().await;
 }
 
+/// The ranked matches `ResolveActor` gives for `name`.
+async fn ranked(client: &mut Client, name: &str) -> Vec<proto::ActorMatch> {
+    client
+        .resolve_actor(proto::ResolveActorRequest {
+            name: name.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("ResolveActor")
+        .into_inner()
+        .ranked
+}
+
+#[tokio::test]
+async fn resolve_actor_says_which_name_matched_how_and_how_closely() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    seed(&mut client).await;
+    let typo = ranked(&mut client, "Hezbolah").await;
+    let first = typo.first().expect("a near match");
+    assert_eq!(
+        first.actor.as_ref().map(|a| a.id.as_str()),
+        Some("hezbollah")
+    );
+    assert_eq!(first.kind, proto::MatchKind::Near as i32);
+    assert_eq!(first.matched_name, "Hezbollah");
+    assert!(first.score < 1.0 && first.score > 0.8, "{first:?}");
+
+    let alias = ranked(&mut client, "hizballah").await;
+    let first = alias.first().expect("an alias match");
+    assert_eq!(
+        first.actor.as_ref().map(|a| a.id.as_str()),
+        Some("hezbollah")
+    );
+    assert_eq!(first.kind, proto::MatchKind::Alias as i32);
+    assert_eq!(first.matched_name, "Hizballah");
+    assert_eq!(first.score, 1.0);
+
+    let by_id = ranked(&mut client, "liwa-al-quds").await;
+    let first = by_id.first().expect("an id match");
+    assert_eq!(
+        first.actor.as_ref().map(|a| a.id.as_str()),
+        Some("liwa-al-quds")
+    );
+    assert_eq!(first.score, 1.0);
+    assert!(
+        [proto::MatchKind::Id as i32, proto::MatchKind::Name as i32].contains(&first.kind),
+        "liwa-al-quds folds like its name: {first:?}"
+    );
+    let wagner = ranked(&mut client, "wagner").await;
+    let id_match = wagner
+        .iter()
+        .find(|m| m.kind == proto::MatchKind::Id as i32)
+        .expect("the id matches");
+    assert_eq!(
+        (id_match.matched_name.as_str(), id_match.score),
+        ("wagner", 1.0)
+    );
+
+    let prefix = ranked(&mut client, "Fatemiyoun Div").await;
+    let first = prefix.first().expect("a prefix match");
+    assert_eq!(first.kind, proto::MatchKind::Prefix as i32);
+    assert_eq!(first.matched_name, "Fatemiyoun Division");
+    assert!(first.score < 1.0, "{first:?}");
+    // `matches` keeps listing the same actors, in the same order, for older clients.
+    assert_eq!(
+        resolve_ids(&mut client, "Hezbolah").await,
+        typo.iter()
+            .filter_map(|m| m.actor.as_ref().map(|a| a.id.clone()))
+            .collect::<Vec<_>>()
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn actors_are_found_by_alias_with_role_and_counterpart() {
     let server = TestServer::start().await;

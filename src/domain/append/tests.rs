@@ -38,6 +38,7 @@ fn actor(key: &str, name: &str) -> EntryBody {
         kind: ActorKind::State,
         country: None,
         affiliations: vec![],
+        same_as: Vec::new(),
         description: String::new(),
     })
 }

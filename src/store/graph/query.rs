@@ -191,7 +191,11 @@ fn wanted(query: &RelationQuery, view: &View) -> bool {
         Side::Out => query.direction != Direction::Incoming,
         Side::In => query.direction != Direction::Outgoing,
     };
-    direction_ok && query.counterpart.as_ref().is_none_or(|c| *c == view.other)
+    direction_ok
+        && query
+            .counterpart
+            .as_ref()
+            .is_none_or(|c| c.contains(&view.other))
 }
 
 fn into_edge(view: View, tally: EdgeTally) -> Option<RelationEdge> {

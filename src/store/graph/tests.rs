@@ -359,7 +359,7 @@ impl QuerySpec {
         let (from, to) = (self.from.map(date), self.to.map(date));
         RelationQuery {
             actor: actor(self.actor),
-            counterpart: self.counterpart.map(actor),
+            counterpart: self.counterpart.map(|c| actor(c).into()),
             relations: self.relations.iter().map(|r| relation(*r)).collect(),
             dates: DateRange::between(from.as_ref(), to.as_ref(), mode).unwrap_or(DateRange {
                 mode,

@@ -15,6 +15,8 @@
 //!   `T` + word + 0x00 + actor id -> nothing,
 //!   `Q` + family + scope + order key -> facts (the query postings, see `postings`),
 //!   `X` + superseded id + 0x00 + position of the entry that supersedes it -> nothing,
+//!   `K` + actor id + 0x00 + other actor id + 0x00 + position -> a change of a `same_as` link
+//!   between the two at that position (see `same_as_index`),
 //!   `M` + name -> the indexes' own metadata (how far they cover the log, their format);
 //! - `graph`: the relation graph's aggregates and evidence rows (see `graph`).
 //!
@@ -47,6 +49,8 @@ pub const WORD: u8 = b'T';
 pub const QUERY: u8 = b'Q';
 /// index: `X` + superseded id + 0x00 + position of the entry that supersedes it -> nothing.
 pub const SUPERSEDED: u8 = b'X';
+/// index: `K` + actor + 0x00 + other actor + 0x00 + position -> a `same_as` link change.
+pub const SAME_AS: u8 = b'K';
 /// index: `M` + name -> the indexes' metadata.
 pub const INDEX_META: u8 = b'M';
 
@@ -226,6 +230,39 @@ pub fn superseded_prefix(id: &EntryId) -> Vec<u8> {
     key
 }
 
+/// `K` + actor + 0x00 + other + 0x00 + position: one key per change of the link between the
+/// two, under `actor`; the changes of one pair sort by position.
+pub fn same_as_key(actor: &EntryId, other: &EntryId, position: Position) -> Vec<u8> {
+    let mut key = same_as_prefix(actor);
+    key.extend_from_slice(other.as_str().as_bytes());
+    key.push(SEPARATOR);
+    key.extend_from_slice(&position.0.to_be_bytes());
+    key
+}
+
+/// The prefix of every link change under `actor`.
+pub fn same_as_prefix(actor: &EntryId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(actor.as_str().len() + 2);
+    key.push(SAME_AS);
+    key.extend_from_slice(actor.as_str().as_bytes());
+    key.push(SEPARATOR);
+    key
+}
+
+/// The other actor and the position of a link-change key found under `prefix`.
+pub fn split_same_as_key<'k>(key: &'k [u8], prefix: &[u8]) -> Option<(&'k str, Position)> {
+    let rest = key.strip_prefix(prefix)?;
+    let at = rest.len().checked_sub(9)?;
+    let (other, tail) = rest.split_at(at);
+    if tail.first() != Some(&SEPARATOR) {
+        return None;
+    }
+    Some((
+        std::str::from_utf8(other).ok()?,
+        decode_position(&tail[1..])?,
+    ))
+}
+
 /// The key of an item of the indexes' metadata (fjall `index`).
 pub fn index_meta_key(name: &str) -> Vec<u8> {
     prefixed(INDEX_META, name.as_bytes())
@@ -341,6 +378,25 @@ mod tests {
         assert!(!prefix.starts_with(&shorter));
         let by_position = position_key(&prefix, Position(300));
         assert_eq!(position_of_posting_key(&by_position), Some(Position(300)));
+    }
+
+    #[test]
+    fn same_as_keys_sort_by_other_actor_then_position_and_round_trip() {
+        let id = |s: &str| EntryId::parse(s).expect("valid");
+        let (a, b, bc) = (id("a"), id("b"), id("b.c"));
+        let prefix = same_as_prefix(&a);
+        let keys = [
+            same_as_key(&a, &b, Position(3)),
+            same_as_key(&a, &b, Position(256)),
+            same_as_key(&a, &bc, Position(1)),
+        ];
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(
+            split_same_as_key(&keys[1], &prefix),
+            Some(("b", Position(256)))
+        );
+        assert!(!same_as_key(&id("ab"), &b, Position(1)).starts_with(&prefix));
+        assert_eq!(split_same_as_key(&keys[0], &same_as_prefix(&b)), None);
     }
 
     #[test]

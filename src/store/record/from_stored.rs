@@ -32,6 +32,7 @@ impl TryFrom<schema::Actor> for Actor {
             kind,
             country,
             affiliations,
+            same_as,
             description,
             spans,
         } = stored;
@@ -60,6 +61,7 @@ impl TryFrom<schema::Actor> for Actor {
             kind: actor_kind(kind)?,
             country: country_code(country),
             affiliations,
+            same_as: same_as.into_iter().map(EntryId::from_stored).collect(),
             description,
         })
     }

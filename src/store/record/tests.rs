@@ -125,6 +125,7 @@ fn actor() -> BoxedStrategy<Actor> {
                 kind,
                 country,
                 affiliations,
+                same_as: Vec::new(),
                 description,
             },
         )

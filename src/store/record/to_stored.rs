@@ -22,6 +22,7 @@ impl From<&Actor> for schema::Actor {
             kind,
             country,
             affiliations,
+            same_as,
             description,
         } = actor;
         let mut spans = Vec::new();
@@ -52,6 +53,7 @@ impl From<&Actor> for schema::Actor {
                 .map(|c| c.as_str().to_string())
                 .unwrap_or_default(),
             affiliations,
+            same_as: same_as.iter().map(ToString::to_string).collect(),
             description: description.clone(),
             spans,
         }
