@@ -88,7 +88,10 @@ fn entry_id(entry: &proto::Entry) -> Option<&str> {
 fn references(entry: &proto::Entry) -> Vec<&str> {
     let mut ids: Vec<&str> = Vec::new();
     match entry.body.as_ref() {
-        Some(Body::Actor(a)) => ids.extend(a.affiliations.iter().map(|x| x.actor_id.as_str())),
+        Some(Body::Actor(a)) => {
+            ids.extend(a.affiliations.iter().map(|x| x.actor_id.as_str()));
+            ids.extend(a.same_as.iter().map(String::as_str));
+        }
         Some(Body::Event(e)) => {
             ids.extend(e.participants.iter().map(|p| p.actor_id.as_str()));
             ids.extend(e.supersedes.iter().map(String::as_str));
@@ -165,6 +168,20 @@ mod tests {
         assert_eq!(prefix, 2);
         let ids: Vec<&str> = entries.iter().filter_map(entry_id).collect();
         assert_eq!(ids, vec!["syr", "unit", "ev-new"]);
+    }
+
+    #[test]
+    fn an_actor_the_same_as_another_brings_it_along() {
+        let mut context = DryRunContext::default();
+        context.remember(&[actor("hezbollah", None)], ImportFormat::Ndjson);
+        let mut linked = actor("cameo-lbnreb", None);
+        if let Some(Body::Actor(a)) = &mut linked.body {
+            a.same_as = vec!["hezbollah".into()];
+        }
+        let (entries, prefix) = context.with_references(&[linked]);
+        assert_eq!(prefix, 1);
+        let ids: Vec<&str> = entries.iter().filter_map(entry_id).collect();
+        assert_eq!(ids, vec!["hezbollah", "cameo-lbnreb"]);
     }
 
     #[test]
