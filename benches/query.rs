@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use eventlog::domain::{
-    ActorKind, Certainty, Claim, CountryCode, Edtf, EntryBody, EntryId, Event, Location,
+    ActorKind, Certainty, Checked, Claim, CountryCode, Edtf, EntryBody, EntryId, Event, Location,
     Participant, RelationKey, Role, Vocabulary,
 };
 use eventlog::proto;
@@ -134,16 +134,19 @@ impl Generator {
                     _ if rank % 11 == 0 => ActorKind::PrivateMilitaryCompany,
                     _ => ActorKind::ArmedGroup,
                 };
-                EntryBody::Actor(eventlog::domain::Actor {
-                    id: actor_id(rank),
-                    name: format!("Actor {rank}"),
-                    aliases: vec![format!("A{rank}")],
-                    kind,
-                    country: CountryCode::parse(COUNTRIES[rank % COUNTRIES.len()]).ok(),
-                    affiliations: vec![],
-                    same_as: vec![],
-                    description: String::new(),
-                })
+                EntryBody::Actor(
+                    Checked::new(eventlog::domain::Actor {
+                        id: actor_id(rank),
+                        name: format!("Actor {rank}"),
+                        aliases: vec![format!("A{rank}")],
+                        kind,
+                        country: CountryCode::parse(COUNTRIES[rank % COUNTRIES.len()]).ok(),
+                        affiliations: vec![],
+                        same_as: vec![],
+                        description: String::new(),
+                    })
+                    .expect("the generator builds valid entries"),
+                )
             })
             .collect()
     }
@@ -218,20 +221,23 @@ impl Generator {
         let (a, b) = self.two_actors();
         if n.is_multiple_of(5) {
             let valid = (self.rng.chance(60)).then(|| self.date());
-            return EntryBody::Claim(Claim {
-                id: EntryId::parse(&format!("claim-{n}")).expect("valid id"),
-                subject: Some(a),
-                relation: Some(self.relation()),
-                object: Some(b),
-                event_id: None,
-                valid,
-                claimant: self.rng.chance(40).then(|| actor_id(self.popular_actor())),
-                sources: vec![],
-                certainty: self.certainty([10, 30, 30, 20, 10]),
-                negated: self.rng.chance(5),
-                statement: "Sources say so.".into(),
-                supersedes: vec![],
-            });
+            return EntryBody::Claim(
+                Checked::new(Claim {
+                    id: EntryId::parse(&format!("claim-{n}")).expect("valid id"),
+                    subject: Some(a),
+                    relation: Some(self.relation()),
+                    object: Some(b),
+                    event_id: None,
+                    valid,
+                    claimant: self.rng.chance(40).then(|| actor_id(self.popular_actor())),
+                    sources: vec![],
+                    certainty: self.certainty([10, 30, 30, 20, 10]),
+                    negated: self.rng.chance(5),
+                    statement: "Sources say so.".into(),
+                    supersedes: vec![],
+                })
+                .expect("the generator builds valid entries"),
+            );
         }
         let mut participants = vec![
             Participant {
@@ -253,23 +259,26 @@ impl Generator {
             }
         }
         let country = COUNTRIES[self.rng.below(COUNTRIES.len() as u64) as usize];
-        EntryBody::Event(Event {
-            id: EntryId::parse(&format!("event-{n}")).expect("valid id"),
-            relation: self.relation(),
-            participants,
-            date: self.date(),
-            location: Some(Location {
-                name: "Somewhere".into(),
-                country: CountryCode::parse(country).ok(),
-                admin1: String::new(),
-                coordinates: None,
-            }),
-            summary: "Something happened between two actors, as a wire reported it.".into(),
-            sources: vec![],
-            certainty: self.certainty([25, 50, 12, 8, 5]),
-            attributes: Default::default(),
-            supersedes: vec![],
-        })
+        EntryBody::Event(
+            Checked::new(Event {
+                id: EntryId::parse(&format!("event-{n}")).expect("valid id"),
+                relation: self.relation(),
+                participants,
+                date: self.date(),
+                location: Some(Location {
+                    name: "Somewhere".into(),
+                    country: CountryCode::parse(country).ok(),
+                    admin1: String::new(),
+                    coordinates: None,
+                }),
+                summary: "Something happened between two actors, as a wire reported it.".into(),
+                sources: vec![],
+                certainty: self.certainty([25, 50, 12, 8, 5]),
+                attributes: Default::default(),
+                supersedes: vec![],
+            })
+            .expect("the generator builds valid entries"),
+        )
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod append;
 pub mod calendar;
+pub mod checked;
 pub mod edtf;
 pub mod error;
 pub mod filter;
@@ -14,12 +15,14 @@ pub mod names;
 pub mod query;
 pub mod quote;
 pub mod relations;
+pub mod rules;
 pub mod same_as;
 pub mod subscription;
 pub mod vocabulary;
 
 pub use append::{plan_append, AppendPlan, LogView, PlanError, PlannedEntry};
 pub use calendar::Day;
+pub use checked::{Checked, Rules};
 pub use edtf::{DateSpan, Edtf, EdtfError};
 pub use error::{
     AppendRejection, FieldProblem, InvalidField, NameRejection, QueryRejection,

@@ -1,7 +1,8 @@
 //! The things the log holds: actors, events and claims, as validated domain values.
 //!
-//! These types know nothing of protobuf or sled: the service layer builds them from requests
-//! (checking every rule on the way in) and the store persists them. Equality is structural
+//! These types know nothing of protobuf or sled: the service layer maps requests into them, an
+//! entry's body is only built through [`Checked::new`] (which enforces [`super::rules`]), and
+//! the store persists them. Equality is structural
 //! and used for idempotency: an entry appended again is a duplicate exactly when it is equal.
 
 use std::collections::BTreeMap;
@@ -9,6 +10,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use super::checked::Checked;
 use super::edtf::Edtf;
 use super::ids::{ActorId, CountryCode, EntryId, Position, RelationKey};
 
@@ -241,11 +243,11 @@ pub struct Claim {
 #[serde(rename_all = "snake_case")]
 pub enum EntryBody {
     /// An actor revision.
-    Actor(Actor),
+    Actor(Checked<Actor>),
     /// An event.
-    Event(Event),
+    Event(Checked<Event>),
     /// A claim.
-    Claim(Claim),
+    Claim(Checked<Claim>),
 }
 
 impl EntryBody {

@@ -7,6 +7,8 @@
 mod backup;
 mod consistency;
 mod hex;
+#[cfg(test)]
+mod mapping_tests;
 pub(crate) mod page_token;
 mod queries;
 pub(crate) mod query_token;

@@ -1,20 +1,15 @@
-//! Requests to domain values: every rule a single entry must follow, checked at the edge.
+//! Requests to domain values. This layer parses what the wire spells as text or numbers (ids,
+//! EDTF dates, relation keys, enum values) into the domain's types and hands the value to
+//! `Checked::new`, which owns every rule of a single entry (`domain::rules`).
 //!
 //! Errors name the field by its path inside the entry (`event.participants[2].role`); the
 //! caller prefixes the entry's index. Nothing here reads the store: rules that depend on what the
 //! log holds (duplicates, references) are the writer's.
 
-use std::collections::BTreeMap;
-
-use crate::domain::limits::{
-    check_count, check_text, MAX_AFFILIATIONS, MAX_ALIASES, MAX_ATTRIBUTES, MAX_LONG_TEXT,
-    MAX_MEDIUM_TEXT, MAX_PARTICIPANTS, MAX_SAME_AS, MAX_SHORT_TEXT, MAX_SOURCES, MAX_SUPERSEDES,
-};
-use crate::domain::quote::quoted;
 use crate::domain::{
-    Actor, ActorKind, Affiliation, Certainty, Claim, CountryCode, DateMatch, DateRange, Direction,
-    Edtf, EntryBody, EntryId, Event, FieldProblem, InvalidField, Location, Participant, QueryOrder,
-    RelationKey, Role, Source, Vocabulary,
+    Actor, ActorKind, Affiliation, Certainty, Checked, Claim, CountryCode, DateMatch, DateRange,
+    Direction, Edtf, EntryBody, EntryId, Event, FieldProblem, InvalidField, Location, Participant,
+    QueryOrder, RelationKey, Role, Source, Vocabulary,
 };
 use crate::proto;
 
@@ -22,21 +17,26 @@ type Result<T> = std::result::Result<T, InvalidField>;
 
 /// Converts one entry of an `AppendRequest`.
 pub fn entry_body(entry: proto::Entry, vocabulary: &Vocabulary) -> Result<EntryBody> {
-    if entry.position != 0 {
+    let proto::Entry {
+        position,
+        recorded_at,
+        body,
+    } = entry;
+    if position != 0 {
         return Err(InvalidField::of(
             FieldProblem::ServerAssigned,
             "position",
             "is assigned by the server; leave it unset (0) when appending",
         ));
     }
-    if entry.recorded_at.is_some() {
+    if recorded_at.is_some() {
         return Err(InvalidField::of(
             FieldProblem::ServerAssigned,
             "recorded_at",
             "is assigned by the server; leave it unset when appending",
         ));
     }
-    match entry.body {
+    match body {
         None => Err(InvalidField::missing(
             "body",
             "is missing: set one of actor, event or claim",
@@ -93,33 +93,6 @@ pub fn optional_country(field: &str, text: &str) -> Result<Option<CountryCode>> 
     CountryCode::parse(text)
         .map(Some)
         .map_err(|reason| InvalidField::new(field, reason))
-}
-
-fn text(field: &str, value: String, max: usize) -> Result<String> {
-    check_text(&value, max).map_err(|reason| {
-        let problem = if value.chars().count() > max {
-            FieldProblem::TooLarge
-        } else {
-            FieldProblem::Invalid
-        };
-        InvalidField::of(problem, field, reason)
-    })?;
-    Ok(value)
-}
-
-fn required_text(field: &str, value: String, max: usize) -> Result<String> {
-    if value.trim().is_empty() {
-        return Err(InvalidField::missing(
-            field,
-            "is required and may not be blank",
-        ));
-    }
-    text(field, value, max)
-}
-
-fn count(field: &str, len: usize, max: usize, what: &str) -> Result<()> {
-    check_count(len, max, what)
-        .map_err(|reason| InvalidField::of(FieldProblem::TooLarge, field, reason))
 }
 
 /// Converts an `ActorKind` enum value; unspecified is `None`.
@@ -264,207 +237,163 @@ fn unknown_enum(field: &str, value: i32, name: &str) -> InvalidField {
     InvalidField::new(field, format!("{value} is not a known {name} value"))
 }
 
-fn actor(a: proto::Actor, vocabulary: &Vocabulary) -> Result<Actor> {
-    let id = id("actor.id", &a.id)?;
-    let kind = actor_kind("actor.kind", a.kind)?.ok_or_else(|| {
+// The converters below map wire to domain and nothing more: each binds every field of its
+// message by name (no `..`), so a field added to the proto cannot be dropped unnoticed, and
+// each leaves the rules to `Checked::new` (domain::rules).
+
+fn actor(a: proto::Actor, vocabulary: &Vocabulary) -> Result<Checked<Actor>> {
+    let proto::Actor {
+        id: actor_id,
+        name,
+        aliases,
+        kind,
+        country,
+        affiliations,
+        description,
+        same_as,
+    } = a;
+    let own_id = id("actor.id", &actor_id)?;
+    let kind = actor_kind("actor.kind", kind)?.ok_or_else(|| {
         InvalidField::missing(
             "actor.kind",
             "is required, e.g. ACTOR_KIND_STATE or ACTOR_KIND_ARMED_GROUP",
         )
     })?;
-    count("actor.aliases", a.aliases.len(), MAX_ALIASES, "aliases")?;
-    let aliases = a
-        .aliases
-        .into_iter()
-        .enumerate()
-        .map(|(i, alias)| {
-            required_text("", alias, MAX_SHORT_TEXT)
-                .map_err(|e| e.at(format!("actor.aliases[{i}]")))
-        })
-        .collect::<Result<_>>()?;
-    count(
-        "actor.affiliations",
-        a.affiliations.len(),
-        MAX_AFFILIATIONS,
-        "affiliations",
-    )?;
-    let affiliations = a
-        .affiliations
+    let affiliations = affiliations
         .into_iter()
         .enumerate()
         .map(|(i, af)| {
-            affiliation(af, &id, vocabulary)
-                .map_err(|e| e.under(&format!("actor.affiliations[{i}]")))
+            affiliation(af, vocabulary).map_err(|e| e.under(&format!("actor.affiliations[{i}]")))
         })
         .collect::<Result<_>>()?;
-    let same_as = same_as(&a.same_as, &id)?;
-    Ok(Actor {
-        name: required_text("actor.name", a.name, MAX_SHORT_TEXT)?,
+    let same_as = same_as
+        .iter()
+        .enumerate()
+        .map(|(i, text)| id(&format!("actor.same_as[{i}]"), text))
+        .collect::<Result<_>>()?;
+    Checked::new(Actor {
+        id: own_id,
+        name,
         aliases,
         kind,
-        country: optional_country("actor.country", &a.country)?,
+        country: optional_country("actor.country", &country)?,
         affiliations,
         same_as,
-        description: text("actor.description", a.description, MAX_LONG_TEXT)?,
-        id,
+        description,
     })
 }
 
-fn affiliation(
-    af: proto::Affiliation,
-    own: &EntryId,
-    vocabulary: &Vocabulary,
-) -> Result<Affiliation> {
-    let actor_id = id("actor_id", &af.actor_id)?;
-    if &actor_id == own {
-        return Err(InvalidField::new(
-            "actor_id",
-            "is the actor itself; an actor cannot be affiliated with itself",
-        ));
-    }
-    Ok(Affiliation {
+fn affiliation(af: proto::Affiliation, vocabulary: &Vocabulary) -> Result<Affiliation> {
+    // `valid_span` is the server's reading of `valid`, sent back to clients; it is ignored here.
+    let proto::Affiliation {
         actor_id,
-        relation: relation("relation", &af.relation, vocabulary)?,
-        valid: optional_date("valid", &af.valid)?,
+        relation: key,
+        valid,
+        valid_span: _,
+    } = af;
+    Ok(Affiliation {
+        actor_id: id("actor_id", &actor_id)?,
+        relation: relation("relation", &key, vocabulary)?,
+        valid: optional_date("valid", &valid)?,
     })
-}
-
-/// An actor's `same_as` ids: valid, not the actor itself, each once. Whether they are in the
-/// log is the writer's to check, with the other references.
-fn same_as(ids: &[String], own: &EntryId) -> Result<Vec<EntryId>> {
-    count("actor.same_as", ids.len(), MAX_SAME_AS, "ids")?;
-    let mut parsed: Vec<EntryId> = Vec::with_capacity(ids.len());
-    for (i, text) in ids.iter().enumerate() {
-        let field = format!("actor.same_as[{i}]");
-        let other = id(&field, text)?;
-        if &other == own {
-            return Err(InvalidField::new(
-                field,
-                "is the actor itself; same_as lists other actors this one is the same as",
-            ));
-        }
-        if parsed.contains(&other) {
-            return Err(InvalidField::new(field, "is listed twice"));
-        }
-        parsed.push(other);
-    }
-    Ok(parsed)
 }
 
 fn participant(p: proto::Participant) -> Result<Participant> {
+    let proto::Participant {
+        actor_id,
+        role: value,
+    } = p;
     Ok(Participant {
-        actor_id: id("actor_id", &p.actor_id)?,
-        role: role("role", p.role)?,
+        actor_id: id("actor_id", &actor_id)?,
+        role: role("role", value)?,
     })
 }
 
-fn event(e: proto::Event, vocabulary: &Vocabulary) -> Result<Event> {
-    let id = id("event.id", &e.id)?;
-    if e.participants.is_empty() {
-        return Err(InvalidField::missing(
-            "event.participants",
-            "is empty; an event needs at least one participant",
-        ));
-    }
-    count(
-        "event.participants",
-        e.participants.len(),
-        MAX_PARTICIPANTS,
-        "participants",
-    )?;
-    let participants = e
-        .participants
+fn event(e: proto::Event, vocabulary: &Vocabulary) -> Result<Checked<Event>> {
+    let proto::Event {
+        id: event_id,
+        relation: key,
+        participants,
+        date: when,
+        location: place,
+        summary,
+        sources: cited,
+        certainty,
+        attributes,
+        supersedes: superseded,
+        date_span: _,
+    } = e;
+    let own_id = id("event.id", &event_id)?;
+    let relation = relation("event.relation", &key, vocabulary)?;
+    let participants = participants
         .into_iter()
         .enumerate()
         .map(|(i, p)| participant(p).map_err(|e| e.under(&format!("event.participants[{i}]"))))
         .collect::<Result<_>>()?;
-    count(
-        "event.attributes",
-        e.attributes.len(),
-        MAX_ATTRIBUTES,
-        "attributes",
-    )?;
-    let attributes = e
-        .attributes
-        .into_iter()
-        .map(|(key, value)| {
-            let field = || format!("event.attributes[{}]", quoted(&key));
-            let checked_key =
-                required_text("", key.clone(), MAX_SHORT_TEXT).map_err(|e| e.at(field()))?;
-            let value = text("", value, MAX_MEDIUM_TEXT).map_err(|e| e.at(field()))?;
-            Ok((checked_key, value))
-        })
-        .collect::<Result<BTreeMap<_, _>>>()?;
-    Ok(Event {
-        relation: relation("event.relation", &e.relation, vocabulary)?,
+    Checked::new(Event {
+        id: own_id,
+        relation,
         participants,
-        date: date("event.date", &e.date)?,
-        location: e.location.map(location).transpose()?,
-        summary: text("event.summary", e.summary, MAX_LONG_TEXT)?,
-        sources: sources("event.sources", e.sources)?,
-        certainty: required_certainty("event.certainty", e.certainty)?,
+        date: date("event.date", &when)?,
+        location: place.map(location).transpose()?,
+        summary,
+        sources: sources("event.sources", cited)?,
+        certainty: required_certainty("event.certainty", certainty)?,
         attributes,
-        supersedes: supersedes("event.supersedes", e.supersedes, &id)?,
-        id,
+        supersedes: ids("event.supersedes", &superseded)?,
     })
 }
 
-fn claim(c: proto::Claim, vocabulary: &Vocabulary) -> Result<Claim> {
-    let id = id("claim.id", &c.id)?;
-    let subject = optional_id("claim.subject", &c.subject)?;
-    let object = optional_id("claim.object", &c.object)?;
-    let event_id = optional_id("claim.event_id", &c.event_id)?;
-    let relation = if c.relation.is_empty() {
-        None
-    } else {
-        Some(relation("claim.relation", &c.relation, vocabulary)?)
-    };
-    if event_id.is_none() && (subject.is_none() || relation.is_none()) {
-        return Err(InvalidField::missing(
-            "claim",
-            "needs a subject and a relation (subject relation object), or an event_id for a claim about an event",
-        ));
-    }
-    if object.is_some() && (subject.is_none() || relation.is_none()) {
-        return Err(InvalidField::missing(
-            "claim.object",
-            "needs a subject and a relation to go with it",
-        ));
-    }
-    Ok(Claim {
+fn claim(c: proto::Claim, vocabulary: &Vocabulary) -> Result<Checked<Claim>> {
+    let proto::Claim {
+        id: claim_id,
         subject,
-        relation,
+        relation: key,
         object,
         event_id,
-        valid: optional_date("claim.valid", &c.valid)?,
-        claimant: optional_id("claim.claimant", &c.claimant)?,
-        sources: sources("claim.sources", c.sources)?,
-        certainty: required_certainty("claim.certainty", c.certainty)?,
-        negated: c.negated,
-        statement: text("claim.statement", c.statement, MAX_LONG_TEXT)?,
-        supersedes: supersedes("claim.supersedes", c.supersedes, &id)?,
-        id,
+        valid,
+        claimant,
+        sources: cited,
+        certainty,
+        negated,
+        statement,
+        supersedes: superseded,
+        valid_span: _,
+    } = c;
+    let relation = if key.is_empty() {
+        None
+    } else {
+        Some(relation("claim.relation", &key, vocabulary)?)
+    };
+    Checked::new(Claim {
+        id: id("claim.id", &claim_id)?,
+        subject: optional_id("claim.subject", &subject)?,
+        relation,
+        object: optional_id("claim.object", &object)?,
+        event_id: optional_id("claim.event_id", &event_id)?,
+        valid: optional_date("claim.valid", &valid)?,
+        claimant: optional_id("claim.claimant", &claimant)?,
+        sources: sources("claim.sources", cited)?,
+        certainty: required_certainty("claim.certainty", certainty)?,
+        negated,
+        statement,
+        supersedes: ids("claim.supersedes", &superseded)?,
     })
 }
 
 fn location(l: proto::Location) -> Result<Location> {
-    let coordinates = match (l.latitude, l.longitude) {
+    let proto::Location {
+        name,
+        country,
+        admin1,
+        latitude,
+        longitude,
+    } = l;
+    // Two optional numbers on the wire, one optional pair in the domain: the one shape the
+    // domain cannot express is refused here.
+    let coordinates = match (latitude, longitude) {
         (None, None) => None,
-        (Some(lat), Some(lon)) => {
-            if !(-90.0..=90.0).contains(&lat) {
-                return Err(InvalidField::new(
-                    "event.location.latitude",
-                    format!("{lat} is outside -90 to 90"),
-                ));
-            }
-            if !(-180.0..=180.0).contains(&lon) {
-                return Err(InvalidField::new(
-                    "event.location.longitude",
-                    format!("{lon} is outside -180 to 180"),
-                ));
-            }
-            Some((lat, lon))
-        }
+        (Some(lat), Some(lon)) => Some((lat, lon)),
         _ => {
             return Err(InvalidField::new(
                 "event.location",
@@ -473,15 +402,14 @@ fn location(l: proto::Location) -> Result<Location> {
         }
     };
     Ok(Location {
-        name: text("event.location.name", l.name, MAX_SHORT_TEXT)?,
-        country: optional_country("event.location.country", &l.country)?,
-        admin1: text("event.location.admin1", l.admin1, MAX_SHORT_TEXT)?,
+        name,
+        country: optional_country("event.location.country", &country)?,
+        admin1,
         coordinates,
     })
 }
 
 fn sources(field: &str, sources: Vec<proto::Source>) -> Result<Vec<Source>> {
-    count(field, sources.len(), MAX_SOURCES, "sources")?;
     sources
         .into_iter()
         .enumerate()
@@ -490,30 +418,24 @@ fn sources(field: &str, sources: Vec<proto::Source>) -> Result<Vec<Source>> {
 }
 
 fn source(s: proto::Source) -> Result<Source> {
-    if s.name.trim().is_empty() && s.url.trim().is_empty() {
-        return Err(InvalidField::missing("", "needs a name or a url"));
-    }
+    let proto::Source {
+        name,
+        url,
+        published,
+    } = s;
     Ok(Source {
-        name: text("name", s.name, MAX_SHORT_TEXT)?,
-        url: text("url", s.url, MAX_MEDIUM_TEXT)?,
-        published: optional_date("published", &s.published)?,
+        name,
+        url,
+        published: optional_date("published", &published)?,
     })
 }
 
-fn supersedes(field: &str, ids: Vec<String>, own: &EntryId) -> Result<Vec<EntryId>> {
-    count(field, ids.len(), MAX_SUPERSEDES, "ids")?;
-    ids.iter()
+/// A list of ids, each parsed (`supersedes`).
+fn ids(field: &str, texts: &[String]) -> Result<Vec<EntryId>> {
+    texts
+        .iter()
         .enumerate()
-        .map(|(i, text)| {
-            let superseded = id("", text).map_err(|e| e.at(format!("{field}[{i}]")))?;
-            if &superseded == own {
-                return Err(InvalidField::new(
-                    format!("{field}[{i}]"),
-                    "is the entry itself",
-                ));
-            }
-            Ok(superseded)
-        })
+        .map(|(i, text)| id("", text).map_err(|e| e.at(format!("{field}[{i}]"))))
         .collect()
 }
 

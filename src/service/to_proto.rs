@@ -2,8 +2,9 @@
 
 use crate::domain::names::{MatchDetail, MatchQuality};
 use crate::domain::{
-    Actor, ActorClass, ActorKind, Certainty, Claim, DateSpan, Day, Edtf, Entry, EntryBody,
-    EntryFilter, EntryKind, Event, Location, RelationEdge, RelationType, Role, Source,
+    Actor, ActorClass, ActorKind, Affiliation, Certainty, Claim, DateSpan, Day, Edtf, Entry,
+    EntryBody, EntryFilter, EntryKind, Event, Location, Participant, RelationEdge, RelationType,
+    Role, Source,
 };
 use crate::proto;
 
@@ -13,9 +14,9 @@ pub fn entry(entry: Entry) -> proto::Entry {
         position: entry.position.0,
         recorded_at: Some(proto::timestamp(entry.recorded_at)),
         body: Some(match entry.body {
-            EntryBody::Actor(a) => proto::entry::Body::Actor(actor(a)),
-            EntryBody::Event(e) => proto::entry::Body::Event(event(e)),
-            EntryBody::Claim(c) => proto::entry::Body::Claim(claim(c)),
+            EntryBody::Actor(a) => proto::entry::Body::Actor(actor(a.into_inner())),
+            EntryBody::Event(e) => proto::entry::Body::Event(event(e.into_inner())),
+            EntryBody::Claim(c) => proto::entry::Body::Claim(claim(c.into_inner())),
         }),
     }
 }
@@ -51,85 +52,142 @@ pub fn actors_covered(field: &str, class: &ActorClass) -> proto::ActorsCovered {
     }
 }
 
+// The converters below bind every field of the domain value by name (no `..`) and build every
+// field of the message (no `..Default::default()`): a field added on either side and not mapped
+// does not compile.
+
 /// An actor as clients see it.
 pub fn actor(a: Actor) -> proto::Actor {
+    let Actor {
+        id,
+        name,
+        aliases,
+        kind,
+        country,
+        affiliations,
+        same_as,
+        description,
+    } = a;
     proto::Actor {
-        id: a.id.into(),
-        name: a.name,
-        aliases: a.aliases,
-        kind: actor_kind(a.kind) as i32,
-        country: a.country.map(String::from).unwrap_or_default(),
-        affiliations: a
-            .affiliations
-            .into_iter()
-            .map(|af| proto::Affiliation {
-                actor_id: af.actor_id.into(),
-                relation: af.relation.to_string(),
-                valid_span: af.valid.as_ref().map(span),
-                valid: edtf_text(af.valid),
-            })
-            .collect(),
-        same_as: a.same_as.into_iter().map(String::from).collect(),
-        description: a.description,
+        id: id.into(),
+        name,
+        aliases,
+        kind: actor_kind(kind) as i32,
+        country: country.map(String::from).unwrap_or_default(),
+        affiliations: affiliations.into_iter().map(affiliation).collect(),
+        same_as: same_as.into_iter().map(String::from).collect(),
+        description,
+    }
+}
+
+fn affiliation(af: Affiliation) -> proto::Affiliation {
+    let Affiliation {
+        actor_id,
+        relation,
+        valid,
+    } = af;
+    proto::Affiliation {
+        actor_id: actor_id.into(),
+        relation: relation.to_string(),
+        valid_span: valid.as_ref().map(span),
+        valid: edtf_text(valid),
     }
 }
 
 fn event(e: Event) -> proto::Event {
+    let Event {
+        id,
+        relation,
+        participants,
+        date,
+        location: place,
+        summary,
+        sources,
+        certainty: how_sure,
+        attributes,
+        supersedes,
+    } = e;
     proto::Event {
-        id: e.id.into(),
-        relation: e.relation.to_string(),
-        participants: e
-            .participants
-            .into_iter()
-            .map(|p| proto::Participant {
-                actor_id: p.actor_id.into(),
-                role: role(p.role) as i32,
-            })
-            .collect(),
-        date_span: Some(span(&e.date)),
-        date: e.date.into(),
-        location: e.location.map(location),
-        summary: e.summary,
-        sources: e.sources.into_iter().map(source).collect(),
-        certainty: certainty(e.certainty) as i32,
-        attributes: e.attributes.into_iter().collect(),
-        supersedes: e.supersedes.into_iter().map(String::from).collect(),
+        id: id.into(),
+        relation: relation.to_string(),
+        participants: participants.into_iter().map(participant).collect(),
+        date_span: Some(span(&date)),
+        date: date.into(),
+        location: place.map(location),
+        summary,
+        sources: sources.into_iter().map(source).collect(),
+        certainty: certainty(how_sure) as i32,
+        attributes: attributes.into_iter().collect(),
+        supersedes: supersedes.into_iter().map(String::from).collect(),
+    }
+}
+
+fn participant(p: Participant) -> proto::Participant {
+    let Participant { actor_id, role: r } = p;
+    proto::Participant {
+        actor_id: actor_id.into(),
+        role: role(r) as i32,
     }
 }
 
 fn claim(c: Claim) -> proto::Claim {
+    let Claim {
+        id,
+        subject,
+        relation,
+        object,
+        event_id,
+        valid,
+        claimant,
+        sources,
+        certainty: how_sure,
+        negated,
+        statement,
+        supersedes,
+    } = c;
     proto::Claim {
-        id: c.id.into(),
-        subject: c.subject.map(String::from).unwrap_or_default(),
-        relation: c.relation.map(|r| r.to_string()).unwrap_or_default(),
-        object: c.object.map(String::from).unwrap_or_default(),
-        event_id: c.event_id.map(String::from).unwrap_or_default(),
-        valid_span: c.valid.as_ref().map(span),
-        valid: edtf_text(c.valid),
-        claimant: c.claimant.map(String::from).unwrap_or_default(),
-        sources: c.sources.into_iter().map(source).collect(),
-        certainty: certainty(c.certainty) as i32,
-        negated: c.negated,
-        statement: c.statement,
-        supersedes: c.supersedes.into_iter().map(String::from).collect(),
+        id: id.into(),
+        subject: subject.map(String::from).unwrap_or_default(),
+        relation: relation.map(|r| r.to_string()).unwrap_or_default(),
+        object: object.map(String::from).unwrap_or_default(),
+        event_id: event_id.map(String::from).unwrap_or_default(),
+        valid_span: valid.as_ref().map(span),
+        valid: edtf_text(valid),
+        claimant: claimant.map(String::from).unwrap_or_default(),
+        sources: sources.into_iter().map(source).collect(),
+        certainty: certainty(how_sure) as i32,
+        negated,
+        statement,
+        supersedes: supersedes.into_iter().map(String::from).collect(),
     }
 }
 
 fn location(l: Location) -> proto::Location {
+    let Location {
+        name,
+        country,
+        admin1,
+        coordinates,
+    } = l;
     proto::Location {
-        name: l.name,
-        country: l.country.map(String::from).unwrap_or_default(),
-        admin1: l.admin1,
-        latitude: l.coordinates.map(|c| c.0),
-        longitude: l.coordinates.map(|c| c.1),
+        name,
+        country: country.map(String::from).unwrap_or_default(),
+        admin1,
+        latitude: coordinates.map(|c| c.0),
+        longitude: coordinates.map(|c| c.1),
     }
 }
 
 fn source(s: Source) -> proto::Source {
+    let Source {
+        name,
+        url,
+        published,
+    } = s;
     proto::Source {
-        name: s.name,
-        url: s.url,
-        published: edtf_text(s.published),
+        name,
+        url,
+        published: edtf_text(published),
     }
 }
 

@@ -344,7 +344,7 @@ fn plan_chunk(
             blocks.add(posting).map_err(StoreError::Encode)?;
         }
         if let EntryBody::Actor(actor) = &entry.body {
-            revised.insert(actor.id.clone(), actor.clone());
+            revised.insert(actor.id.clone(), Actor::clone(actor));
         }
     }
     for (key, value) in blocks.into_writes() {
@@ -370,7 +370,7 @@ fn indexed_revision(
         Some(Entry {
             body: EntryBody::Actor(actor),
             ..
-        }) => Some(actor),
+        }) => Some(actor.into_inner()),
         _ => None,
     })
 }

@@ -357,7 +357,7 @@ impl Store {
     /// The latest revision of an actor.
     pub fn actor(&self, id: &EntryId) -> Result<Option<(Actor, Entry)>, StoreError> {
         Ok(self.entry_by_id(id)?.and_then(|entry| match &entry.body {
-            EntryBody::Actor(actor) => Some((actor.clone(), entry)),
+            EntryBody::Actor(actor) => Some((Actor::clone(actor), entry)),
             _ => None,
         }))
     }
@@ -507,7 +507,7 @@ impl Store {
                 .is_none_or(|c| actor.country.as_ref() == Some(c));
             if kind_ok && country_ok {
                 // One more than the page, to know whether another page follows.
-                actors.push(actor);
+                actors.push(actor.into_inner());
                 if actors.len() > limit {
                     break;
                 }

@@ -12,6 +12,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::domain::query::claim_span;
 use crate::domain::same_as::{class_of, ActorClass};
+use crate::domain::Checked;
 use crate::domain::{
     ActorId, ActorKind, Certainty, Claim, ClaimQuery, DateKey, DateMatch, DateRange, Direction,
     Edtf, Event, EventQuery, Location, Participant, QueryOrder, RelationGraph, RelationKey,
@@ -176,7 +177,7 @@ fn build(n: usize, spec: &Spec, events: &[EntryId], claims: &[EntryId]) -> Entry
             certainty,
             country,
             supersedes,
-        } => EntryBody::Event(Event {
+        } => EntryBody::Event(Checked::from_log(Event {
             id: EntryId::parse(&format!("e{n}")).expect("valid"),
             relation: relation(*r),
             participants: participants
@@ -196,7 +197,7 @@ fn build(n: usize, spec: &Spec, events: &[EntryId], claims: &[EntryId]) -> Entry
             certainty: CERTAINTIES[*certainty],
             attributes: Default::default(),
             supersedes: pick(events, *supersedes).into_iter().collect(),
-        }),
+        })),
         Spec::Claim {
             subject,
             relation: r,
@@ -215,7 +216,7 @@ fn build(n: usize, spec: &Spec, events: &[EntryId], claims: &[EntryId]) -> Entry
             } else {
                 (*subject, *r)
             };
-            EntryBody::Claim(Claim {
+            EntryBody::Claim(Checked::from_log(Claim {
                 id: EntryId::parse(&format!("c{n}")).expect("valid"),
                 subject: subject.map(actor_id),
                 relation: r.map(relation),
@@ -228,7 +229,7 @@ fn build(n: usize, spec: &Spec, events: &[EntryId], claims: &[EntryId]) -> Entry
                 negated: *negated,
                 statement: String::new(),
                 supersedes: pick(claims, *supersedes).into_iter().collect(),
-            })
+            }))
         }
     }
 }
@@ -506,7 +507,7 @@ proptest! {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut store = open(dir.path());
         let mut log: Vec<EntryBody> = (0..ACTORS)
-            .map(|n| EntryBody::Actor(Actor {
+            .map(|n| EntryBody::Actor(Checked::from_log(Actor {
                 id: actor_id(n),
                 name: format!("Actor {n}"),
                 aliases: vec![],
@@ -515,7 +516,7 @@ proptest! {
                 affiliations: vec![],
                 same_as: Vec::new(),
                 description: String::new(),
-            }))
+            })))
             .collect();
         runtime.block_on(store.append(log.clone(), None)).expect("actors append");
         let (mut events, mut claims) = (Vec::new(), Vec::new());
@@ -626,7 +627,7 @@ fn a_page_stops_at_its_scan_budget_and_resumes_where_it_stopped() {
         .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(dir.path());
-    let actor = EntryBody::Actor(Actor {
+    let actor = EntryBody::Actor(Checked::from_log(Actor {
         id: actor_id(0),
         name: "Actor 0".into(),
         aliases: vec![],
@@ -635,7 +636,7 @@ fn a_page_stops_at_its_scan_budget_and_resumes_where_it_stopped() {
         affiliations: vec![],
         same_as: Vec::new(),
         description: String::new(),
-    });
+    }));
     runtime
         .block_on(store.append(vec![actor], None))
         .expect("actor appends");

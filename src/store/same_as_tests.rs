@@ -9,6 +9,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::*;
+use crate::domain::Checked;
 use crate::domain::{ActorKind, Vocabulary};
 
 const ACTORS: u8 = 5;
@@ -21,7 +22,7 @@ fn actor_id(n: u8) -> EntryId {
 /// description makes every revision differ from the one before, so none is a duplicate.
 fn revision(n: u8, links: &[u8], rev: usize) -> EntryBody {
     let same_as: BTreeSet<u8> = links.iter().copied().filter(|l| *l != n).collect();
-    EntryBody::Actor(Actor {
+    EntryBody::Actor(Checked::from_log(Actor {
         id: actor_id(n),
         name: format!("Actor {n}"),
         aliases: vec![],
@@ -30,7 +31,7 @@ fn revision(n: u8, links: &[u8], rev: usize) -> EntryBody {
         affiliations: vec![],
         same_as: same_as.into_iter().map(actor_id).collect(),
         description: format!("revision {rev}"),
-    })
+    }))
 }
 
 /// The class of `named` in the first `upto` entries of `log`: every actor reachable over the

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::*;
+use crate::domain::Checked;
 use crate::domain::{ActorKind, Certainty, Edtf, Event, Participant, Role, Vocabulary};
 
 #[derive(Debug, Clone)]
@@ -29,7 +30,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn body(is_actor: bool, n: u8, variant: u8, actor: u8) -> EntryBody {
     if is_actor {
-        EntryBody::Actor(Actor {
+        EntryBody::Actor(Checked::from_log(Actor {
             id: EntryId::parse(&format!("a{n}")).expect("valid"),
             name: format!("Actor {n} v{variant}"),
             aliases: vec![format!("Alias {n}")],
@@ -38,9 +39,9 @@ fn body(is_actor: bool, n: u8, variant: u8, actor: u8) -> EntryBody {
             affiliations: vec![],
             same_as: Vec::new(),
             description: String::new(),
-        })
+        }))
     } else {
-        EntryBody::Event(Event {
+        EntryBody::Event(Checked::from_log(Event {
             id: EntryId::parse(&format!("e{n}")).expect("valid"),
             relation: Vocabulary::builtin().relation("attacks").expect("known"),
             participants: vec![Participant {
@@ -54,7 +55,7 @@ fn body(is_actor: bool, n: u8, variant: u8, actor: u8) -> EntryBody {
             certainty: Certainty::Reported,
             attributes: Default::default(),
             supersedes: vec![],
-        })
+        }))
     }
 }
 
@@ -161,7 +162,7 @@ proptest! {
         for n in 0..4 {
             let id = EntryId::parse(&format!("a{n}")).expect("valid");
             let latest = model.iter().rev().find_map(|b| match b {
-                EntryBody::Actor(a) if a.id == id => Some(a.clone()),
+                EntryBody::Actor(a) if a.id == id => Some(Actor::clone(a)),
                 _ => None,
             });
             if let Some(latest) = latest {

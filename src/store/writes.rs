@@ -71,6 +71,7 @@ pub fn index_writes(position: Position, body: &EntryBody, previous: Option<&Acto
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Checked;
     use crate::domain::{
         ActorKind, Certainty, Edtf, EntryId, Event, Participant, Role, Vocabulary,
     };
@@ -92,7 +93,11 @@ mod tests {
     fn a_revision_removes_only_the_names_it_drops() {
         let old = actor("Liwa al-Quds", &["Jerusalem Brigade"]);
         let new = actor("Liwa al-Quds", &["Quds Brigade"]);
-        let writes = index_writes(Position(9), &EntryBody::Actor(new), Some(&old));
+        let writes = index_writes(
+            Position(9),
+            &EntryBody::Actor(Checked::from_log(new)),
+            Some(&old),
+        );
         let dropped = keys::name_key("jerusalem brigade", &old.id);
         assert!(writes.deletes.contains(&dropped));
         assert!(writes
@@ -134,7 +139,7 @@ mod tests {
             attributes: Default::default(),
             supersedes: vec![id("e1")],
         };
-        let body = EntryBody::Event(event);
+        let body = EntryBody::Event(Checked::from_log(event));
         let writes = index_writes(Position(5), &body, None);
         assert!(writes.deletes.is_empty());
         assert_eq!(writes.postings, postings(Position(5), &body));

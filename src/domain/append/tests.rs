@@ -7,6 +7,7 @@ use crate::domain::edtf::Edtf;
 use crate::domain::ids::EntryId;
 use crate::domain::model::{Actor, ActorKind, Certainty, EntryKind, Event, Participant, Role};
 use crate::domain::vocabulary::Vocabulary;
+use crate::domain::Checked;
 
 struct MemoryView {
     head: Position,
@@ -31,7 +32,7 @@ fn id(text: &str) -> EntryId {
 }
 
 fn actor(key: &str, name: &str) -> EntryBody {
-    EntryBody::Actor(Actor {
+    EntryBody::Actor(Checked::from_log(Actor {
         id: id(key),
         name: name.into(),
         aliases: vec![],
@@ -40,11 +41,11 @@ fn actor(key: &str, name: &str) -> EntryBody {
         affiliations: vec![],
         same_as: Vec::new(),
         description: String::new(),
-    })
+    }))
 }
 
 fn event(key: &str, actor: &str) -> EntryBody {
-    EntryBody::Event(Event {
+    EntryBody::Event(Checked::from_log(Event {
         id: id(key),
         relation: Vocabulary::builtin().relation("attacks").expect("known"),
         participants: vec![Participant {
@@ -58,7 +59,7 @@ fn event(key: &str, actor: &str) -> EntryBody {
         certainty: Certainty::Reported,
         attributes: Default::default(),
         supersedes: vec![],
-    })
+    }))
 }
 
 fn empty() -> MemoryView {
@@ -125,7 +126,9 @@ fn a_changed_actor_is_a_revision_but_a_changed_event_is_refused() {
     ));
     let mut changed = event("e1", "ru");
     if let EntryBody::Event(e) = &mut changed {
-        e.summary = "different".into();
+        let mut edited = Event::clone(e);
+        edited.summary = "different".into();
+        *e = Checked::new(edited).expect("valid");
     }
     let r = rejection(plan_append(&view, vec![changed], None));
     assert!(matches!(
@@ -150,7 +153,9 @@ fn one_id_twice_in_a_batch_names_the_earlier_entry_not_a_position() {
     view.head = Position(11);
     let mut changed = event("e1", "ru");
     if let EntryBody::Event(e) = &mut changed {
-        e.summary = "different".into();
+        let mut edited = Event::clone(e);
+        edited.summary = "different".into();
+        *e = Checked::new(edited).expect("valid");
     }
     let r = rejection(plan_append(
         &view_with_ru(view),

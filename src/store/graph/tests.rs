@@ -12,6 +12,7 @@ use proptest::prelude::*;
 use super::keys::CERTAINTIES;
 use super::query::{list_relations_within, Budgets};
 use super::*;
+use crate::domain::Checked;
 use crate::domain::{
     ActorId, Certainty, Claim, DateMatch, DateRange, Direction, Edtf, Event, Participant,
     RelationGraph, RelationKey, RelationQuery, Role, SymmetricRelations, Vocabulary,
@@ -252,7 +253,7 @@ fn build(n: usize, spec: &Spec, made: &[EntryId]) -> EntryBody {
             date: d,
             certainty,
             supersedes,
-        } => EntryBody::Event(Event {
+        } => EntryBody::Event(Checked::from_log(Event {
             id: EntryId::parse(&format!("e{n}")).expect("valid"),
             relation: relation(*r),
             participants: participants
@@ -269,7 +270,7 @@ fn build(n: usize, spec: &Spec, made: &[EntryId]) -> EntryBody {
             certainty: CERTAINTIES[*certainty],
             attributes: Default::default(),
             supersedes: pick(supersedes),
-        }),
+        })),
         Spec::Claim {
             subject,
             relation: r,
@@ -278,7 +279,7 @@ fn build(n: usize, spec: &Spec, made: &[EntryId]) -> EntryBody {
             certainty,
             negated,
             supersedes,
-        } => EntryBody::Claim(Claim {
+        } => EntryBody::Claim(Checked::from_log(Claim {
             id: EntryId::parse(&format!("c{n}")).expect("valid"),
             subject: Some(actor(*subject)),
             relation: r.map(relation),
@@ -291,7 +292,7 @@ fn build(n: usize, spec: &Spec, made: &[EntryId]) -> EntryBody {
             negated: *negated,
             statement: String::new(),
             supersedes: pick(supersedes),
-        }),
+        })),
     }
 }
 
@@ -431,7 +432,7 @@ fn event(
     when: &str,
     certainty: Certainty,
 ) -> EntryBody {
-    EntryBody::Event(Event {
+    EntryBody::Event(Checked::from_log(Event {
         id: EntryId::parse(&format!("e{n}")).expect("valid"),
         relation: Vocabulary::builtin().relation(relation).expect("known"),
         participants: vec![
@@ -451,7 +452,7 @@ fn event(
         certainty,
         attributes: Default::default(),
         supersedes: vec![],
-    })
+    }))
 }
 
 fn everything(actor_n: u8) -> RelationQuery {
@@ -530,10 +531,12 @@ fn hiding_the_evidence_on_a_span_edge_narrows_the_span() {
     index(&mut store, &mut log, batch, &symmetric);
     let mut correction = event(3, "backs", 0, 1, "2012-01-10", Certainty::Confirmed);
     if let EntryBody::Event(e) = &mut correction {
-        e.supersedes = vec![
+        let mut edited = Event::clone(e);
+        edited.supersedes = vec![
             EntryId::parse("e0").expect("valid"),
             EntryId::parse("e2").expect("valid"),
         ];
+        *e = Checked::from_log(edited);
     }
     index(&mut store, &mut log, vec![correction], &symmetric);
     let got = list_relations(&store, &log, &everything(0), log.head(), log.head()).expect("answer");

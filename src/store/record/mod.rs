@@ -57,7 +57,7 @@ pub fn encode_record(body: &EntryBody) -> Result<Vec<u8>, StoreError> {
     let mut record = header::unsealed(body.kind());
     let wire_len = match body {
         EntryBody::Actor(actor) => {
-            let mut message = schema::Actor::from(actor);
+            let mut message = schema::Actor::from(&**actor);
             let storage = schema::Actor {
                 spans: std::mem::take(&mut message.spans),
                 ..Default::default()
@@ -65,7 +65,7 @@ pub fn encode_record(body: &EntryBody) -> Result<Vec<u8>, StoreError> {
             append_parts(&mut record, &message, &storage)?
         }
         EntryBody::Event(event) => {
-            let mut message = schema::Event::from(event);
+            let mut message = schema::Event::from(&**event);
             let storage = schema::Event {
                 spans: std::mem::take(&mut message.spans),
                 ..Default::default()
@@ -73,7 +73,7 @@ pub fn encode_record(body: &EntryBody) -> Result<Vec<u8>, StoreError> {
             append_parts(&mut record, &message, &storage)?
         }
         EntryBody::Claim(claim) => {
-            let mut message = schema::Claim::from(claim);
+            let mut message = schema::Claim::from(&**claim);
             let storage = schema::Claim {
                 spans: std::mem::take(&mut message.spans),
                 ..Default::default()

@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use prost::Message;
 
 use super::*;
+use crate::domain::Checked;
 use crate::domain::{
     Actor, ActorKind, Affiliation, Certainty, Claim, CountryCode, Edtf, Entry, EntryId, EntryKind,
     Event, Location, Participant, RelationKey, Role, Source,
@@ -231,9 +232,9 @@ fn claim() -> BoxedStrategy<Claim> {
 
 fn body() -> BoxedStrategy<EntryBody> {
     prop_oneof![
-        actor().prop_map(EntryBody::Actor),
-        event().prop_map(EntryBody::Event),
-        claim().prop_map(EntryBody::Claim),
+        actor().prop_map(|v| EntryBody::Actor(Checked::from_log(v))),
+        event().prop_map(|v| EntryBody::Event(Checked::from_log(v))),
+        claim().prop_map(|v| EntryBody::Claim(Checked::from_log(v))),
     ]
     .boxed()
 }
@@ -383,7 +384,7 @@ proptest! {
 
 #[test]
 fn the_header_is_laid_out_as_documented() {
-    let body = EntryBody::Claim(Claim {
+    let body = EntryBody::Claim(Checked::from_log(Claim {
         id: EntryId::from_stored("c1".into()),
         subject: None,
         relation: None,
@@ -396,7 +397,7 @@ fn the_header_is_laid_out_as_documented() {
         negated: false,
         statement: String::new(),
         supersedes: Vec::new(),
-    });
+    }));
     let at = UNIX_EPOCH + Duration::from_micros(0x0102_0304_0506);
     let record = sealed(&body, at);
     assert_eq!(record[0], 2, "format byte");
@@ -447,7 +448,7 @@ fn unknown_formats_and_kinds_are_corruption() {
     assert_corrupt_at_position(decode_record(POSITION, &record));
     // A body that lost a date span but kept a valid checksum (a defect, not damage).
     let mut stored = schema::Event::from(&match sample_event() {
-        EntryBody::Event(e) => e,
+        EntryBody::Event(e) => e.into_inner(),
         _ => unreachable!("an event"),
     });
     stored.spans.clear();
@@ -463,7 +464,7 @@ fn a_span_beyond_every_date_is_corruption() {
     // checksum, not damage) was read, and printing its day overflowed the calendar arithmetic.
     for (earliest, latest) in [(19_000, i32::MAX - 1), (i32::MIN + 1, 19_000)] {
         let mut stored = schema::Event::from(&match sample_event() {
-            EntryBody::Event(e) => e,
+            EntryBody::Event(e) => e.into_inner(),
             _ => unreachable!("an event"),
         });
         stored.spans = vec![schema::DaySpan { earliest, latest }];
@@ -486,7 +487,7 @@ fn the_earliest_recording_time_is_stored_as_it_reads() {
 }
 
 fn sample_event() -> EntryBody {
-    EntryBody::Event(Event {
+    EntryBody::Event(Checked::from_log(Event {
         id: EntryId::from_stored("e1".into()),
         relation: RelationKey::from_stored("attacks".into()),
         participants: vec![Participant {
@@ -500,5 +501,5 @@ fn sample_event() -> EntryBody {
         certainty: Certainty::Reported,
         attributes: BTreeMap::new(),
         supersedes: Vec::new(),
-    })
+    }))
 }

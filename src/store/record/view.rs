@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use prost::Message;
 
-use crate::domain::{EntryBody, EntryKind, Position};
+use crate::domain::{Checked, EntryBody, EntryKind, Position};
 use crate::store::StoreError;
 
 use super::header::{self, FORMAT_JSON, FORMAT_PROTO};
@@ -110,9 +110,15 @@ impl<'a> RecordView<'a> {
 
     fn decode_proto(&self, body: &[u8]) -> Result<EntryBody, StoreError> {
         let decoded = match self.kind {
-            EntryKind::Actor => decode_as::<schema::Actor, _>(body, EntryBody::Actor),
-            EntryKind::Event => decode_as::<schema::Event, _>(body, EntryBody::Event),
-            EntryKind::Claim => decode_as::<schema::Claim, _>(body, EntryBody::Claim),
+            EntryKind::Actor => {
+                decode_as::<schema::Actor, _>(body, |a| EntryBody::Actor(Checked::from_log(a)))
+            }
+            EntryKind::Event => {
+                decode_as::<schema::Event, _>(body, |e| EntryBody::Event(Checked::from_log(e)))
+            }
+            EntryKind::Claim => {
+                decode_as::<schema::Claim, _>(body, |c| EntryBody::Claim(Checked::from_log(c)))
+            }
         };
         decoded.map_err(|reason| StoreError::corrupt_record(self.position, reason))
     }
