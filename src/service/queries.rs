@@ -67,6 +67,7 @@ pub async fn query_events(
     let counterpart = optional_actor(context.store, "counterpart", request.counterpart).await?;
     let relations = to_domain::relations("relations", &request.relations, context.vocabulary)?;
     let dates = to_domain::date_range(
+        "",
         &request.date_from,
         &request.date_to,
         to_domain::date_match("date_match", request.date_match)?,
@@ -159,6 +160,7 @@ pub async fn query_claims(
     let actor = optional_actor(store, "actor", request.actor).await?;
     let relations = to_domain::relations("relations", &request.relations, context.vocabulary)?;
     let dates = to_domain::date_range(
+        "",
         &request.date_from,
         &request.date_to,
         to_domain::date_match("date_match", request.date_match)?,
@@ -226,7 +228,12 @@ pub async fn list_relations(
     };
     let counterpart = optional_actor(store, "counterpart", request.counterpart).await?;
     let relations = to_domain::relations("relations", &request.relations, context.vocabulary)?;
-    let dates = to_domain::date_range(&request.date_from, &request.date_to, DateMatch::Overlaps)?;
+    let dates = to_domain::date_range(
+        "",
+        &request.date_from,
+        &request.date_to,
+        DateMatch::Overlaps,
+    )?;
     let direction = to_domain::direction("direction", request.direction)?;
     let min_certainty = to_domain::certainty("min_certainty", request.min_certainty)?;
     let snapshot = snapshot(store, None, request.as_of_position, false)?;

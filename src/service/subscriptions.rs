@@ -12,8 +12,8 @@ use tonic::{Code, Status};
 use crate::domain::subscription::{self as subscription_rules, Requester};
 use crate::domain::SubscriptionRejection;
 use crate::domain::{
-    DateMatch, DateRange, EntryFilter, EntryId, EntryKind, FieldProblem, InvalidField, Position,
-    SubscriptionName, SubscriptionState, Vocabulary,
+    EntryFilter, EntryId, EntryKind, InvalidField, Position, SubscriptionName, SubscriptionState,
+    Vocabulary,
 };
 use crate::ops::auth::Caller;
 use crate::ops::grpc::refusal;
@@ -275,26 +275,8 @@ async fn resolve_filter(
     for (i, name) in filter.actors.into_iter().enumerate() {
         actors.push(resolve_actor(store, &format!("filter.actors[{i}]"), name).await?);
     }
-    let relations = filter
-        .relations
-        .iter()
-        .enumerate()
-        .map(|(i, key)| {
-            vocabulary.relation(key).map_err(|reason| {
-                InvalidField::of(
-                    FieldProblem::UnknownRelation,
-                    format!("filter.relations[{i}]"),
-                    reason,
-                )
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let date_from = to_domain::optional_date("filter.date_from", &filter.date_from)?;
-    let date_to = to_domain::optional_date("filter.date_to", &filter.date_to)?;
-    // The same rule as the queries' ranges: a range that ends before it starts is a mistake,
-    // not a filter that silently matches nothing.
-    DateRange::between(date_from.as_ref(), date_to.as_ref(), DateMatch::Overlaps)
-        .map_err(|reason| InvalidField::new("filter.date_from", reason))?;
+    let relations = to_domain::relation_keys("filter.relations", &filter.relations, vocabulary)?;
+    let (date_from, date_to) = to_domain::dates("filter.", &filter.date_from, &filter.date_to)?;
     Ok(EntryFilter {
         kinds,
         actors,

@@ -167,12 +167,42 @@ pub fn direction(field: &str, value: i32) -> Result<Direction> {
     }
 }
 
-/// A range of EDTF dates, either end open.
-pub fn date_range(from: &str, to: &str, mode: DateMatch) -> Result<DateRange> {
-    let from = optional_date("date_from", from)?;
-    let to = optional_date("date_to", to)?;
+/// A range of EDTF dates, either end open, from the fields `{prefix}date_from` and
+/// `{prefix}date_to` (queries have them at the top, subscriptions under `filter.`).
+pub fn date_range(prefix: &str, from: &str, to: &str, mode: DateMatch) -> Result<DateRange> {
+    let (from, to) = dates(prefix, from, to)?;
     DateRange::between(from.as_ref(), to.as_ref(), mode)
-        .map_err(|reason| InvalidField::new("date_from", reason))
+        .map_err(|reason| InvalidField::new(format!("{prefix}date_from"), reason))
+}
+
+/// The two ends of a date range as dates. A range that ends before it starts is refused: a
+/// mistake, not a filter that silently matches nothing.
+pub fn dates(prefix: &str, from: &str, to: &str) -> Result<(Option<Edtf>, Option<Edtf>)> {
+    let from = optional_date(&format!("{prefix}date_from"), from)?;
+    let to = optional_date(&format!("{prefix}date_to"), to)?;
+    DateRange::between(from.as_ref(), to.as_ref(), DateMatch::Overlaps)
+        .map_err(|reason| InvalidField::new(format!("{prefix}date_from"), reason))?;
+    Ok((from, to))
+}
+
+/// Relation keys, each checked against the vocabulary, in the order given.
+pub fn relation_keys(
+    field: &str,
+    keys: &[String],
+    vocabulary: &Vocabulary,
+) -> Result<Vec<RelationKey>> {
+    keys.iter()
+        .enumerate()
+        .map(|(i, key)| {
+            vocabulary.relation(key).map_err(|reason| {
+                InvalidField::of(
+                    FieldProblem::UnknownRelation,
+                    format!("{field}[{i}]"),
+                    reason,
+                )
+            })
+        })
+        .collect()
 }
 
 /// Relation keys of a query filter, each checked against the vocabulary, without repeats (a
@@ -192,19 +222,7 @@ pub fn relations(
             ),
         ));
     }
-    let mut relations = keys
-        .iter()
-        .enumerate()
-        .map(|(i, key)| {
-            vocabulary.relation(key).map_err(|reason| {
-                InvalidField::of(
-                    FieldProblem::UnknownRelation,
-                    format!("{field}[{i}]"),
-                    reason,
-                )
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut relations = relation_keys(field, keys, vocabulary)?;
     relations.sort();
     relations.dedup();
     Ok(relations)
