@@ -273,12 +273,14 @@ async fn refusals_say_what_to_do() {
     let url = format!("http://{}", running.local_addr);
     let info = proto::GetLogInfoRequest {};
     let missing = authed(&url, None).await.get_log_info(info).await;
+    assert_eq!(reason_of(&missing), "MISSING_TOKEN");
     assert_status(
         missing,
         Code::Unauthenticated,
         &["authorization: Bearer <token>"],
     );
     let unknown = authed(&url, Some("guess")).await.get_log_info(info).await;
+    assert_eq!(reason_of(&unknown), "UNKNOWN_TOKEN");
     assert_status(unknown, Code::Unauthenticated, &["unknown token"]);
     let mut raw = eventlog::proto::event_log_client::EventLogClient::with_interceptor(
         channel(&url).await,
@@ -290,11 +292,9 @@ async fn refusals_say_what_to_do() {
             Ok(request)
         },
     );
-    assert_status(
-        raw.get_log_info(info).await,
-        Code::Unauthenticated,
-        &["Bearer <token>"],
-    );
+    let malformed = raw.get_log_info(info).await;
+    assert_eq!(reason_of(&malformed), "MALFORMED_AUTHORIZATION");
+    assert_status(malformed, Code::Unauthenticated, &["Bearer <token>"]);
     let denied = authed(&url, Some(token(Role::Read)))
         .await
         .append(proto::AppendRequest {
@@ -303,6 +303,7 @@ async fn refusals_say_what_to_do() {
             validate_only: false,
         })
         .await;
+    assert_eq!(reason_of(&denied), "ROLE_TOO_LOW");
     assert_status(
         denied,
         Code::PermissionDenied,

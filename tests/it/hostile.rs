@@ -698,6 +698,10 @@ async fn a_stalled_subscriber_is_ended_with_the_position_to_resume_from() {
     };
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert!(status.message().contains("read nothing"), "{status:?}");
+    assert_eq!(
+        reason_of(&Err::<(), _>(status.clone())),
+        "SUBSCRIBER_STALLED"
+    );
     let resume: u64 = status
         .message()
         .rsplit("resume from position ")

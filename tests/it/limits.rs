@@ -93,6 +93,7 @@ async fn streams_past_their_limit_are_refused_at_once_and_unary_calls_and_health
     let held = client.read_log(read_all_log).await.expect("read log");
     let started = std::time::Instant::now();
     let refused = client.read_log(read_all_log).await;
+    assert_eq!(reason_of(&refused), "OVERLOADED");
     assert_status(refused, Code::ResourceExhausted, &["--max-streams"]);
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -161,8 +162,10 @@ async fn messages_past_the_size_limit_are_resource_exhausted() {
             )
         })
         .collect();
+    let too_big = append(&mut client, big).await;
+    assert_eq!(reason_of(&too_big), "MESSAGE_TOO_LARGE");
     assert_status(
-        append(&mut client, big).await,
+        too_big,
         Code::ResourceExhausted,
         &["--max-message-bytes", "65536"],
     );

@@ -222,6 +222,18 @@ pub async fn head(client: &mut EventLogClient<Channel>) -> u64 {
         .head
 }
 
+/// The `google.rpc.ErrorInfo` reason of a failed call, as any client reads it from the status
+/// details (empty if it has none).
+pub fn reason_of<T>(result: &Result<T, Status>) -> String {
+    use tonic_types::StatusExt;
+    result
+        .as_ref()
+        .err()
+        .and_then(|status| status.get_details_error_info())
+        .map(|info| info.reason)
+        .unwrap_or_default()
+}
+
 /// Asserts that `result` failed with `code` and a message containing every one of `parts`.
 pub fn assert_status<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, parts: &[&str]) {
     let status = result.expect_err("the call should fail");
