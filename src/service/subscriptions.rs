@@ -45,6 +45,11 @@ pub async fn subscribe(
         None => Position(1),
         Some(proto::subscribe_request::Start::FromPosition(p)) => Position(p.max(1)),
         Some(proto::subscribe_request::Start::FromEnd(true)) => store.head().next(),
+        Some(proto::subscribe_request::Start::FromTime(time)) => {
+            let time = to_domain::time("from_time", &time)?;
+            let store = Arc::clone(store);
+            blocking(move || store.first_recorded_at_or_after(time)).await??
+        }
         Some(proto::subscribe_request::Start::FromEnd(false)) => {
             return Err(InvalidField::new(
                 "from_end",

@@ -6,6 +6,8 @@
 //! caller prefixes the entry's index. Nothing here reads the store: rules that depend on what the
 //! log holds (duplicates, references) are the writer's.
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use crate::domain::{
     Actor, ActorKind, Affiliation, Certainty, Checked, Claim, CountryCode, DateMatch, DateRange,
     Direction, Edtf, EntryBody, EntryId, Event, FieldProblem, InvalidField, Location, Participant,
@@ -45,6 +47,31 @@ pub fn entry_body(entry: proto::Entry, vocabulary: &Vocabulary) -> Result<EntryB
         Some(proto::entry::Body::Event(e)) => event(e, vocabulary).map(EntryBody::Event),
         Some(proto::entry::Body::Claim(c)) => claim(c, vocabulary).map(EntryBody::Claim),
     }
+}
+
+/// The last second `google.protobuf.Timestamp` allows: 9999-12-31T23:59:59Z.
+const MAX_TIMESTAMP_SECONDS: i64 = 253_402_300_799;
+
+/// A point in time, as `google.protobuf.Timestamp` defines it (years 1 to 9999, nanoseconds a
+/// fraction of a second). A time before 1970 stands for the beginning of the log.
+pub fn time(field: &str, at: &pbjson_types::Timestamp) -> Result<SystemTime> {
+    if at.seconds > MAX_TIMESTAMP_SECONDS {
+        return Err(InvalidField::new(
+            format!("{field}.seconds"),
+            format!("{} is after 9999-12-31T23:59:59Z", at.seconds),
+        ));
+    }
+    let nanos = u32::try_from(at.nanos)
+        .ok()
+        .filter(|n| *n < 1_000_000_000)
+        .ok_or_else(|| {
+            InvalidField::new(
+                format!("{field}.nanos"),
+                format!("{} is not between 0 and 999,999,999", at.nanos),
+            )
+        })?;
+    let seconds = u64::try_from(at.seconds).unwrap_or(0);
+    Ok(UNIX_EPOCH + Duration::new(seconds, nanos))
 }
 
 /// Parses an id field.

@@ -36,7 +36,7 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{broadcast, watch};
 
@@ -188,10 +188,17 @@ impl Store {
             wake_tx.clone(),
             wake_rx,
         )?;
+        let head_recorded_at = match head {
+            Position::ZERO => UNIX_EPOCH,
+            head => log
+                .read_at(head)?
+                .map_or(UNIX_EPOCH, |entry| entry.recorded_at),
+        };
         let writer = Writer::start(WriterParts {
             log: Arc::clone(&log),
             index: Arc::clone(&index),
             head,
+            head_recorded_at,
             counts,
             head_tx,
             live_tx: live.clone(),
@@ -294,6 +301,29 @@ impl Store {
             return Ok(None);
         }
         self.log.read_at(position)
+    }
+
+    /// The first position recorded at or after `time`, or the head + 1 if none is (a stream
+    /// starting there waits for the next entry). Recording times never fall as positions rise
+    /// (the writer sees to it), so this is a binary search: about 24 reads at 10M entries.
+    pub fn first_recorded_at_or_after(&self, time: SystemTime) -> Result<Position, StoreError> {
+        let (mut low, mut high) = (1, self.head().0 + 1);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let recorded = self
+                .log
+                .read_at(Position(middle))?
+                .ok_or_else(|| {
+                    StoreError::corrupt_record(Position(middle), "missing below the head")
+                })?
+                .recorded_at;
+            if recorded < time {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        Ok(Position(low))
     }
 
     /// The entry with this id (an actor's latest revision), if it is durable.

@@ -100,6 +100,8 @@ pub struct WriterParts {
     pub index: Arc<FjallIndex>,
     /// The durable head at start.
     pub head: Position,
+    /// When the entry at the head was recorded (the epoch for an empty log).
+    pub head_recorded_at: SystemTime,
     /// The counters at start.
     pub counts: Counts,
     /// Told every new durable head.
@@ -130,6 +132,7 @@ impl Writer {
             log,
             index,
             head,
+            head_recorded_at,
             counts,
             head_tx,
             live_tx,
@@ -144,6 +147,7 @@ impl Writer {
             index,
             indexer,
             head,
+            last_recorded_at: head_recorded_at,
             counts,
             head_tx,
             live_tx,
@@ -232,6 +236,9 @@ struct WriterState {
     indexer: std::sync::mpsc::SyncSender<()>,
     /// The durable head: what is on disk.
     head: Position,
+    /// When the last group was recorded: the next is never recorded earlier (see
+    /// [`recorded_time`]).
+    last_recorded_at: SystemTime,
     counts: Counts,
     head_tx: watch::Sender<Position>,
     /// Published after `head_tx`, so that a subscriber that subscribes to the feed and then reads
@@ -408,7 +415,7 @@ impl WriterState {
                 }
             }
         }
-        let recorded_at = SystemTime::now();
+        let recorded_at = recorded_time(SystemTime::now(), self.last_recorded_at);
         let mut stored = Vec::new();
         if head != self.head {
             // The whole group or nothing: a later request may build on an earlier one's
@@ -456,6 +463,7 @@ impl WriterState {
                 return;
             }
             self.head = head;
+            self.last_recorded_at = recorded_at;
             self.counts = counts;
             self.head_tx.send_replace(head);
             let _ = self.indexer.try_send(());
@@ -496,6 +504,13 @@ impl WriterState {
     }
 }
 
+/// The recording time of a group: the clock, but never earlier than the group before. Times
+/// then rise with positions (ties allowed), even when the wall clock is stepped back, so that
+/// "the first entry recorded at or after T" is a binary search over positions.
+fn recorded_time(now: SystemTime, last: SystemTime) -> SystemTime {
+    now.max(last)
+}
+
 /// What a validated batch would do: its entries' positions and duplicates, and the head after it.
 fn dry_run_receipt(plan: AppendPlan) -> AppendReceipt {
     let entries = plan
@@ -530,5 +545,21 @@ fn count(counts: &mut Counts, kind: EntryKind, is_revision: bool) {
         }
         EntryKind::Event => counts.event_entries += 1,
         EntryKind::Claim => counts.claim_entries += 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::recorded_time;
+
+    #[test]
+    fn a_clock_stepped_back_does_not_record_a_group_earlier_than_the_last() {
+        let last = UNIX_EPOCH + Duration::from_secs(1_000);
+        let earlier = UNIX_EPOCH + Duration::from_secs(990);
+        let later = UNIX_EPOCH + Duration::from_secs(1_010);
+        assert_eq!(recorded_time(earlier, last), last);
+        assert_eq!(recorded_time(later, last), later);
     }
 }

@@ -571,3 +571,104 @@ async fn shutdown_ends_streams_with_unavailable_and_a_resume_position() {
         .expect("stops in time")
         .expect("stop");
 }
+
+fn from_time(at: Option<pbjson_types::Timestamp>) -> proto::SubscribeRequest {
+    proto::SubscribeRequest {
+        start: at.map(proto::subscribe_request::Start::FromTime),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_stream_starts_at_the_first_entry_recorded_at_or_after_a_time() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    append(&mut client, seed_actors()).await.expect("actors");
+    // Two more groups, each recorded after the one before.
+    let mut starts = Vec::new();
+    for group in 0..2 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let batch = (0..3)
+            .map(|i| {
+                event(
+                    &format!("g{group}-{i}"),
+                    "attacks",
+                    "russia",
+                    "iran",
+                    "2022",
+                )
+            })
+            .collect();
+        let appended = append(&mut client, batch).await.expect("append");
+        starts.push(appended.results[0].position);
+    }
+    let reader = client.clone();
+    let recorded = |position: u64| {
+        let mut client = reader.clone();
+        async move {
+            client
+                .get_entry(proto::GetEntryRequest {
+                    selector: Some(proto::get_entry_request::Selector::Position(position)),
+                })
+                .await
+                .expect("entry")
+                .into_inner()
+                .entry
+                .and_then(|entry| entry.recorded_at)
+                .expect("recorded_at")
+        }
+    };
+    // At the second group's own time: from its first entry, not a moment earlier.
+    let second = recorded(starts[1]).await;
+    let mut stream = subscribe(&mut client, from_time(Some(second)))
+        .await
+        .expect("subscribe");
+    assert_eq!(
+        positions(&read_through(&mut stream, 9).await),
+        vec![7, 8, 9]
+    );
+    // A nanosecond after the first group: the second group.
+    let mut just_after = recorded(starts[0]).await;
+    just_after.nanos += 1;
+    if just_after.nanos == 1_000_000_000 {
+        just_after.nanos = 0;
+        just_after.seconds += 1;
+    }
+    let mut stream = subscribe(&mut client, from_time(Some(just_after)))
+        .await
+        .expect("subscribe");
+    assert_eq!(positions(&read_through(&mut stream, 9).await)[0], 7);
+    // Before everything (even before 1970): from the beginning.
+    let early = pbjson_types::Timestamp {
+        seconds: -5,
+        nanos: 0,
+    };
+    let mut stream = subscribe(&mut client, from_time(Some(early)))
+        .await
+        .expect("subscribe");
+    assert_eq!(positions(&read_through(&mut stream, 1).await)[0], 1);
+    // After everything: the next entry appended.
+    let late = pbjson_types::Timestamp {
+        seconds: second.seconds + 3600,
+        nanos: 0,
+    };
+    let mut stream = subscribe(&mut client, from_time(Some(late)))
+        .await
+        .expect("subscribe");
+    append(
+        &mut client,
+        vec![event("after", "attacks", "russia", "iran", "2023")],
+    )
+    .await
+    .expect("append");
+    assert_eq!(positions(&read_through(&mut stream, 10).await), vec![10]);
+    // A time that is not one.
+    let bad = pbjson_types::Timestamp {
+        seconds: 0,
+        nanos: -1,
+    };
+    let refused = subscribe(&mut client, from_time(Some(bad))).await;
+    assert_eq!(reason_of(&refused), "INVALID_VALUE");
+    assert_status(refused, tonic::Code::InvalidArgument, &["from_time.nanos"]);
+    server.stop().await;
+}
