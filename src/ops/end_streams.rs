@@ -13,13 +13,12 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::Frame;
 use tonic::{Code, Status};
-
-use super::grpc::refusal;
-use super::reason::Reason;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::grpc::refusal;
 use super::methods::{self, Access, MethodKind};
+use super::reason::Reason;
 use crate::shutdown::Shutdown;
 
 /// True for the streams this layer ends: health watches (the only stream open to all) and

@@ -5,10 +5,9 @@ use std::time::Duration;
 
 use tonic::{Code, Status};
 
+use crate::domain::Position;
 use crate::ops::grpc::refusal;
 use crate::ops::reason::Reason;
-
-use crate::domain::Position;
 use crate::store::Store;
 
 /// How long a call waits for the indexes at most. They follow the head within a batch or two

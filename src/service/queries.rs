@@ -7,9 +7,6 @@ use std::sync::Arc;
 use prost::Message;
 use tonic::{Code, Status};
 
-use crate::ops::grpc::refusal;
-use crate::ops::reason::Reason;
-
 use crate::domain::limits::MAX_PAGE_SIZE;
 use crate::domain::query::entry_span;
 use crate::domain::quote::quoted;
@@ -17,6 +14,8 @@ use crate::domain::{
     ActorClass, ActorId, ClaimQuery, DateKey, DateMatch, Day, EntryId, EventQuery, InvalidField,
     Position, QueryRejection, RelationQuery, Snapshot, SymmetricRelations, Vocabulary,
 };
+use crate::ops::grpc::refusal;
+use crate::ops::reason::Reason;
 use crate::proto;
 use crate::store::{QueryPage, Store};
 

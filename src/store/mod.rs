@@ -395,27 +395,17 @@ impl Store {
     /// Actors matching `name`, best first (see `MatchQuality`), at most `limit`.
     pub fn resolve_actor(&self, name: &str, limit: usize) -> Result<Vec<Actor>, StoreError> {
         Ok(self
-            .ranked_actors(name, limit)?
+            .resolve_ranked(name, limit)?
             .into_iter()
             .map(|(_, actor)| actor)
             .collect())
-    }
-
-    /// Actors matching `name` with how each matched, best first, at most `limit`: what
-    /// `ResolveActor` reports (see `domain::names::explain_match`).
-    pub fn resolve_ranked(
-        &self,
-        name: &str,
-        limit: usize,
-    ) -> Result<Vec<(MatchQuality, Actor)>, StoreError> {
-        self.ranked_actors(name, limit)
     }
 
     /// The actors `name` may mean, best first, with how each matched: at most `limit`, for
     /// `domain::names::pick_actor`.
     pub fn name_candidates(&self, name: &str, limit: usize) -> Result<Vec<Candidate>, StoreError> {
         Ok(self
-            .ranked_actors(name, limit)?
+            .resolve_ranked(name, limit)?
             .into_iter()
             .map(|(quality, actor)| Candidate {
                 id: actor.id,
@@ -425,8 +415,9 @@ impl Store {
             .collect())
     }
 
-    /// Actors matching `name` with how each matched, best first, at most `limit`.
-    fn ranked_actors(
+    /// Actors matching `name` with how each matched, best first, at most `limit`: what
+    /// `ResolveActor` reports (see `domain::names::explain_match`).
+    pub fn resolve_ranked(
         &self,
         name: &str,
         limit: usize,

@@ -19,12 +19,11 @@
 //! rarely match returns a short page with a token to continue, rather than working without
 //! bound. `ListRelations` does not walk postings: it reads the graph (`graph`).
 
+use std::collections::HashSet;
 use std::iter::Peekable;
 use std::ops::Bound;
 
 use crate::domain::query::{ClaimQuery, DateKey, DateRange, EventQuery, QueryOrder, Snapshot};
-use std::collections::HashSet;
-
 use crate::domain::relations::{sort_edges, RelationEdge, RelationQuery};
 use crate::domain::same_as::{class_of, ActorClass};
 use crate::domain::{ActorId, DateMatch, Day, Entry, EntryBody, Position};

@@ -1,8 +1,9 @@
 //! The index writes an entry causes, as pure code: which keys of the `index` keyspace appear and
 //! disappear when an entry is indexed. The indexer applies them; nothing here reads or writes an
 //! engine, so the rules ("an actor's names are those of its latest revision", "each correction
-//! is one key", "each change of a same_as link is a key under each end") read in one place and are tested without a database. The id index and the
-//! relation graph have their own writers (`writer`, `graph`).
+//! is one key", "each change of a same_as link is a key under each end") read in one place and
+//! are tested without a database. The id index and the relation graph have their own writers
+//! (`writer`, `graph`).
 
 use crate::domain::{Actor, EntryBody, Position};
 
