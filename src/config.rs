@@ -127,6 +127,12 @@ pub struct ServeArgs {
     #[arg(long, env = "EVENTLOG_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// Serve the HTTP/JSON API and the analyst's web console at http://ADDR/ (https:// with
+    /// --tls-cert), from the same store, with the same tokens, roles and limits as gRPC.
+    /// [default: none, no HTTP listener]
+    #[arg(long, env = "EVENTLOG_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+
     /// The server's TLS certificate chain (PEM); with --tls-key, serves gRPC over TLS.
     /// [default: none, plaintext]
     #[arg(long, env = "EVENTLOG_TLS_CERT")]
@@ -319,6 +325,7 @@ impl ServeArgs {
             self.metrics_listen,
             file.metrics_listen,
         );
+        let http_listen = pick_option(given("http_listen"), self.http_listen, file.http_listen);
         let tls_cert = pick_option(given("tls_cert"), self.tls_cert, file.tls_cert);
         let tls_key = pick_option(given("tls_key"), self.tls_key, file.tls_key);
         let tls_client_ca = pick_option(
@@ -451,6 +458,7 @@ impl ServeArgs {
                 tls,
                 limits,
                 metrics_listen,
+                http_listen,
                 insecure,
                 shutdown_timeout,
             },

@@ -15,6 +15,9 @@
 //! [`shutdown`] (start, serve, stop), [`config`] (flags, environment and config file) and
 //! [`ops`] (what operators need: logs, metrics, health, access control, limits, TLS).
 //!
+//! [`http`] serves the JSON API, server-sent events and the analyst's console, as a gateway
+//! into the same gRPC service and middleware.
+//!
 //! [`backup`] frames the `Backup` RPC's chunks in a file, verifies one, and restores a data
 //! directory from it offline.
 //!
@@ -28,6 +31,7 @@ pub mod backup;
 pub mod client;
 pub mod config;
 pub mod domain;
+pub mod http;
 pub mod import;
 pub mod ops;
 pub mod proto;

@@ -149,6 +149,14 @@ fn run(serve: Serve) -> ExitCode {
         if let Some(addr) = running.metrics_addr {
             println!("eventlog metrics on http://{addr}/metrics");
         }
+        if let Some(addr) = running.http_addr {
+            let scheme = if serve.settings.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            println!("eventlog console on {scheme}://{addr}/");
+        }
         let signal = wait_for_signal().await;
         tracing::info!(
             signal,

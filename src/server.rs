@@ -18,6 +18,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::domain::limits::MAX_BATCH_BYTES;
 use crate::domain::{Vocabulary, VocabularyError};
+use crate::http::{self, gateway::Middleware};
 use crate::ops::auth::{AccessPolicy, AuthLayer};
 use crate::ops::connections;
 use crate::ops::end_streams::EndStreamsLayer;
@@ -31,6 +32,10 @@ use crate::proto::event_log_server::EventLogServer;
 use crate::service::EventLogService;
 use crate::shutdown;
 use crate::store::{Store, StoreConfig, StoreError};
+
+/// How much larger than its protobuf encoding the JSON of a request may be: field names,
+/// quotes and decimal digits make JSON two to three times the size; four leaves headroom.
+const JSON_BYTES_PER_PROTOBUF_BYTE: usize = 4;
 
 /// Largest gRPC message the server encodes: a full batch plus framing headroom.
 const MAX_ENCODED_MESSAGE_BYTES: usize = MAX_BATCH_BYTES * 2;
@@ -69,6 +74,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Where to serve Prometheus metrics, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// Where to serve the HTTP/JSON API and the console, if anywhere.
+    pub http_listen: Option<SocketAddr>,
     /// Allows a non-loopback `listen` without TLS and tokens.
     pub insecure: bool,
     /// How long a graceful stop may take.
@@ -88,6 +95,7 @@ impl Default for Settings {
             tls: None,
             limits: Limits::default(),
             metrics_listen: None,
+            http_listen: None,
             insecure: false,
             shutdown_timeout: Duration::from_secs(10),
         }
@@ -160,6 +168,10 @@ pub struct RunningServer {
     pub local_addr: SocketAddr,
     /// The metrics endpoint's address, if it has one.
     pub metrics_addr: Option<SocketAddr>,
+    /// The HTTP API's address, if it has one.
+    pub http_addr: Option<SocketAddr>,
+    /// The HTTP API's accept loop: it ends at shutdown, once its connections have.
+    http_task: Option<JoinHandle<()>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), ServerError>>,
     /// Lets `stop` wait until the store is really closed (its lock released).
@@ -195,6 +207,9 @@ impl RunningServer {
             .task
             .await
             .map_err(|e| ServerError::Task(e.to_string()))?;
+        if let Some(http) = self.http_task {
+            http.await.map_err(|e| ServerError::Task(e.to_string()))?;
+        }
         // Streams still draining may hold the store for a moment after the transport is done.
         while self.store.strong_count() > 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -233,9 +248,16 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
         Some(addr) => Some(bind(addr).await?),
         None => None,
     };
+    let http_listener = match settings.http_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
     tracing::info!(
         %local_addr,
         metrics = %metrics_listener
+            .as_ref()
+            .map_or_else(|| "off".to_string(), |(_, addr)| addr.to_string()),
+        http = %http_listener
             .as_ref()
             .map_or_else(|| "off".to_string(), |(_, addr)| addr.to_string()),
         tls = settings.tls.is_some(),
@@ -307,13 +329,35 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
             ))
         })?;
     }
+    let middleware = Middleware {
+        log: RequestLogLayer::new(metrics.clone()),
+        auth: AuthLayer::new(settings.access.clone()),
+        limits: LimitsLayer::new(settings.limits),
+        errors: RequestErrorsLayer::new(settings.limits.max_message_bytes),
+        end_streams: EndStreamsLayer::new(streams_shutdown.clone()),
+    };
+    let (http_addr, http_task) = match http_listener {
+        Some((listener, addr)) => {
+            let task = serve_http(
+                settings,
+                listener,
+                &middleware,
+                service.clone(),
+                &metrics,
+                &streams_shutdown,
+            )?;
+            (Some(addr), Some(task))
+        }
+        None => (None, None),
+    };
     let router = builder
-        // From the outside in: the request's span and metrics see every refusal below.
-        .layer(RequestLogLayer::new(metrics.clone()))
-        .layer(AuthLayer::new(settings.access.clone()))
-        .layer(LimitsLayer::new(settings.limits))
-        .layer(RequestErrorsLayer::new(settings.limits.max_message_bytes))
-        .layer(EndStreamsLayer::new(streams_shutdown))
+        // From the outside in: the request's span and metrics see every refusal below. The
+        // HTTP API's gateway applies the same layers, in the same order, sharing their state.
+        .layer(middleware.log)
+        .layer(middleware.auth)
+        .layer(middleware.limits)
+        .layer(middleware.errors)
+        .layer(middleware.end_streams)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
@@ -337,12 +381,52 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
     Ok(RunningServer {
         local_addr,
         metrics_addr,
+        http_addr,
+        http_task,
         shutdown: Some(shutdown_tx),
         task,
         store: weak_store,
         health,
         shutdown_timeout: settings.shutdown_timeout,
     })
+}
+
+/// Starts the HTTP API and console on `listener`: a gateway into `service` through the same
+/// middleware as gRPC, on connections admitted within the same limits, over the same TLS.
+fn serve_http(
+    settings: &Settings,
+    listener: TcpListener,
+    middleware: &Middleware,
+    service: EventLogServer<EventLogService>,
+    metrics: &Metrics,
+    shutdown: &shutdown::Shutdown,
+) -> Result<JoinHandle<()>, ServerError> {
+    let tls = match &settings.tls {
+        Some(tls) => Some(tls::rustls_config(tls).map_err(ServerError::Tls)?),
+        None => None,
+    };
+    let api = http::Api {
+        gateway: http::gateway::gateway(
+            middleware,
+            tonic::service::Routes::new(service),
+            settings.limits.max_message_bytes,
+            MAX_ENCODED_MESSAGE_BYTES,
+        ),
+        schema: http::params::Schema::api(),
+        max_body_bytes: settings
+            .limits
+            .max_message_bytes
+            .saturating_mul(JSON_BYTES_PER_PROTOBUF_BYTE),
+    };
+    let incoming = connections::incoming(listener, settings.limits.connections(), metrics.clone());
+    let mut stop = shutdown.clone();
+    Ok(tokio::spawn(http::serve(
+        incoming,
+        http::router(api),
+        tls,
+        settings.limits.handshake_timeout,
+        async move { stop.triggered().await },
+    )))
 }
 
 /// Secure by default: a non-loopback address needs TLS and tokens, or an explicit `--insecure`.
@@ -356,19 +440,20 @@ fn check_exposure(settings: &Settings) -> Result<(), ServerError> {
             return Err(ServerError::InsecureMetrics { addr });
         }
     }
-    if settings.listen.ip().is_loopback() {
+    let exposed = [Some(settings.listen), settings.http_listen]
+        .into_iter()
+        .flatten()
+        .find(|addr| !addr.ip().is_loopback());
+    let Some(addr) = exposed else {
         return Ok(());
-    }
+    };
     let missing = match (settings.tls.is_some(), settings.access.enforced()) {
         (true, true) => return Ok(()),
         (true, false) => "access tokens",
         (false, true) => "TLS",
         (false, false) => "TLS and access tokens",
     };
-    Err(ServerError::Insecure {
-        addr: settings.listen,
-        missing,
-    })
+    Err(ServerError::Insecure { addr, missing })
 }
 
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServerError> {

@@ -31,6 +31,8 @@ pub struct ConfigFile {
     pub log_format: Option<LogFormat>,
     /// `metrics_listen`.
     pub metrics_listen: Option<SocketAddr>,
+    /// `http_listen`.
+    pub http_listen: Option<SocketAddr>,
     /// `tls_cert`.
     pub tls_cert: Option<PathBuf>,
     /// `tls_key`.

@@ -47,6 +47,12 @@ reasons! {
     AmbiguousActor => "AMBIGUOUS_ACTOR",
     /// A body that is not the method's protobuf message.
     InvalidProtobuf => "INVALID_PROTOBUF",
+    /// An HTTP query parameter the endpoint lacks, or a value of the wrong type for it.
+    InvalidParameter => "INVALID_PARAMETER",
+    /// An HTTP body that is not the JSON of the endpoint's request message.
+    InvalidJson => "INVALID_JSON",
+    /// An HTTP path or method the API does not have.
+    UnknownEndpoint => "UNKNOWN_ENDPOINT",
     /// No actor has this id or name.
     UnknownActor => "UNKNOWN_ACTOR",
     /// No entry has this id or position.
