@@ -15,6 +15,7 @@ mod cli_client;
 mod durability;
 mod error_details;
 mod hostile;
+mod http_api;
 mod limits;
 mod logs;
 mod metrics;
