@@ -4,7 +4,8 @@
 # versions of tests/python/requirements.txt (grpcio, grpcio-tools, grpcio-status,
 # grpcio-health-checking, grpcio-reflection, pytest).
 # Installs the Node example's dependencies (scripts/node-deps.sh) when node is on the machine:
-# tests/python/test_examples.py runs both example clients.
+# tests/python/test_examples.py runs both example clients. Installs Debian's Chromium and
+# ChromeDriver (scripts/browser-deps.sh) for tests/python/test_console.py, where it can.
 # Builds the binary unless EVENTLOG_BIN is set.
 # Extra arguments are passed to pytest.
 set -euo pipefail
@@ -38,6 +39,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
 fi
 
 bash scripts/node-deps.sh
+# Debian's Chromium and ChromeDriver, for the console's browser test (test_console.py).
+bash scripts/browser-deps.sh
 
 if [ -z "${EVENTLOG_BIN:-}" ]; then
     cargo build --quiet --bin eventlog

@@ -33,6 +33,7 @@ SHUTDOWN_TIMEOUT_S = 10
 RPC_TIMEOUT_S = 10
 
 LISTEN_PREFIX = "eventlog listening on "
+CONSOLE_PREFIX = "eventlog console on "
 
 
 def _grpc_tools_include_dir():
@@ -106,8 +107,12 @@ def _stop(proc):
 
 
 @contextlib.contextmanager
-def running_server(base):
-    """Runs $EVENTLOG_BIN on a free loopback port with its data in `base`; yields its address."""
+def running_server(base, extra_args=(), console=False):
+    """Runs $EVENTLOG_BIN on a free loopback port with its data in `base`; yields its address.
+
+    `extra_args` go to `eventlog serve`. With `console`, the server also serves HTTP on a free
+    port, and what is yielded is a namespace of `address` (gRPC) and `http` (the console's URL).
+    """
     binary = os.environ.get("EVENTLOG_BIN")
     if not binary:
         pytest.fail("EVENTLOG_BIN is not set; run the tests with scripts/python-tests.sh")
@@ -118,7 +123,9 @@ def running_server(base):
     stderr_path = base / "stderr.log"
     with open(stderr_path, "wb") as stderr:
         proc = subprocess.Popen(
-            [binary, "serve", "--data-dir", str(data_dir), "--listen", "127.0.0.1:0"],
+            [binary, "serve", "--data-dir", str(data_dir), "--listen", "127.0.0.1:0"]
+            + (["--http-listen", "127.0.0.1:0"] if console else [])
+            + list(extra_args),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=stderr,
@@ -142,7 +149,12 @@ def running_server(base):
             pytest.fail(f"eventlog server {problem}\n--- server stderr ---\n{logs}")
         address = line[len(LISTEN_PREFIX):].strip()
         assert address.startswith("127.0.0.1:"), f"unexpected listen address {address!r}"
-        yield address
+        if console:
+            line = _read_listen_line(proc, STARTUP_TIMEOUT_S)
+            assert line and line.startswith(CONSOLE_PREFIX), f"no console line: {line!r}"
+            yield SimpleNamespace(address=address, http=line[len(CONSOLE_PREFIX):].strip())
+        else:
+            yield address
     finally:
         _stop(proc)
     # A clean SIGTERM shutdown exits with status 0.
