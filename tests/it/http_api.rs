@@ -576,3 +576,32 @@ async fn a_non_loopback_http_listener_needs_tls_and_tokens() {
         Ok(_) => panic!("an open HTTP listener off loopback was allowed"),
     }
 }
+
+#[tokio::test]
+async fn http_calls_draw_on_the_same_limits_as_grpc_calls() {
+    let both = Both::start(|s| Settings {
+        limits: eventlog::ops::limits::Limits {
+            max_subscribers: 2,
+            caller_share_percent: 100,
+            ..Default::default()
+        },
+        ..s
+    })
+    .await;
+    seed(&both).await;
+    // One subscriber over gRPC, one over HTTP: the pool of two is full for both protocols.
+    let mut client = both.grpc().await;
+    let _grpc_stream = client
+        .subscribe(from_position(1))
+        .await
+        .expect("first subscriber")
+        .into_inner();
+    let _http_stream = both.http.events("/v1/subscribe?from_end=true", &[]).await;
+    let refused = both.http.get("/v1/subscribe?from_end=true").await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{}", refused.text);
+    assert_eq!(refused.json["error"]["status"], "RESOURCE_EXHAUSTED");
+    assert_eq!(refused.reason(), "OVERLOADED");
+    let grpc_refused = client.subscribe(from_position(1)).await.map(|_| ());
+    assert_eq!(reason_of(&grpc_refused), "OVERLOADED");
+    both.stop().await;
+}
