@@ -598,7 +598,12 @@ async fn http_calls_draw_on_the_same_limits_as_grpc_calls() {
         .into_inner();
     let _http_stream = both.http.events("/v1/subscribe?from_end=true", &[]).await;
     let refused = both.http.get("/v1/subscribe?from_end=true").await;
-    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{}", refused.text);
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.text
+    );
     assert_eq!(refused.json["error"]["status"], "RESOURCE_EXHAUSTED");
     assert_eq!(refused.reason(), "OVERLOADED");
     let grpc_refused = client.subscribe(from_position(1)).await.map(|_| ());

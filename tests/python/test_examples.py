@@ -9,6 +9,7 @@ The Node example needs `node` on PATH (skipped otherwise) and its dependencies i
 scripts/node-deps.sh, which scripts/python-tests.sh runs first.
 """
 
+import os
 import re
 import shutil
 import socket
@@ -189,3 +190,26 @@ def test_an_example_fails_fast_without_a_server(language):
     assert result.stderr.startswith("error: UNAVAILABLE"), result.stderr
     assert "== OK" not in result.stdout
     assert elapsed < 20, f"took {elapsed:.1f} s to give up"
+
+
+def test_the_pandas_example_tables_the_seed_datasets_2022_clashes(tmp_path):
+    """examples/python/events_table.py, the README's pandas example, over the HTTP API."""
+    seed = REPO_ROOT / "examples" / "seed" / "moscow-tehran-proxies.ndjson"
+    with running_server(tmp_path, console=True) as server:
+        imported = subprocess.run(
+            [os.environ["EVENTLOG_BIN"], "import", "--addr", f"http://{server.address}",
+             "--format", "ndjson", str(seed)],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+        )
+        assert imported.returncode == 0, imported.stderr
+        ran = subprocess.run(
+            [sys.executable, str(REPO_ROOT / "examples" / "python" / "events_table.py"),
+             "--url", server.http.rstrip("/"), "--actor", "Moscow", "--relation", "clashes_with",
+             "--from", "2022", "--to", "2022"],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+        )
+    assert ran.returncode == 0, ran.stderr
+    rows = [line.split() for line in ran.stdout.strip().splitlines()]
+    assert rows[0][:4] == ["id", "date", "dateSpan.earliest", "dateSpan.latest"], ran.stdout
+    assert ["ev-2022-palmyra-clash", "2022", "2022-01-01", "2022-12-31", "clashes_with",
+            "CERTAINTY_ALLEGED"] in rows, ran.stdout
