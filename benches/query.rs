@@ -1,5 +1,7 @@
 //! Query benchmarks: the same five queries against a 10k-entry and a 1M-entry synthetic log,
-//! p50 and p99 latency of the first page of 50 through gRPC, and the ratio 1M / 10k.
+//! p50 and p99 latency of the first page of 50 through gRPC, and the ratio 1M / 10k; then the
+//! same first pages through the HTTP/JSON API (`GET /v1/events`, `/v1/claims`) beside gRPC in
+//! the same run, and their ratio.
 //!
 //! The generator makes logs shaped like real event data: a few thousand actors whose popularity
 //! follows a Zipf law (a handful of states and groups are in most events), relations with
@@ -364,6 +366,38 @@ enum Query {
 }
 
 impl Query {
+    /// The same request as an HTTP API path and query.
+    fn http_path(&self) -> String {
+        let pairs = match self {
+            Query::Events(r) => {
+                let mut pairs = vec![
+                    ("actor", r.actor.clone()),
+                    ("counterpart", r.counterpart.clone()),
+                ];
+                pairs.extend(r.relations.iter().map(|x| ("relation", x.clone())));
+                pairs.push(("from", r.date_from.clone()));
+                pairs.push(("to", r.date_to.clone()));
+                pairs
+            }
+            Query::Claims(r) => vec![(
+                "max_certainty",
+                proto::Certainty::try_from(r.max_certainty)
+                    .map(|c| c.as_str_name().to_string())
+                    .unwrap_or_default(),
+            )],
+        };
+        let endpoint = match self {
+            Query::Events(_) => "/v1/events",
+            Query::Claims(_) => "/v1/claims",
+        };
+        let query: Vec<String> = pairs
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        format!("{endpoint}?page_size={PAGE}&{}", query.join("&"))
+    }
+
     async fn first_page(&self, client: &mut EventLogClient<Channel>) -> usize {
         match self.clone() {
             Query::Events(mut request) => {
@@ -393,6 +427,7 @@ struct Served {
     entries: u64,
     server: RunningServer,
     client: EventLogClient<Channel>,
+    http: Http,
     _temp: tempfile::TempDir,
 }
 
@@ -411,6 +446,7 @@ async fn serve(entries: u64) -> Served {
         listen: "127.0.0.1:0".parse().expect("address"),
         vocabulary_file: None,
         cache_capacity_bytes: 256 * 1024 * 1024,
+        http_listen: Some("127.0.0.1:0".parse().expect("address")),
         ..Settings::default()
     })
     .await
@@ -418,10 +454,12 @@ async fn serve(entries: u64) -> Served {
     let client = EventLogClient::connect(format!("http://{}", server.local_addr))
         .await
         .expect("connect");
+    let http = Http::new(server.http_addr.expect("an HTTP address"));
     Served {
         entries,
         server,
         client,
+        http,
         _temp: temp,
     }
 }
@@ -461,6 +499,92 @@ async fn measure(logs: &mut [Served], rounds: usize) -> Vec<Vec<(Duration, Durat
     results
 }
 
+/// A keep-alive HTTP/1.1 client, as a script or notebook would hold one.
+struct Http {
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Empty<bytes::Bytes>,
+    >,
+    base: String,
+}
+
+impl Http {
+    fn new(addr: std::net::SocketAddr) -> Http {
+        Http {
+            client: hyper_util::client::legacy::Client::builder(
+                hyper_util::rt::TokioExecutor::new(),
+            )
+            .build_http(),
+            base: format!("http://{addr}"),
+        }
+    }
+
+    /// `GET path`: the number of entries in the answer (the body parsed as JSON, as a client
+    /// must to use it).
+    async fn entries(&self, path: &str) -> usize {
+        use http_body_util::BodyExt;
+        let uri: http::Uri = format!("{}{path}", self.base).parse().expect("uri");
+        let response = self.client.get(uri).await.expect("HTTP answer");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        json["entries"].as_array().map_or(0, Vec::len)
+    }
+}
+
+/// p50 and p99 of each query's first page through gRPC and through the JSON API, alternating
+/// call by call on one log.
+async fn measure_http(log: &mut Served, rounds: usize) {
+    println!(
+        "first page through gRPC and the HTTP/JSON API, {} entries:",
+        log.entries
+    );
+    for (name, query) in queries() {
+        let path = query.http_path();
+        let (mut grpc, mut json) = (Vec::new(), Vec::new());
+        for round in 0..rounds + rounds / 10 {
+            let started = Instant::now();
+            let by_grpc = query.first_page(&mut log.client).await;
+            let grpc_took = started.elapsed();
+            let started = Instant::now();
+            let by_http = log.http.entries(&path).await;
+            let http_took = started.elapsed();
+            assert_eq!(by_grpc, by_http, "{name}: the same page both ways");
+            if round >= rounds / 10 {
+                grpc.push(grpc_took);
+                json.push(http_took);
+            }
+        }
+        grpc.sort();
+        json.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let (g50, g99, j50, j99) = (
+            percentile(&grpc, 0.5),
+            percentile(&grpc, 0.99),
+            percentile(&json, 0.5),
+            percentile(&json, 0.99),
+        );
+        println!(
+            "  {name:<28} gRPC p50 {:>7.3} ms p99 {:>7.3} ms | JSON p50 {:>7.3} ms p99 {:>7.3} ms | JSON/gRPC {:.2} {:.2}",
+            ms(g50),
+            ms(g99),
+            ms(j50),
+            ms(j99),
+            j50.as_secs_f64() / g50.as_secs_f64(),
+            j99.as_secs_f64() / g99.as_secs_f64()
+        );
+    }
+}
+
 fn main() {
     let benchmarking = std::env::args().any(|a| a == "--bench");
     let sizes: Vec<u64> = if benchmarking {
@@ -482,6 +606,9 @@ fn main() {
             logs.push(serve(*size).await);
         }
         let by_size = measure(&mut logs, rounds).await;
+        for log in &mut logs {
+            measure_http(log, rounds).await;
+        }
         for log in logs {
             log.server.stop().await.expect("server stops");
         }
