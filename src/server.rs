@@ -417,6 +417,7 @@ fn serve_http(
             .limits
             .max_message_bytes
             .saturating_mul(JSON_BYTES_PER_PROTOBUF_BYTE),
+        body_timeout: settings.limits.request_body_timeout,
     };
     let incoming = connections::incoming(listener, settings.limits.connections(), metrics.clone());
     let mut stop = shutdown.clone();

@@ -35,6 +35,8 @@ pub struct Api {
     pub schema: Arc<Schema>,
     /// Largest JSON body accepted: the JSON of the largest protobuf request.
     pub max_body_bytes: usize,
+    /// How long a client may take to send a body (`--request-body-timeout`, as for gRPC).
+    pub body_timeout: std::time::Duration,
 }
 
 /// The JSON of `value` with status 200.
@@ -252,9 +254,23 @@ pub async fn append(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    let bytes = axum::body::to_bytes(body, api.max_body_bytes)
-        .await
-        .map_err(|_| {
+    let read = tokio::time::timeout(
+        api.body_timeout,
+        axum::body::to_bytes(body, api.max_body_bytes),
+    )
+    .await
+    .map_err(|_| {
+        ApiError(refusal(
+            Code::DeadlineExceeded,
+            format!(
+                "the body did not arrive within {} ms (--request-body-timeout): send it at once",
+                api.body_timeout.as_millis()
+            ),
+            Reason::RequestBodyTimeout,
+            [],
+        ))
+    })?;
+    let bytes = read.map_err(|_| {
             ApiError(refusal(
                 Code::ResourceExhausted,
                 format!(

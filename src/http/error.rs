@@ -73,6 +73,18 @@ impl ApiError {
         ))
     }
 
+    /// A path the API has, with a method it does not take there (HTTP 405).
+    pub fn wrong_method(method: &http::Method, path: &str) -> ApiError {
+        let path: String = path.chars().take(200).collect();
+        let allowed = if path == "/v1/entries" { "POST" } else { "GET" };
+        ApiError(refusal(
+            Code::Unimplemented,
+            format!("{path} does not take {method}: use {allowed}"),
+            Reason::UnknownEndpoint,
+            [],
+        ))
+    }
+
     /// The JSON body of this refusal.
     pub fn body(&self) -> Value {
         let status = &self.0;
@@ -132,8 +144,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let details = self.0.get_error_details();
         let reason = details.error_info().map(|info| info.reason.as_str());
+        // Two refusals HTTP has its own statuses for; the body keeps the gRPC code.
         let status = if reason == Some(Reason::MessageTooLarge.as_str()) {
             StatusCode::PAYLOAD_TOO_LARGE
+        } else if reason == Some(Reason::UnknownEndpoint.as_str())
+            && self.0.code() == Code::Unimplemented
+        {
+            StatusCode::METHOD_NOT_ALLOWED
         } else {
             http_status(self.0.code())
         };

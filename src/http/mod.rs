@@ -60,12 +60,16 @@ pub fn router(api: Api) -> Router {
         .route("/v1/subscribe", get(sse::subscribe))
         .merge(console::routes())
         .fallback(no_such_endpoint)
-        .method_not_allowed_fallback(no_such_endpoint)
+        .method_not_allowed_fallback(wrong_method)
         .with_state(api)
 }
 
 async fn no_such_endpoint(method: http::Method, uri: http::Uri) -> Response {
     ApiError::no_such_endpoint(&method, uri.path()).into_response()
+}
+
+async fn wrong_method(method: http::Method, uri: http::Uri) -> Response {
+    ApiError::wrong_method(&method, uri.path()).into_response()
 }
 
 /// Serves `router` on the connections `incoming` admits, over TLS when `tls` is set, until

@@ -293,8 +293,12 @@ async fn refusals_are_json_with_the_grpc_code_its_http_status_and_the_same_messa
         assert!(message.contains(part), "{path}: {message}");
     }
     let wrong_method = http.send(Method::DELETE, "/v1/events", &[], None).await;
-    assert_eq!(wrong_method.status, StatusCode::NOT_FOUND);
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.json["error"]["status"], "UNIMPLEMENTED");
     assert_eq!(wrong_method.reason(), "UNKNOWN_ENDPOINT");
+    assert!(wrong_method.json["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("use GET")));
 
     // Bad bodies, and an entry Append refuses: the same message gRPC gives, and the log as it was.
     let not_json = http.post("/v1/entries", "{entries: [").await;
@@ -608,5 +612,43 @@ async fn http_calls_draw_on_the_same_limits_as_grpc_calls() {
     assert_eq!(refused.reason(), "OVERLOADED");
     let grpc_refused = client.subscribe(from_position(1)).await.map(|_| ());
     assert_eq!(reason_of(&grpc_refused), "OVERLOADED");
+    both.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_refused_and_appends_nothing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let both = Both::start(|s| Settings {
+        limits: eventlog::ops::limits::Limits {
+            request_body_timeout: Duration::from_millis(300),
+            ..Default::default()
+        },
+        ..s
+    })
+    .await;
+    let addr = both.running.as_ref().and_then(|r| r.http_addr).expect("address");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    // Headers promising 100 bytes, then only a few of them.
+    stream
+        .write_all(b"POST /v1/entries HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"entr")
+        .await
+        .expect("send");
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buffer = [0u8; 4096];
+        while !answer.contains("\r\n\r\n{") || !answer.ends_with('}') {
+            let read = stream.read(&mut buffer).await.expect("read");
+            if read == 0 {
+                break;
+            }
+            answer.push_str(&String::from_utf8_lossy(&buffer[..read]));
+        }
+    })
+    .await
+    .expect("an answer while the body is still missing");
+    assert!(answer.starts_with("HTTP/1.1 504"), "{answer}");
+    assert!(answer.contains("REQUEST_BODY_TIMEOUT"), "{answer}");
+    let info = both.http.get("/v1/info").await;
+    assert!(info.json["head"].is_null(), "nothing appended: {}", info.text);
     both.stop().await;
 }
