@@ -493,7 +493,7 @@ mod tests {
         std::fs::write(
             &file,
             "listen = \"127.0.0.1:7001\"\ncache_mb = 1\nmax_subscribers = 2\n\
-             max_concurrent_requests = 4\nlog_format = \"json\"\n",
+             max_concurrent_requests = 4\nlog_format = \"json\"\nhttp_listen = \"127.0.0.1:7002\"\n",
         )
         .expect("write");
         // Variables only this test reads.
@@ -529,6 +529,11 @@ mod tests {
             "file"
         );
         assert_eq!(serve.log_format, LogFormat::Json, "file over default");
+        assert_eq!(
+            settings.http_listen,
+            Some("127.0.0.1:7002".parse().expect("addr")),
+            "file"
+        );
         assert_eq!(
             settings.limits.request_timeout,
             Duration::from_secs(30),

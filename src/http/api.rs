@@ -271,17 +271,17 @@ pub async fn append(
         ))
     })?;
     let bytes = read.map_err(|_| {
-            ApiError(refusal(
-                Code::ResourceExhausted,
-                format!(
-                    "the body is over {} bytes, the most this server reads as JSON: send the \
+        ApiError(refusal(
+            Code::ResourceExhausted,
+            format!(
+                "the body is over {} bytes, the most this server reads as JSON: send the \
                      entries in smaller batches",
-                    api.max_body_bytes
-                ),
-                Reason::MessageTooLarge,
-                [("limit", api.max_body_bytes.to_string())],
-            ))
-        })?;
+                api.max_body_bytes
+            ),
+            Reason::MessageTooLarge,
+            [("limit", api.max_body_bytes.to_string())],
+        ))
+    })?;
     let message: proto::AppendRequest = serde_json::from_slice(&bytes)
         .map_err(|error| ApiError::invalid_json("eventlog.v1.AppendRequest", &error))?;
     let answer = api

@@ -91,11 +91,11 @@ pub async fn serve(
             admitted = incoming.next() => admitted,
             () = &mut shutdown => break,
         };
-        let Some(Ok(stream)) = admitted else {
-            match admitted {
-                None => break,
-                Some(_) => continue,
-            }
+        let stream = match admitted {
+            Some(Ok(stream)) => stream,
+            // The accept loop reports no errors today; one would concern that connection only.
+            Some(Err(_)) => continue,
+            None => break,
         };
         let info = stream.connect_info();
         let peer = Peer {

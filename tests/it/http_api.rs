@@ -626,7 +626,11 @@ async fn a_body_that_does_not_arrive_in_time_is_refused_and_appends_nothing() {
         ..s
     })
     .await;
-    let addr = both.running.as_ref().and_then(|r| r.http_addr).expect("address");
+    let addr = both
+        .running
+        .as_ref()
+        .and_then(|r| r.http_addr)
+        .expect("address");
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     // Headers promising 100 bytes, then only a few of them.
     stream
@@ -649,6 +653,10 @@ async fn a_body_that_does_not_arrive_in_time_is_refused_and_appends_nothing() {
     assert!(answer.starts_with("HTTP/1.1 504"), "{answer}");
     assert!(answer.contains("REQUEST_BODY_TIMEOUT"), "{answer}");
     let info = both.http.get("/v1/info").await;
-    assert!(info.json["head"].is_null(), "nothing appended: {}", info.text);
+    assert!(
+        info.json["head"].is_null(),
+        "nothing appended: {}",
+        info.text
+    );
     both.stop().await;
 }

@@ -10,6 +10,9 @@ const SVG = "http://www.w3.org/2000/svg";
 const TOKEN_KEY = "eventlog.token";
 const FEED_LENGTH = 50;
 const TIMELINE_PAGE = 500;
+// Counterparts drawn around an actor: past a few dozen a radial graph is a blur, so a busy
+// actor's graph shows those with the most evidence and says how many it leaves out.
+const MAX_COUNTERPARTS = 40;
 const CERTAINTY_WIDTH = {
   CERTAINTY_CONFIRMED: 4.5,
   CERTAINTY_REPORTED: 3,
@@ -208,16 +211,33 @@ async function showActor(view) {
     supersessions = supersessionsOf([...(eventsAll.entries || []), ...(claimsAll.entries || [])]);
     const covered = new Set([view.actor]);
     for (const c of relations.covered || []) for (const id of c.actorIds || []) covered.add(id);
-    await nameCounterparts(relations.edges || []);
+    const { shown, counterparts, total } = busiest(relations.edges || [], covered);
+    await nameCounterparts(shown);
     if (serial !== renderSerial) return;
     drawHeader(actor.actor);
-    drawGraph(view.actor, covered, relations.edges || []);
+    drawGraph(view.actor, covered, shown);
+    $("graph-note").textContent = counterparts < total
+      ? `showing the ${counterparts} counterparts with the most evidence, of ${total}` : "";
     drawTimeline([...(events.entries || []), ...(claims.entries || [])]);
     $("actor-view").dataset.loaded = view.actor + "@" + (view.asOf || "head");
+    // For scripts/console-bench.sh: the time from navigation to a drawn view.
+    performance.mark("eventlog:view-drawn");
     report(null);
   } catch (error) {
     if (serial === renderSerial) report(error);
   }
+}
+
+/// The edges to the MAX_COUNTERPARTS counterparts with the most evidence, and how many there are.
+function busiest(edges, covered) {
+  const evidence = new Map();
+  for (const edge of edges) {
+    const other = covered.has(edge.subject) ? edge.object : edge.subject;
+    evidence.set(other, (evidence.get(other) || 0) + Number(edge.eventCount || 0) + Number(edge.claimCount || 0));
+  }
+  const kept = new Set([...evidence.entries()].sort((a, b) => b[1] - a[1]).slice(0, MAX_COUNTERPARTS).map(([id]) => id));
+  const shown = edges.filter((edge) => kept.has(covered.has(edge.subject) ? edge.object : edge.subject));
+  return { shown, counterparts: kept.size, total: evidence.size };
 }
 
 function drawHeader(actor) {
