@@ -500,48 +500,97 @@ async fn the_console_is_served_with_a_strict_content_security_policy() {
     both.stop().await;
 }
 
+/// A server whose HTTP API serves TLS with `pki`'s certificate, asking for client certificates
+/// when `mutual`.
+async fn tls_server(pki: &Pki, mutual: bool) -> Both {
+    Both::start(|s| Settings {
+        tls: Some(eventlog::ops::tls::TlsSettings {
+            cert: pki.server_cert.clone(),
+            key: pki.server_key.clone(),
+            client_ca: mutual.then(|| pki.ca.clone()),
+        }),
+        ..s
+    })
+    .await
+}
+
+/// `GET path` over HTTPS to `addr`, trusting `pki`'s CA and presenting its client certificate
+/// when `with_client_cert`: the raw response, or the error that stopped it.
+async fn https_get(
+    addr: std::net::SocketAddr,
+    pki: &Pki,
+    with_client_cert: bool,
+    path: &str,
+) -> Result<String, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    let certs = |pem: &str| {
+        CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("PEM")
+    };
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    for cert in certs(&pki.ca_pem) {
+        roots.add(cert).expect("CA");
+    }
+    let builder = tokio_rustls::rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots);
+    let config = if with_client_cert {
+        let key = PrivateKeyDer::from_pem_slice(pki.client_key_pem.as_bytes()).expect("key");
+        builder
+            .with_client_auth_cert(certs(&pki.client_cert_pem), key)
+            .expect("client certificate")
+    } else {
+        builder.with_no_client_auth()
+    };
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let exchange = async {
+        let tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        let name = ServerName::try_from("localhost").expect("name");
+        let mut tls = connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| e.to_string())?;
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        tls.write_all(request.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut response = String::new();
+        // A TLS 1.3 server refuses a missing client certificate after the handshake, when
+        // the client first reads.
+        match tls.read_to_string(&mut response).await {
+            Ok(_) if !response.is_empty() => Ok(response),
+            Ok(_) => Err("closed without an answer".to_string()),
+            Err(e) if !response.is_empty() => Ok(format!("{response} ({e})")),
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), exchange)
+        .await
+        .expect("in time")
+}
+
 #[tokio::test]
 async fn https_serves_the_api_with_the_grpc_certificate() {
     let temp = tempfile::tempdir().expect("temp dir");
     let pki = Pki::generate(temp.path());
-    let both = Both::start(|s| Settings {
-        tls: Some(eventlog::ops::tls::TlsSettings {
-            cert: pki.server_cert.clone(),
-            key: pki.server_key.clone(),
-            client_ca: None,
-        }),
-        ..s
-    })
-    .await;
+    let both = tls_server(&pki, false).await;
     let addr = both
         .running
         .as_ref()
         .and_then(|r| r.http_addr)
         .expect("address");
-    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-    for cert in rustls_pemfile_certs(&pki.ca_pem) {
-        roots.add(cert).expect("CA");
-    }
-    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        tokio_rustls::rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").expect("name");
-    let mut tls = connector.connect(name, tcp).await.expect("TLS handshake");
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    tls.write_all(b"GET /v1/info HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    let response = https_get(addr, &pki, false, "/v1/info")
         .await
-        .expect("send");
-    let mut response = String::new();
-    tokio::time::timeout(Duration::from_secs(10), tls.read_to_string(&mut response))
-        .await
-        .expect("in time")
-        .ok();
+        .expect("an answer");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("\"version\""), "{response}");
     // Plain HTTP to the TLS port gets no answer.
@@ -556,13 +605,26 @@ async fn https_serves_the_api_with_the_grpc_certificate() {
     both.stop().await;
 }
 
-fn rustls_pemfile_certs(
-    pem: &str,
-) -> Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>> {
-    use tokio_rustls::rustls::pki_types::pem::PemObject;
-    tokio_rustls::rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .expect("PEM")
+#[tokio::test]
+async fn with_a_client_ca_https_wants_a_client_certificate_as_grpc_does() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let pki = Pki::generate(temp.path());
+    let both = tls_server(&pki, true).await;
+    let addr = both
+        .running
+        .as_ref()
+        .and_then(|r| r.http_addr)
+        .expect("address");
+    let without = https_get(addr, &pki, false, "/v1/info").await;
+    assert!(
+        without.is_err(),
+        "answered without a client certificate: {without:?}"
+    );
+    let with = https_get(addr, &pki, true, "/v1/info")
+        .await
+        .expect("an answer");
+    assert!(with.starts_with("HTTP/1.1 200"), "{with}");
+    both.stop().await;
 }
 
 #[tokio::test]
