@@ -248,12 +248,30 @@ pub async fn info(
 }
 
 /// `POST /v1/entries`: `Append`, the body an `AppendRequest` in JSON.
+///
+/// The body must say it is JSON. Besides being honest, that stops cross-site request forgery
+/// against a server without tokens: a page elsewhere can make a browser POST `text/plain` to
+/// loopback without asking, but not `application/json`, which needs a CORS preflight this
+/// server never grants.
 pub async fn append(
     State(api): State<Api>,
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
+    let says_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !says_json {
+        return Err(ApiError(refusal(
+            Code::InvalidArgument,
+            "POST /v1/entries takes a JSON body: send it with Content-Type: application/json",
+            Reason::NotJson,
+            [],
+        )));
+    }
     let read = tokio::time::timeout(
         api.body_timeout,
         axum::body::to_bytes(body, api.max_body_bytes),

@@ -85,6 +85,24 @@ impl ApiError {
         ))
     }
 
+    /// The HTTP status of this refusal: its gRPC code's, but where HTTP has a status of its
+    /// own for the case (the body keeps the gRPC code name either way).
+    pub fn http_status(&self) -> StatusCode {
+        let details = self.0.get_error_details();
+        let reason = details.error_info().map(|info| info.reason.as_str());
+        if reason == Some(Reason::MessageTooLarge.as_str()) {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else if reason == Some(Reason::NotJson.as_str()) {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        } else if reason == Some(Reason::UnknownEndpoint.as_str())
+            && self.0.code() == Code::Unimplemented
+        {
+            StatusCode::METHOD_NOT_ALLOWED
+        } else {
+            http_status(self.0.code())
+        }
+    }
+
     /// The JSON body of this refusal.
     pub fn body(&self) -> Value {
         let status = &self.0;
@@ -131,7 +149,7 @@ impl ApiError {
         }
         json!({
             "error": {
-                "code": http_status(status.code()).as_u16(),
+                "code": self.http_status().as_u16(),
                 "status": code_name(status.code()),
                 "message": status.message(),
                 "details": listed,
@@ -142,18 +160,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let details = self.0.get_error_details();
-        let reason = details.error_info().map(|info| info.reason.as_str());
-        // Two refusals HTTP has its own statuses for; the body keeps the gRPC code.
-        let status = if reason == Some(Reason::MessageTooLarge.as_str()) {
-            StatusCode::PAYLOAD_TOO_LARGE
-        } else if reason == Some(Reason::UnknownEndpoint.as_str())
-            && self.0.code() == Code::Unimplemented
-        {
-            StatusCode::METHOD_NOT_ALLOWED
-        } else {
-            http_status(self.0.code())
-        };
+        let status = self.http_status();
         let mut response = super::api::json_with(status, &self.body());
         if self.0.code() == Code::Unauthenticated {
             response

@@ -51,6 +51,8 @@ reasons! {
     InvalidParameter => "INVALID_PARAMETER",
     /// An HTTP body that is not the JSON of the endpoint's request message.
     InvalidJson => "INVALID_JSON",
+    /// An HTTP body sent without `Content-Type: application/json`.
+    NotJson => "NOT_JSON",
     /// An HTTP path or method the API does not have.
     UnknownEndpoint => "UNKNOWN_ENDPOINT",
     /// No actor has this id or name.

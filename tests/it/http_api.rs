@@ -301,6 +301,21 @@ async fn refusals_are_json_with_the_grpc_code_its_http_status_and_the_same_messa
         .is_some_and(|m| m.contains("use GET")));
 
     // Bad bodies, and an entry Append refuses: the same message gRPC gives, and the log as it was.
+    let plain = http
+        .send(
+            Method::POST,
+            "/v1/entries",
+            &[("content-type", "text/plain")],
+            Some("{\"entries\": []}".into()),
+        )
+        .await;
+    assert_eq!(
+        plain.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "{}",
+        plain.text
+    );
+    assert_eq!(plain.reason(), "NOT_JSON");
     let not_json = http.post("/v1/entries", "{entries: [").await;
     assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
     assert_eq!(not_json.reason(), "INVALID_JSON");
@@ -696,7 +711,7 @@ async fn a_body_that_does_not_arrive_in_time_is_refused_and_appends_nothing() {
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     // Headers promising 100 bytes, then only a few of them.
     stream
-        .write_all(b"POST /v1/entries HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"entr")
+        .write_all(b"POST /v1/entries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"entr")
         .await
         .expect("send");
     let mut answer = String::new();
