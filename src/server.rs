@@ -423,7 +423,7 @@ fn serve_http(
     let mut stop = shutdown.clone();
     Ok(tokio::spawn(http::serve(
         incoming,
-        http::router(api),
+        http::router(api, !settings.access.enforced()),
         tls,
         settings.limits.handshake_timeout,
         async move { stop.triggered().await },

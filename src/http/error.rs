@@ -103,6 +103,18 @@ impl ApiError {
         }
     }
 
+    /// A request to a server without tokens that names another host (see
+    /// `http::local_host_only`).
+    pub fn foreign_host() -> ApiError {
+        ApiError(refusal(
+            Code::PermissionDenied,
+            "this server has no access tokens, so it answers only requests addressed to \
+             localhost or an IP address (Host header); use one, or configure tokens",
+            Reason::ForeignHost,
+            [],
+        ))
+    }
+
     /// The JSON body of this refusal.
     pub fn body(&self) -> Value {
         let status = &self.0;

@@ -44,9 +44,10 @@ use gateway::Peer;
 /// what closes a connection that opens a request and stalls).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The routes of the API and the console.
-pub fn router(api: Api) -> Router {
-    Router::new()
+/// The routes of the API and the console. `open` (no access tokens) adds the check of
+/// [`local_host_only`].
+pub fn router(api: Api, open: bool) -> Router {
+    let router = Router::new()
         .route("/v1/events", get(api::events))
         .route("/v1/claims", get(api::claims))
         .route("/v1/relations", get(api::relations))
@@ -61,7 +62,43 @@ pub fn router(api: Api) -> Router {
         .merge(console::routes())
         .fallback(no_such_endpoint)
         .method_not_allowed_fallback(wrong_method)
-        .with_state(api)
+        .with_state(api);
+    if open {
+        router.layer(axum::middleware::from_fn(local_host_only))
+    } else {
+        router
+    }
+}
+
+/// Without tokens the server listens only on loopback, and anything that reaches it may read.
+/// A page on another site can still reach it through the analyst's browser by DNS rebinding
+/// (its own name made to resolve to 127.0.0.1), and would then read answers as same-origin.
+/// Such requests carry the other site's name in `Host`; so an open server answers only
+/// requests addressed to an IP address or `localhost`. With tokens the browser has none to send
+/// for that page, and the check is not needed.
+async fn local_host_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if is_local_host(host) {
+        next.run(request).await
+    } else {
+        ApiError::foreign_host().into_response()
+    }
+}
+
+/// `127.0.0.1:8080`, `[::1]:8080`, `localhost:8080` (or without the port).
+fn is_local_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
 }
 
 async fn no_such_endpoint(method: http::Method, uri: http::Uri) -> Response {
@@ -159,6 +196,32 @@ async fn connection<IO>(
         () = async { let _ = stop.wait_for(|stopping| *stopping).await; } => {
             served.as_mut().graceful_shutdown();
             let _ = served.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_host;
+
+    #[test]
+    fn only_loopback_names_and_addresses_are_local() {
+        for host in [
+            "127.0.0.1:8080",
+            "localhost",
+            "LOCALHOST:1",
+            "[::1]:8080",
+            "10.0.0.2",
+        ] {
+            assert!(is_local_host(host), "{host}");
+        }
+        for host in [
+            "evil.example:8080",
+            "",
+            "127.0.0.1.evil.example",
+            "[evil]:1",
+        ] {
+            assert!(!is_local_host(host), "{host}");
         }
     }
 }

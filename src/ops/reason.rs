@@ -53,6 +53,8 @@ reasons! {
     InvalidJson => "INVALID_JSON",
     /// An HTTP body sent without `Content-Type: application/json`.
     NotJson => "NOT_JSON",
+    /// An HTTP request to a server without tokens, addressed to a name other than localhost.
+    ForeignHost => "FOREIGN_HOST",
     /// An HTTP path or method the API does not have.
     UnknownEndpoint => "UNKNOWN_ENDPOINT",
     /// No actor has this id or name.

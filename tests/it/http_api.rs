@@ -711,7 +711,7 @@ async fn a_body_that_does_not_arrive_in_time_is_refused_and_appends_nothing() {
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     // Headers promising 100 bytes, then only a few of them.
     stream
-        .write_all(b"POST /v1/entries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"entr")
+        .write_all(b"POST /v1/entries HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"entr")
         .await
         .expect("send");
     let mut answer = String::new();
@@ -736,4 +736,38 @@ async fn a_body_that_does_not_arrive_in_time_is_refused_and_appends_nothing() {
         info.text
     );
     both.stop().await;
+}
+
+#[tokio::test]
+async fn without_tokens_only_requests_to_localhost_or_an_address_are_answered() {
+    let both = Both::start(|s| s).await;
+    // hyper's client sends `Host: 127.0.0.1:PORT`: answered.
+    assert_eq!(both.http.get("/v1/info").await.status, StatusCode::OK);
+    let localhost = both
+        .http
+        .send(Method::GET, "/v1/info", &[("host", "localhost:1")], None)
+        .await;
+    assert_eq!(localhost.status, StatusCode::OK);
+    // A page that rebound its own name to 127.0.0.1 sends that name.
+    let rebound = both
+        .http
+        .send(Method::GET, "/", &[("host", "attacker.example:8080")], None)
+        .await;
+    assert_eq!(rebound.status, StatusCode::FORBIDDEN, "{}", rebound.text);
+    assert_eq!(rebound.reason(), "FOREIGN_HOST");
+    both.stop().await;
+    // With tokens the name does not matter: the page has no token to send.
+    let guarded = Both::start(|s| with_tokens(s, false)).await;
+    let named = guarded
+        .http
+        .with_token(token(Role::Read))
+        .send(
+            Method::GET,
+            "/v1/info",
+            &[("host", "eventlog.internal:443")],
+            None,
+        )
+        .await;
+    assert_eq!(named.status, StatusCode::OK, "{}", named.text);
+    guarded.stop().await;
 }
