@@ -5,9 +5,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use futures_util::StreamExt;
 use http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
@@ -75,135 +74,133 @@ impl Api {
             ))
         })
     }
+}
 
-    fn client(&self) -> Gateway {
-        self.gateway.clone()
+/// What every endpoint starts from: the shared state, and the parts of the HTTP request that
+/// make its gRPC call (who sent it, its token and request id, its query string).
+pub struct Call {
+    /// The shared state.
+    pub api: Api,
+    peer: Peer,
+    headers: HeaderMap,
+    query: Option<String>,
+}
+
+impl FromRequestParts<Api> for Call {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        api: &Api,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Call {
+            api: api.clone(),
+            // `http::serve` records the connection on every request.
+            peer: parts.extensions.get::<Peer>().copied().unwrap_or(Peer {
+                local: None,
+                remote: None,
+            }),
+            headers: parts.headers.clone(),
+            query: parts.uri.query().map(str::to_string),
+        })
     }
 }
 
-/// `GET /v1/events`: `QueryEvents`.
-pub async fn events(
-    State(api): State<Api>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
+impl Call {
+    /// The request message `T` (full name `message`) of the query string; `flatten` as for
+    /// [`Schema::request`].
+    pub fn params<T: DeserializeOwned>(
+        &self,
+        message: &str,
+        flatten: Option<&str>,
+    ) -> Result<T, ApiError> {
+        self.api.params(message, self.query.as_deref(), flatten)
+    }
+
+    /// Whether the query string sets `name`.
+    fn has(&self, name: &str) -> bool {
+        pairs(self.query.as_deref()).iter().any(|(k, _)| k == name)
+    }
+
+    /// `message` as this request's gRPC call.
+    pub fn request<T>(&self, message: T) -> tonic::Request<T> {
+        gateway::request(message, &self.headers, self.peer)
+    }
+
+    /// The request's headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// A client for the call.
+    pub fn client(&self) -> Gateway {
+        self.api.gateway.clone()
+    }
+}
+
+/// A unary RPC's answer as JSON, or its refusal.
+fn answer<T: Serialize>(
+    result: Result<tonic::Response<T>, tonic::Status>,
 ) -> Result<Response, ApiError> {
-    let message: proto::QueryEventsRequest =
-        api.params("eventlog.v1.QueryEventsRequest", query.as_deref(), None)?;
-    let answer = api
-        .client()
-        .query_events(gateway::request(message, &headers, peer))
-        .await?;
-    Ok(json(&answer.into_inner()))
+    Ok(json(&result?.into_inner()))
+}
+
+/// `GET /v1/events`: `QueryEvents`.
+pub async fn events(call: Call) -> Result<Response, ApiError> {
+    let message: proto::QueryEventsRequest = call.params("eventlog.v1.QueryEventsRequest", None)?;
+    answer(call.client().query_events(call.request(message)).await)
 }
 
 /// `GET /v1/claims`: `QueryClaims`.
-pub async fn claims(
-    State(api): State<Api>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let message: proto::QueryClaimsRequest =
-        api.params("eventlog.v1.QueryClaimsRequest", query.as_deref(), None)?;
-    let answer = api
-        .client()
-        .query_claims(gateway::request(message, &headers, peer))
-        .await?;
-    Ok(json(&answer.into_inner()))
+pub async fn claims(call: Call) -> Result<Response, ApiError> {
+    let message: proto::QueryClaimsRequest = call.params("eventlog.v1.QueryClaimsRequest", None)?;
+    answer(call.client().query_claims(call.request(message)).await)
 }
 
 /// `GET /v1/relations`: `ListRelations`.
-pub async fn relations(
-    State(api): State<Api>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
+pub async fn relations(call: Call) -> Result<Response, ApiError> {
     let message: proto::ListRelationsRequest =
-        api.params("eventlog.v1.ListRelationsRequest", query.as_deref(), None)?;
-    let answer = api
-        .client()
-        .list_relations(gateway::request(message, &headers, peer))
-        .await?;
-    Ok(json(&answer.into_inner()))
+        call.params("eventlog.v1.ListRelationsRequest", None)?;
+    answer(call.client().list_relations(call.request(message)).await)
 }
 
 /// `GET /v1/actors?name=…`: `ResolveActor`; without `name`, `ListActors`.
-pub async fn actors(
-    State(api): State<Api>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let resolves = pairs(query.as_deref()).iter().any(|(k, _)| k == "name");
-    if resolves {
+pub async fn actors(call: Call) -> Result<Response, ApiError> {
+    if call.has("name") {
         let message: proto::ResolveActorRequest =
-            api.params("eventlog.v1.ResolveActorRequest", query.as_deref(), None)?;
-        let answer = api
-            .client()
-            .resolve_actor(gateway::request(message, &headers, peer))
-            .await?;
-        Ok(json(&answer.into_inner()))
+            call.params("eventlog.v1.ResolveActorRequest", None)?;
+        answer(call.client().resolve_actor(call.request(message)).await)
     } else {
         let message: proto::ListActorsRequest =
-            api.params("eventlog.v1.ListActorsRequest", query.as_deref(), None)?;
-        let answer = api
-            .client()
-            .list_actors(gateway::request(message, &headers, peer))
-            .await?;
-        Ok(json(&answer.into_inner()))
+            call.params("eventlog.v1.ListActorsRequest", None)?;
+        answer(call.client().list_actors(call.request(message)).await)
     }
 }
 
 /// `GET /v1/actors/{id}`: `GetActor`.
-pub async fn actor(
-    State(api): State<Api>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn actor(call: Call, Path(id): Path<String>) -> Result<Response, ApiError> {
     let message = proto::GetActorRequest { id };
-    let answer = api
-        .client()
-        .get_actor(gateway::request(message, &headers, peer))
-        .await?;
-    Ok(json(&answer.into_inner()))
+    answer(call.client().get_actor(call.request(message)).await)
 }
 
 /// `GET /v1/entries/{id}`: `GetEntry` by id.
-pub async fn entry(
-    State(api): State<Api>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn entry(call: Call, Path(id): Path<String>) -> Result<Response, ApiError> {
     let message = proto::GetEntryRequest {
         selector: Some(proto::get_entry_request::Selector::Id(id)),
     };
-    let answer = api
-        .client()
-        .get_entry(gateway::request(message, &headers, peer))
-        .await?;
-    Ok(json(&answer.into_inner()))
+    answer(call.client().get_entry(call.request(message)).await)
 }
 
 /// `GET /v1/log?from_position=…&max_entries=…`: one page of `ReadLog`, as one
 /// `ReadLogResponse` (100 entries unless `max_entries` says otherwise).
-pub async fn log(
-    State(api): State<Api>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let mut message: proto::ReadLogRequest =
-        api.params("eventlog.v1.ReadLogRequest", query.as_deref(), None)?;
+pub async fn log(call: Call) -> Result<Response, ApiError> {
+    let mut message: proto::ReadLogRequest = call.params("eventlog.v1.ReadLogRequest", None)?;
     if message.max_entries == 0 {
         message.max_entries = DEFAULT_LOG_PAGE;
     }
-    let mut stream = api
+    let mut stream = call
         .client()
-        .read_log(gateway::request(message, &headers, peer))
+        .read_log(call.request(message))
         .await?
         .into_inner();
     let mut page = proto::ReadLogResponse::default();
@@ -214,37 +211,19 @@ pub async fn log(
 }
 
 /// `GET /v1/relation-types`: `ListRelationTypes`.
-pub async fn relation_types(
-    State(api): State<Api>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let answer = api
-        .client()
-        .list_relation_types(gateway::request(
-            proto::ListRelationTypesRequest::default(),
-            &headers,
-            peer,
-        ))
-        .await?;
-    Ok(json(&answer.into_inner()))
+pub async fn relation_types(call: Call) -> Result<Response, ApiError> {
+    let message = proto::ListRelationTypesRequest::default();
+    answer(
+        call.client()
+            .list_relation_types(call.request(message))
+            .await,
+    )
 }
 
 /// `GET /v1/info`: `GetLogInfo`.
-pub async fn info(
-    State(api): State<Api>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let answer = api
-        .client()
-        .get_log_info(gateway::request(
-            proto::GetLogInfoRequest::default(),
-            &headers,
-            peer,
-        ))
-        .await?;
-    Ok(json(&answer.into_inner()))
+pub async fn info(call: Call) -> Result<Response, ApiError> {
+    let message = proto::GetLogInfoRequest::default();
+    answer(call.client().get_log_info(call.request(message)).await)
 }
 
 /// `POST /v1/entries`: `Append`, the body an `AppendRequest` in JSON.
@@ -253,13 +232,10 @@ pub async fn info(
 /// against a server without tokens: a page elsewhere can make a browser POST `text/plain` to
 /// loopback without asking, but not `application/json`, which needs a CORS preflight this
 /// server never grants.
-pub async fn append(
-    State(api): State<Api>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Result<Response, ApiError> {
-    let says_json = headers
+pub async fn append(call: Call, body: axum::body::Body) -> Result<Response, ApiError> {
+    let api = &call.api;
+    let says_json = call
+        .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
@@ -302,9 +278,5 @@ pub async fn append(
     })?;
     let message: proto::AppendRequest = serde_json::from_slice(&bytes)
         .map_err(|error| ApiError::invalid_json("eventlog.v1.AppendRequest", &error))?;
-    let answer = api
-        .client()
-        .append(gateway::request(message, &headers, peer))
-        .await?;
-    Ok(json(&answer.into_inner()))
+    answer(call.client().append(call.request(message)).await)
 }

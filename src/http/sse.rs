@@ -13,10 +13,8 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{RawQuery, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use futures_util::stream::{self, StreamExt};
 use http::HeaderMap;
 use tonic::Code;
@@ -26,32 +24,22 @@ use crate::ops::reason::Reason;
 use crate::proto::subscribe_request::Start;
 use crate::proto::{self, subscribe_response::Message};
 
-use super::api::Api;
+use super::api::Call;
 use super::error::ApiError;
-use super::gateway::{self, Peer};
 
 /// How often an idle stream carries a comment, so proxies and browsers keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// `GET /v1/subscribe?from_position=…&actor=…&relation=…`.
-pub async fn subscribe(
-    State(api): State<Api>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let mut message: proto::SubscribeRequest = api.params(
-        "eventlog.v1.SubscribeRequest",
-        query.as_deref(),
-        Some("filter"),
-    )?;
-    if let Some(last) = last_event_id(&headers)? {
+pub async fn subscribe(call: Call) -> Result<Response, ApiError> {
+    let mut message: proto::SubscribeRequest =
+        call.params("eventlog.v1.SubscribeRequest", Some("filter"))?;
+    if let Some(last) = last_event_id(call.headers())? {
         message.start = Some(Start::FromPosition(last.saturating_add(1)));
     }
-    let answers = api
-        .gateway
-        .clone()
-        .subscribe(gateway::request(message, &headers, peer))
+    let answers = call
+        .client()
+        .subscribe(call.request(message))
         .await?
         .into_inner();
     let events = answers
