@@ -117,7 +117,11 @@ fn answer(
                 &Aggregate::decode(&key, &value)?,
                 &mut tally,
             )?;
-            collect_ids(store, query, &view, &mut tally)?;
+            if open_dates(query) {
+                collect_ids_of_rows(store, query, &view, &mut tally)?;
+            } else {
+                collect_ids(store, query, &view, &mut tally)?;
+            }
             edges.extend(into_edge(view, tally));
         }
     }
@@ -268,7 +272,7 @@ fn count(
     tally: &mut EdgeTally,
 ) -> Result<(), StoreError> {
     let (dates, min) = (&query.dates, query.min_certainty);
-    if dates.from == Day::OPEN_START && dates.to == Day::OPEN_END {
+    if open_dates(query) {
         total.tally_into(tally, min);
         return Ok(());
     }
@@ -296,6 +300,44 @@ fn count(
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// True when the query bounds no date: every row matches but for its certainty.
+fn open_dates(query: &RelationQuery) -> bool {
+    query.dates.from == Day::OPEN_START && query.dates.to == Day::OPEN_END
+}
+
+/// [`collect_ids`] for a query without dates, in one scan of the view's rows instead of one
+/// scan per year, month and certainty: with no date to fit, the year and month aggregates
+/// have nothing to skip, and each scan costs a seek in every table of the index (measured:
+/// a busy actor's 48k edges took 2.1 s, nearly all of it in seeks). Rows sort by month
+/// bucket, then certainty, then day, so it stops at the end of the first month in which the
+/// tally fills, exactly where [`collect_ids`] stops.
+fn collect_ids_of_rows(
+    store: &(impl GraphStore + ?Sized),
+    query: &RelationQuery,
+    view: &View,
+    tally: &mut EdgeTally,
+) -> Result<(), StoreError> {
+    let mut current: Option<Month> = None;
+    for item in prefix_scan(store, view_key(ROW, view)) {
+        let (key, value) = item?;
+        let row = Row::decode(ROW, &key, &value)?;
+        if current != Some(row.key.bucket.earliest) {
+            if tally.has_all_ids() {
+                return Ok(());
+            }
+            current = Some(row.key.bucket.earliest);
+        }
+        if query
+            .min_certainty
+            .is_some_and(|min| row.key.certainty > min)
+        {
+            continue;
+        }
+        tally.offer(date_key(&row), &row.id);
     }
     Ok(())
 }

@@ -663,3 +663,47 @@ fn a_busy_actor_reads_keys_per_edge_not_per_evidence() {
         "{filtered} -> {filtered_after}"
     );
 }
+
+#[test]
+fn an_edge_with_more_evidence_than_it_reports_names_its_earliest_without_dates_too() {
+    // Sixty events between two actors, in months and certainties out of order: without a date
+    // bound the ids come from one scan of the rows, with one from the month buckets; both must
+    // name the earliest twenty the model names, with and without a certainty floor.
+    let symmetric = symmetric();
+    let (mut store, mut log) = (MemStore::default(), MemLog::default());
+    let certainties = [
+        Certainty::Alleged,
+        Certainty::Confirmed,
+        Certainty::Reported,
+        Certainty::Speculated,
+    ];
+    let batch: Vec<EntryBody> = (0..60)
+        .map(|n| {
+            let month = 12 - (n % 12);
+            let day = 1 + (n * 7) % 27;
+            let when = match n % 5 {
+                0 => format!("20{:02}", 10 + n % 9),
+                1 => format!("2016-{month:02}~"),
+                _ => format!("2016-{month:02}-{day:02}"),
+            };
+            event(n, "attacks", 1, 2, &when, certainties[n % 4])
+        })
+        .collect();
+    index(&mut store, &mut log, batch, &symmetric);
+    let head = log.head();
+    let floors = [None, Some(Certainty::Reported), Some(Certainty::Confirmed)];
+    for min_certainty in floors {
+        for dates in [DateRange::ANY, range("2010", "2030", DateMatch::Overlaps)] {
+            let query = RelationQuery {
+                min_certainty,
+                dates,
+                ..everything(1)
+            };
+            let got = list_relations(&store, &log, &query, head, head).expect("answer");
+            let wanted = model(&log, &query, head);
+            assert_eq!(got.edges, wanted, "{min_certainty:?} {dates:?}");
+            assert_eq!(got.edges.len(), 1);
+            assert!(got.edges[0].evidence.len() <= 20);
+        }
+    }
+}
