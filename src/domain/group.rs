@@ -14,8 +14,7 @@ use super::filter::EntryFilter;
 use super::ids::{EntryId, Position};
 
 pub use dispatch::{
-    AckOutcome, Assignment, DeliveryId, Dispatcher, MemberId, NackOutcome, Parked, Progress,
-    Source,
+    AckOutcome, Assignment, DeliveryId, Dispatcher, MemberId, NackOutcome, Parked, Progress, Source,
 };
 
 /// A group's name. Same alphabet and length as entry ids, so names are safe in keys, logs and
@@ -176,7 +175,9 @@ pub struct GroupConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GroupRejection {
     /// No group has this name.
-    #[error("no consumer group is named \"{0}\"; create it first (CreateGroup, eventlog groups create)")]
+    #[error(
+        "no consumer group is named \"{0}\"; create it first (CreateGroup, eventlog groups create)"
+    )]
     Unknown(String),
     /// The name is taken.
     #[error("a consumer group named \"{0}\" exists; choose another name, or delete it first")]

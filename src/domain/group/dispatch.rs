@@ -263,8 +263,7 @@ impl Dispatcher {
         let mut blocked: HashSet<ActorId> = HashSet::new();
         if pinned {
             for pending in self.window.values() {
-                if let (Some(key), State::InFlight { member, .. }) = (&pending.key, pending.state)
-                {
+                if let (Some(key), State::InFlight { member, .. }) = (&pending.key, pending.state) {
                     holder.insert(key.clone(), member);
                 }
             }

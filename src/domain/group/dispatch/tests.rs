@@ -229,7 +229,11 @@ fn progress_names_the_outstanding_log_entries_and_the_cursor() {
     d.advance(Position(5));
     d.admit(Position(1), None, Source::Replay, 0, now);
     let sent = d.dispatch(now);
-    let of = |p: u64| sent.iter().find(|s| s.position == Position(p)).expect("sent");
+    let of = |p: u64| {
+        sent.iter()
+            .find(|s| s.position == Position(p))
+            .expect("sent")
+    };
     d.ack(m, of(3).delivery);
     assert_eq!(
         d.progress(),
@@ -310,7 +314,8 @@ fn a_random_run_acks_or_parks_every_entry_exactly_once_within_the_bounds() {
                 }
                 5 if !sent.is_empty() => {
                     let s = sent.swap_remove(rng.next(sent.len() as u64) as usize);
-                    if let NackOutcome::Parked(p) = d.nack(s.member, s.delivery, Duration::ZERO, now)
+                    if let NackOutcome::Parked(p) =
+                        d.nack(s.member, s.delivery, Duration::ZERO, now)
                     {
                         assert!(done.insert(p.position.0, "parked").is_none());
                     }
