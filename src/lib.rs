@@ -28,6 +28,7 @@ pub mod backup;
 pub mod client;
 pub mod config;
 pub mod domain;
+pub mod groups;
 pub mod import;
 pub mod ops;
 pub mod proto;

@@ -11,7 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use super::error::InvalidField;
 use super::filter::EntryFilter;
-use super::ids::{EntryId, Position};
+use super::ids::{ActorId, EntryId, Position};
+use super::model::EntryBody;
 
 pub use dispatch::{
     AckOutcome, Assignment, DeliveryId, Dispatcher, MemberId, NackOutcome, Parked, Progress, Source,
@@ -155,6 +156,18 @@ impl GroupSettings {
             .or(self.backoff.last())
             .copied()
             .unwrap_or(Duration::ZERO)
+    }
+}
+
+/// The actor an entry is pinned by: an actor entry's own id, else the first actor it refers
+/// to (a participant, a claim's subject); none for an entry that names no actor.
+pub fn pin_key(body: &EntryBody) -> Option<ActorId> {
+    match body {
+        EntryBody::Actor(actor) => Some(actor.id.clone()),
+        other => other
+            .actor_references()
+            .first()
+            .map(|(_, id)| (*id).clone()),
     }
 }
 
