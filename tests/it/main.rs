@@ -14,6 +14,7 @@ mod cli;
 mod cli_client;
 mod durability;
 mod error_details;
+mod groups;
 mod hostile;
 mod limits;
 mod logs;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod groups;
 pub mod ops;
 
 use std::path::{Path, PathBuf};
