@@ -15,6 +15,7 @@ mod cli_client;
 mod durability;
 mod error_details;
 mod groups;
+mod groups_cli;
 mod hostile;
 mod limits;
 mod logs;

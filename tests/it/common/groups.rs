@@ -285,3 +285,31 @@ pub async fn run_member(
     }
     seen
 }
+
+/// What a run of the CLI printed.
+pub struct CliRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `eventlog groups ARGS... --addr URL` off the async runtime (so an in-process server
+/// keeps serving), bounded to a minute.
+pub async fn groups_cli(url: &str, args: &[&str]) -> CliRun {
+    let mut command = assert_cmd::Command::cargo_bin("eventlog").expect("the binary is built");
+    command
+        .arg("groups")
+        .args(args)
+        .args(["--addr", url])
+        .env_remove("EVENTLOG_TOKEN")
+        .timeout(Duration::from_secs(60));
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .expect("run eventlog");
+    CliRun {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
