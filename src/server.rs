@@ -255,7 +255,7 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
     let (streams_trigger, streams_shutdown) = shutdown::channel();
     let metrics = Metrics::new();
     let vocabulary = Arc::new(vocabulary);
-    let groups = groups_service(&store, &vocabulary, &streams_shutdown, settings);
+    let groups = groups_service(&store, &vocabulary, &streams_shutdown, &metrics, settings);
     let service = EventLogServer::new(
         EventLogService::new(Arc::clone(&store), vocabulary, streams_shutdown.clone())
             .with_metrics(metrics.clone())
@@ -352,9 +352,14 @@ fn groups_service(
     store: &Arc<Store>,
     vocabulary: &Arc<Vocabulary>,
     shutdown: &shutdown::Shutdown,
+    metrics: &Metrics,
     settings: &Settings,
 ) -> ConsumerGroupsServer<GroupsService> {
-    let groups = Arc::new(Groups::new(Arc::clone(store), shutdown.clone()));
+    let groups = Arc::new(Groups::new(
+        Arc::clone(store),
+        shutdown.clone(),
+        metrics.clone(),
+    ));
     ConsumerGroupsServer::new(GroupsService::new(
         Arc::clone(store),
         Arc::clone(vocabulary),

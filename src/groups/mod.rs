@@ -18,6 +18,7 @@ use crate::domain::group::{
     MemberId, Source,
 };
 use crate::domain::{Entry, Position};
+use crate::ops::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::store::{Store, StoreError};
 
@@ -149,6 +150,8 @@ impl Drop for MemberHandle {
 pub struct Groups {
     store: Arc<Store>,
     shutdown: Shutdown,
+    /// Each group's lag, in flight, waiting, members and counts.
+    metrics: Metrics,
     /// A tokio mutex: starting a group reads its state from the store while holding it, so
     /// that one group never gets two tasks, and deleting one stops its task and removes its
     /// state with no start in between.
@@ -157,10 +160,11 @@ pub struct Groups {
 
 impl Groups {
     /// No group running yet; their tasks end when `shutdown` triggers.
-    pub fn new(store: Arc<Store>, shutdown: Shutdown) -> Groups {
+    pub fn new(store: Arc<Store>, shutdown: Shutdown, metrics: Metrics) -> Groups {
         Groups {
             store,
             shutdown,
+            metrics,
             running: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -227,6 +231,7 @@ impl Groups {
                 let _ = stopped.await;
             }
         }
+        self.metrics.groups().removed(name.as_str());
         let store = Arc::clone(&self.store);
         let name = name.clone();
         Ok(blocking(move || store.delete_group(&name)).await?)
@@ -289,6 +294,7 @@ impl Groups {
             window,
             receiver,
             self.shutdown.clone(),
+            self.metrics.clone(),
         );
         tracing::info!(group = %name, cursor = progress.cursor.0, outstanding = progress.outstanding.len(), "consumer group started");
         tokio::spawn(runtime.run());

@@ -23,6 +23,8 @@ use crate::domain::group::{
     GroupRejection, GroupSettings, MemberId, NackOutcome, Parked, Source,
 };
 use crate::domain::{Entry, Position};
+use crate::ops::metrics::groups::GroupGauges;
+use crate::ops::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::store::groups::GroupWrite;
 use crate::store::{Store, StoreError};
@@ -72,6 +74,9 @@ pub struct Runtime {
     pub(super) entries: HashMap<Position, Arc<Entry>>,
     pub(super) commands: mpsc::Receiver<Command>,
     pub(super) shutdown: Shutdown,
+    pub(super) metrics: Metrics,
+    /// Acks, redeliveries and parkings of this turn, for the metrics.
+    counts: (u64, u64, u64),
     /// Each member's channel.
     members: HashMap<MemberId, mpsc::Sender<MemberEvent>>,
     /// What this turn must store.
@@ -100,6 +105,7 @@ impl Runtime {
         entries: HashMap<Position, Arc<Entry>>,
         commands: mpsc::Receiver<Command>,
         shutdown: Shutdown,
+        metrics: Metrics,
     ) -> Runtime {
         Runtime {
             name,
@@ -109,6 +115,8 @@ impl Runtime {
             entries,
             commands,
             shutdown,
+            metrics,
+            counts: (0, 0, 0),
             members: HashMap::new(),
             write: GroupWrite::default(),
             progress_dirty: false,
@@ -155,11 +163,13 @@ impl Runtime {
     ) -> Result<(), Exit> {
         let read_more = self.fill().await.map_err(Exit::Store)?;
         let now = Instant::now();
-        let (_, parked) = self.dispatcher.expire(now);
+        let (requeued, parked) = self.dispatcher.expire(now);
+        self.counts.1 += requeued as u64;
         self.park(parked);
         let assignments = self.dispatcher.dispatch(now);
         self.send(assignments, now);
         self.store_turn().await.map_err(Exit::Store)?;
+        self.observe();
         if read_more {
             // More of the log waits and there is room: take commands waiting, then read on.
             while let Ok(command) = self.commands.try_recv() {
@@ -224,6 +234,7 @@ impl Runtime {
                                 Source::Replay => self.write.replays_acked.push(position),
                             }
                             self.confirm.entry(member).or_default().0.push(delivery.0);
+                            self.counts.0 += 1;
                         }
                         AckOutcome::Late => {
                             self.confirm.entry(member).or_default().1.push(delivery.0)
@@ -241,7 +252,10 @@ impl Runtime {
             }
             Command::Nack(member, delivery, delay) => {
                 match self.dispatcher.nack(member, delivery, delay, now) {
-                    NackOutcome::Requeued(_) => self.progress_dirty = true,
+                    NackOutcome::Requeued(_) => {
+                        self.progress_dirty = true;
+                        self.counts.1 += 1;
+                    }
                     NackOutcome::Parked(parked) => self.park(vec![parked]),
                     NackOutcome::Late => {}
                     NackOutcome::Unknown => self.kick(
@@ -279,7 +293,14 @@ impl Runtime {
             tracing::info!(group = %self.name, member = member.0, "member left");
         }
         self.confirm.remove(&member);
+        let held = self
+            .dispatcher
+            .members()
+            .into_iter()
+            .find(|(id, _, _)| *id == member)
+            .map_or(0, |(_, in_flight, _)| in_flight);
         let parked = self.dispatcher.leave(member, now);
+        self.counts.1 += held.saturating_sub(parked.len()) as u64;
         self.park(parked);
     }
 
@@ -295,8 +316,31 @@ impl Runtime {
             tracing::warn!(group = %self.name, position = p.position.0, attempts = p.attempts, "entry parked");
             self.entries.remove(&p.position);
             self.write.parked.push((p.position, p.attempts, p.source));
+            self.counts.2 += 1;
             self.progress_dirty = true;
         }
+    }
+
+    /// Reports the turn to the metrics.
+    fn observe(&mut self) {
+        let (log, replay) = self.dispatcher.outstanding();
+        let in_flight = self.dispatcher.in_flight();
+        let gauges = GroupGauges {
+            lag: self
+                .store
+                .head()
+                .0
+                .saturating_sub(self.dispatcher.acked_through().0),
+            in_flight,
+            waiting: (log + replay).saturating_sub(in_flight),
+            members: self.members.len(),
+        };
+        let name = self.name.as_str();
+        self.metrics.groups().observed(name, gauges);
+        let (acked, redelivered, parked) = std::mem::take(&mut self.counts);
+        self.metrics
+            .groups()
+            .counted(name, acked, redelivered, parked);
     }
 
     /// Hands assignments to their members; one that cannot take it (gone, or its channel full

@@ -15,7 +15,7 @@ mod cli_client;
 mod durability;
 mod error_details;
 mod groups;
-mod groups_cli;
+mod groups_ops;
 mod hostile;
 mod limits;
 mod logs;

@@ -1,14 +1,16 @@
-//! `eventlog groups ...` against a real server: create with flags, list, describe, the parked
-//! entries listed, replayed and dropped, delete, and a refusal's message and exit code.
+//! What operators use of consumer groups, against a real server: `eventlog groups ...` (create
+//! with flags, list, describe, the parked entries listed, replayed and dropped, delete, and a
+//! refusal's message and exit code) and the groups' metrics.
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::groups::{
-    append_actors, describe, groups_cli, groups_client, run_member, Action, TestMember,
+    append_actors, create, describe, groups_cli, groups_client, run_member, Action, TestMember,
 };
-use crate::common::TestServer;
+use crate::common::ops::{parse_samples, scrape, series};
+use crate::common::{settings, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_creates_describes_replays_drops_and_deletes_groups() {
@@ -109,4 +111,56 @@ async fn the_cli_creates_describes_replays_drops_and_deletes_groups() {
     assert_ne!(bad.code, 0);
     assert!(bad.stderr.contains("RFC 3339"), "{}", bad.stderr);
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_groups_metrics_show_its_acks_members_and_lag() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let running = eventlog::server::start(&eventlog::server::Settings {
+        metrics_listen: Some("127.0.0.1:0".parse().expect("address")),
+        ..settings(&temp.path().join("data"))
+    })
+    .await
+    .expect("server starts");
+    let metrics = running.metrics_addr.expect("a metrics address");
+    let url = format!("http://{}", running.local_addr);
+    let mut log = eventlog::proto::event_log_client::EventLogClient::connect(url.clone())
+        .await
+        .expect("connect");
+    let actors = append_actors(&mut log).await;
+    let mut groups = groups_client(&url).await;
+    create(
+        &mut groups,
+        "metered",
+        crate::common::groups::settings(eventlog::proto::DispatchMode::RoundRobin, 30_000, 5, 100),
+    )
+    .await;
+    let member = TestMember::join(&url, "metered", 0).await.expect("join");
+    let seen = run_member(
+        member,
+        Arc::new(AtomicUsize::new(0)),
+        actors as usize,
+        |_| Action::Ack,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(seen.confirmed.len() as u64, actors);
+    let _second = TestMember::join(&url, "metered", 0).await.expect("join");
+    let label = [("group", "metered")];
+    let mut samples = parse_samples(&scrape(metrics).await);
+    for _ in 0..50 {
+        if samples.get(&series("eventlog_group_members", &label)) == Some(&1.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        samples = parse_samples(&scrape(metrics).await);
+    }
+    assert_eq!(
+        samples[&series("eventlog_group_acked_total", &label)],
+        actors as f64
+    );
+    assert_eq!(samples[&series("eventlog_group_members", &label)], 1.0);
+    assert_eq!(samples[&series("eventlog_group_lag_entries", &label)], 0.0);
+    assert_eq!(samples[&series("eventlog_group_in_flight", &label)], 0.0);
+    running.stop().await.expect("clean stop");
 }
