@@ -5,6 +5,7 @@
 //! No protobuf and no sled here: the service maps the wire onto these types, the store keeps
 //! them.
 
+pub mod delivery;
 pub mod dispatch;
 
 use std::time::{Duration, SystemTime};

@@ -22,7 +22,7 @@ use crate::ops::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::store::{Store, StoreError};
 
-use runtime::{blocking, Command, Runtime, COMMAND_BUFFER};
+use runtime::{blocking, Command, Restored, Runtime, COMMAND_BUFFER};
 
 /// What a member is sent.
 #[derive(Debug)]
@@ -286,12 +286,15 @@ impl Groups {
             window.insert(entry.position, Arc::new(entry));
         }
         let (commands, receiver) = mpsc::channel(COMMAND_BUFFER);
+        let restored = Restored {
+            config: config.clone(),
+            dispatcher,
+            entries: window,
+        };
         let runtime = Runtime::new(
             name.clone(),
             Arc::clone(&self.store),
-            config.clone(),
-            dispatcher,
-            window,
+            restored,
             receiver,
             self.shutdown.clone(),
             self.metrics.clone(),

@@ -64,6 +64,16 @@ pub enum Command {
     Stop(oneshot::Sender<()>),
 }
 
+/// What a group's task starts from: its configuration and its window as the store had them.
+pub struct Restored {
+    /// The configuration.
+    pub config: GroupConfig,
+    /// The dispatcher with the outstanding entries admitted.
+    pub dispatcher: Dispatcher,
+    /// Those entries.
+    pub entries: HashMap<Position, Arc<Entry>>,
+}
+
 /// The task's state.
 pub struct Runtime {
     pub(super) name: GroupName,
@@ -100,13 +110,16 @@ impl Runtime {
     pub(super) fn new(
         name: GroupName,
         store: Arc<Store>,
-        config: GroupConfig,
-        dispatcher: Dispatcher,
-        entries: HashMap<Position, Arc<Entry>>,
+        restored: Restored,
         commands: mpsc::Receiver<Command>,
         shutdown: Shutdown,
         metrics: Metrics,
     ) -> Runtime {
+        let Restored {
+            config,
+            dispatcher,
+            entries,
+        } = restored;
         Runtime {
             name,
             store,

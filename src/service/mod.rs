@@ -6,6 +6,7 @@
 
 mod backup;
 mod consistency;
+mod group_wire;
 mod groups;
 mod hex;
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod durability;
 mod error_details;
 mod groups;
 mod groups_ops;
+mod groups_settings;
 mod hostile;
 mod limits;
 mod logs;

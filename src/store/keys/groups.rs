@@ -68,6 +68,11 @@ fn with_position(mut key: Vec<u8>, position: Position) -> Vec<u8> {
     key
 }
 
+/// The smallest key after every key of `name`'s group (its tags are all below `s`).
+pub fn after_group(name: &GroupName) -> Vec<u8> {
+    tagged(name, b's')
+}
+
 /// The position a parked or replay key under `prefix` stands for.
 pub fn position_under(prefix: &[u8], key: &[u8]) -> Option<Position> {
     let rest: [u8; 8] = key.strip_prefix(prefix)?.try_into().ok()?;
@@ -117,6 +122,10 @@ mod tests {
             assert!(key.starts_with(&group_prefix(&long)));
         }
         assert_eq!(group_of_config_key(&config_key(&long)), Some(long.clone()));
+        for key in [config_key(&short), replay_key(&short, Position(u64::MAX))] {
+            assert!(key < after_group(&short));
+        }
+        assert!(after_group(&short) <= config_key(&long));
         assert_eq!(group_of_config_key(&progress_key(&long)), None);
     }
 }

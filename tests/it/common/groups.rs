@@ -142,6 +142,7 @@ pub struct TestMember {
 }
 
 /// What a member was told.
+#[allow(clippy::large_enum_variant)] // test data, short-lived
 #[derive(Debug)]
 pub enum Told {
     Delivery(proto::Delivery),

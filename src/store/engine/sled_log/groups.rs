@@ -6,6 +6,8 @@ use crate::store::error::StoreError;
 
 /// A change of one key: a new value, or `None` to remove it.
 pub type KeyChange = (Vec<u8>, Option<Vec<u8>>);
+/// A key and its value.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
 
 impl SledLog {
     /// The value of `key`.
@@ -19,7 +21,7 @@ impl SledLog {
         prefix: &[u8],
         from: &[u8],
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<KeyValue>, StoreError> {
         let mut found = Vec::new();
         for item in self.tree.range(from.to_vec()..) {
             let (key, value) = item.map_err(engine)?;
