@@ -257,9 +257,13 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
     let vocabulary = Arc::new(vocabulary);
     let groups = groups_service(&store, &vocabulary, &streams_shutdown, &metrics, settings);
     let service = EventLogServer::new(
-        EventLogService::new(Arc::clone(&store), vocabulary, streams_shutdown.clone())
-            .with_metrics(metrics.clone())
-            .with_subscriber_limits(settings.limits.subscribers()),
+        EventLogService::new(
+            Arc::clone(&store),
+            Arc::clone(&vocabulary),
+            streams_shutdown.clone(),
+        )
+        .with_metrics(metrics.clone())
+        .with_subscriber_limits(settings.limits.subscribers()),
     )
     .max_decoding_message_size(settings.limits.max_message_bytes)
     .max_encoding_message_size(MAX_ENCODED_MESSAGE_BYTES);

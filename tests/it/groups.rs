@@ -441,3 +441,54 @@ async fn kill_9_mid_stream_loses_no_ack_and_redelivers_only_what_was_in_flight()
     );
     drop(binary);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_member_leaves_unanswered_goes_to_another_member_after_ack_wait() {
+    let server = TestServer::start().await;
+    let url = server.url();
+    let mut log = server.client().await;
+    let mut groups = groups_client(&url).await;
+    let actors = append_actors(&mut log).await;
+    append_events(&mut log, 0, 50, 50).await;
+    create(
+        &mut groups,
+        "stuck",
+        settings(DispatchMode::RoundRobin, 300, 5, 1000),
+    )
+    .await;
+    let total = actors as usize + 50;
+    let done = Arc::new(AtomicUsize::new(0));
+    // A hung worker: it stays joined and answers nothing.
+    let hung = TestMember::join(&url, "stuck", 5).await.expect("join");
+    let worker = TestMember::join(&url, "stuck", 0).await.expect("join");
+    let hung = tokio::spawn(run_member(
+        hung,
+        Arc::clone(&done),
+        total,
+        |_| Action::Ignore,
+        Duration::from_secs(30),
+    ));
+    let worker = run_member(
+        worker,
+        Arc::clone(&done),
+        total,
+        |_| Action::Ack,
+        Duration::from_secs(30),
+    )
+    .await;
+    let hung = hung.await.expect("member task");
+    assert_acked_once(std::slice::from_ref(&worker), total as u64);
+    let held: HashSet<u64> = hung.deliveries.iter().map(|d| d.0).collect();
+    assert!(!held.is_empty(), "the hung member was given entries");
+    let came_again: HashSet<u64> = worker
+        .deliveries
+        .iter()
+        .filter(|(_, attempt, _)| *attempt > 1)
+        .map(|(p, _, _)| *p)
+        .collect();
+    assert_eq!(
+        came_again, held,
+        "each went to the other member once its ack_wait ran out"
+    );
+    server.stop().await;
+}
