@@ -114,3 +114,157 @@ fn group_state_survives_reopen_and_parked_entries_replay_and_drop() {
         Err(GroupRejection::Unknown("g".to_string()))
     );
 }
+
+mod model {
+    //! Random group writes, replays, drops and reopens applied to the store and to plain
+    //! collections, compared after every step.
+
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// Progress (cursor, outstanding), parkings (position, attempts, from the replay
+        /// set), replayed entries acked.
+        Write(Option<(u64, Vec<u64>)>, Vec<(u64, u32, bool)>, Vec<u64>),
+        /// Replay these positions (None = every parked entry).
+        Replay(Option<Vec<u64>>),
+        /// Drop these positions (None = every parked entry).
+        Drop(Option<Vec<u64>>),
+        Reopen,
+    }
+
+    fn positions() -> impl Strategy<Value = Vec<u64>> {
+        prop::collection::vec(1_u64..20, 0..5)
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (
+                prop::option::of((1_u64..100, positions())),
+                prop::collection::vec((1_u64..20, 1_u32..6, any::<bool>()), 0..4),
+                positions(),
+            )
+                .prop_map(|(p, k, r)| Op::Write(p, k, r)),
+            2 => prop::option::of(positions()).prop_map(Op::Replay),
+            1 => prop::option::of(positions()).prop_map(Op::Drop),
+            1 => Just(Op::Reopen),
+        ]
+    }
+
+    #[derive(Default)]
+    struct Model {
+        progress: Option<Progress>,
+        parked: BTreeMap<u64, u32>,
+        replay: BTreeSet<u64>,
+    }
+
+    fn selected(model: &Model, only: &Option<Vec<u64>>) -> Vec<u64> {
+        model
+            .parked
+            .keys()
+            .copied()
+            .filter(|p| only.as_ref().is_none_or(|o| o.contains(p)))
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_stores_group_state_is_the_models_across_reopens(ops in prop::collection::vec(op(), 1..25)) {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let name = GroupName::parse("m").expect("name");
+            let mut store = open(dir.path());
+            store.create_group(&name, &config()).expect("io").expect("created");
+            let mut model = Model {
+                progress: Some(Progress { cursor: Position(1), outstanding: vec![] }),
+                ..Model::default()
+            };
+            for op in ops {
+                match op {
+                    Op::Write(progress, parked, acked) => {
+                        let progress = progress.map(|(cursor, mut outstanding)| {
+                            outstanding.sort_unstable();
+                            outstanding.dedup();
+                            Progress {
+                                cursor: Position(cursor),
+                                outstanding: outstanding.into_iter().map(|p| (Position(p), 1)).collect(),
+                            }
+                        });
+                        let write = GroupWrite {
+                            progress: progress.clone(),
+                            parked: parked
+                                .iter()
+                                .map(|(p, a, r)| {
+                                    (Position(*p), *a, if *r { Source::Replay } else { Source::Log })
+                                })
+                                .collect(),
+                            replays_acked: acked.iter().copied().map(Position).collect(),
+                        };
+                        store.write_group(&name, write).expect("write");
+                        if progress.is_some() {
+                            model.progress = progress;
+                        }
+                        for (p, a, r) in parked {
+                            if r {
+                                model.replay.remove(&p);
+                            }
+                            model.parked.insert(p, a);
+                        }
+                        for p in acked {
+                            model.replay.remove(&p);
+                        }
+                    }
+                    Op::Replay(only) => {
+                        let chosen = selected(&model, &only);
+                        let selection: Vec<Position> = only.iter().flatten().copied().map(Position).collect();
+                        let sel = if only.is_some() { Selection::Only(&selection) } else { Selection::All };
+                        let moved = store.replay_parked(&name, sel).expect("io").expect("group");
+                        prop_assert_eq!(moved, chosen.len() as u64);
+                        for p in chosen {
+                            model.parked.remove(&p);
+                            model.replay.insert(p);
+                        }
+                    }
+                    Op::Drop(only) => {
+                        let chosen = selected(&model, &only);
+                        let selection: Vec<Position> = only.iter().flatten().copied().map(Position).collect();
+                        let sel = if only.is_some() { Selection::Only(&selection) } else { Selection::All };
+                        let dropped = store.drop_parked(&name, sel).expect("io").expect("group");
+                        prop_assert_eq!(dropped, chosen.len() as u64);
+                        for p in chosen {
+                            model.parked.remove(&p);
+                        }
+                    }
+                    Op::Reopen => {
+                        drop(store);
+                        store = open(dir.path());
+                    }
+                }
+                let parked: BTreeMap<u64, u32> = store
+                    .parked(&name, Position::ZERO, 100)
+                    .expect("parked")
+                    .into_iter()
+                    .map(|r| (r.position.0, r.attempts))
+                    .collect();
+                prop_assert_eq!(&parked, &model.parked);
+                let replay: BTreeSet<u64> = store
+                    .replays(&name, Position::ZERO, 100)
+                    .expect("replays")
+                    .into_iter()
+                    .map(|p| p.0)
+                    .collect();
+                prop_assert_eq!(&replay, &model.replay);
+                prop_assert_eq!(store.group_progress(&name).expect("io"), model.progress.clone());
+                prop_assert_eq!(
+                    store.parked_counts(&name).expect("counts"),
+                    (model.parked.len() as u64, model.replay.len() as u64)
+                );
+            }
+        }
+    }
+}
