@@ -306,6 +306,10 @@ impl Store {
                 self.log.apply_group_changes(changes)?;
             },
             Selection::Only(positions) => {
+                // A position named twice is moved (and counted) once.
+                let positions: std::collections::BTreeSet<Position> =
+                    positions.iter().copied().collect();
+                let positions: Vec<Position> = positions.into_iter().collect();
                 for chunk in positions.chunks(BULK_CHUNK) {
                     let mut changes = Vec::new();
                     for position in chunk {
