@@ -13,7 +13,10 @@ use std::path::PathBuf;
 use prost::Message;
 
 const PROTO_ROOT: &str = "proto";
-const PROTO_FILES: &[&str] = &["proto/eventlog/v1/eventlog.proto"];
+const PROTO_FILES: &[&str] = &[
+    "proto/eventlog/v1/eventlog.proto",
+    "proto/eventlog/v1/groups.proto",
+];
 const STORAGE_PROTO_FILES: &[&str] = &["proto/eventlog/storage/v1/record.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

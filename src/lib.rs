@@ -11,7 +11,9 @@
 //!   appending; no protobuf, no sled.
 //! - [`store`]: the only code that touches sled: the log, its indexes, group commit and flushes.
 //!
-//! Beside them: [`subscription`] (following the log: catch-up, then live), [`server`] and
+//! Beside them: [`subscription`] (following the log: catch-up, then live), [`groups`] (consumer
+//! groups: one task per group shares the log among members, with acks, redelivery and
+//! parking, by the rules of `domain::group`), [`server`] and
 //! [`shutdown`] (start, serve, stop), [`config`] (flags, environment and config file) and
 //! [`ops`] (what operators need: logs, metrics, health, access control, limits, TLS).
 //!
@@ -23,7 +25,8 @@
 //!
 //! [`import`] turns rows of public datasets (GDELT, ACLED) into entries for `Append`; it only
 //! produces `proto` values, like any other client. [`client`] is the command-line client
-//! (`import`, `export`, `query`, `tail`, `actors`, `info`), which talks gRPC to a server.
+//! (`import`, `export`, `query`, `tail`, `actors`, `info`, `groups`), which talks gRPC to a
+//! server.
 
 #![warn(missing_docs)]
 
@@ -31,6 +34,7 @@ pub mod backup;
 pub mod client;
 pub mod config;
 pub mod domain;
+pub mod groups;
 pub mod http;
 pub mod import;
 pub mod ops;

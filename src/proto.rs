@@ -1,4 +1,5 @@
-//! The generated protobuf and gRPC code of `proto/eventlog/v1/eventlog.proto`.
+//! The generated protobuf and gRPC code of `proto/eventlog/v1/eventlog.proto` and
+//! `proto/eventlog/v1/groups.proto` (the consumer groups, one package).
 //!
 //! Nothing but the service layer should use these types; the rest of the crate works with the
 //! domain types.
@@ -15,6 +16,7 @@ pub mod server {
     #![allow(clippy::all)]
     include!(concat!(env!("OUT_DIR"), "/server/eventlog.v1.rs"));
 }
+pub use server::consumer_groups_server;
 pub use server::event_log_server;
 include!(concat!(env!("OUT_DIR"), "/eventlog.v1.serde.rs"));
 

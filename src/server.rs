@@ -18,6 +18,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::domain::limits::MAX_BATCH_BYTES;
 use crate::domain::{Vocabulary, VocabularyError};
+use crate::groups::Groups;
 use crate::http::{self, gateway::Middleware};
 use crate::ops::auth::{AccessPolicy, AuthLayer};
 use crate::ops::connections;
@@ -28,8 +29,9 @@ use crate::ops::metrics::{self, Metrics};
 use crate::ops::request_errors::RequestErrorsLayer;
 use crate::ops::request_log::RequestLogLayer;
 use crate::ops::tls::{self, TlsSettings};
+use crate::proto::consumer_groups_server::ConsumerGroupsServer;
 use crate::proto::event_log_server::EventLogServer;
-use crate::service::EventLogService;
+use crate::service::{EventLogService, GroupsService};
 use crate::shutdown;
 use crate::store::{Store, StoreConfig, StoreError};
 
@@ -274,10 +276,12 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
     let weak_store = Arc::downgrade(&store);
     let (streams_trigger, streams_shutdown) = shutdown::channel();
     let metrics = Metrics::new();
+    let vocabulary = Arc::new(vocabulary);
+    let groups = groups_service(&store, &vocabulary, &streams_shutdown, &metrics, settings);
     let service = EventLogServer::new(
         EventLogService::new(
             Arc::clone(&store),
-            Arc::new(vocabulary),
+            Arc::clone(&vocabulary),
             streams_shutdown.clone(),
         )
         .with_metrics(metrics.clone())
@@ -361,7 +365,8 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .add_service(service);
+        .add_service(service)
+        .add_service(groups);
     // TCP_NODELAY is set on each connection: without it, Nagle's algorithm and delayed ACKs
     // add ~40 ms to small responses.
     let incoming = connections::incoming(listener, settings.limits.connections(), metrics.clone());
@@ -428,6 +433,29 @@ fn serve_http(
         settings.limits.handshake_timeout,
         async move { stop.triggered().await },
     )))
+}
+
+/// The consumer groups service, with the same message limits as the log's; its groups' tasks
+/// stop when `shutdown` triggers.
+fn groups_service(
+    store: &Arc<Store>,
+    vocabulary: &Arc<Vocabulary>,
+    shutdown: &shutdown::Shutdown,
+    metrics: &Metrics,
+    settings: &Settings,
+) -> ConsumerGroupsServer<GroupsService> {
+    let groups = Arc::new(Groups::new(
+        Arc::clone(store),
+        shutdown.clone(),
+        metrics.clone(),
+    ));
+    ConsumerGroupsServer::new(GroupsService::new(
+        Arc::clone(store),
+        Arc::clone(vocabulary),
+        groups,
+    ))
+    .max_decoding_message_size(settings.limits.max_message_bytes)
+    .max_encoding_message_size(MAX_ENCODED_MESSAGE_BYTES)
 }
 
 /// Secure by default: a non-loopback address needs TLS and tokens, or an explicit `--insecure`.

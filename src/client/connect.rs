@@ -11,6 +11,7 @@ use tonic::{Request, Status};
 
 use super::args::Connection;
 use super::error::ClientError;
+use crate::proto::consumer_groups_client::ConsumerGroupsClient;
 use crate::proto::event_log_client::EventLogClient;
 
 /// Large enough for the biggest message the server sends (a page cut at 1 MiB, a catch-up
@@ -37,6 +38,26 @@ impl Interceptor for BearerToken {
 
 /// Connects to the server named by `connection`.
 pub async fn connect(connection: &Connection) -> Result<Client, ClientError> {
+    let (channel, token) = channel(connection).await?;
+    Ok(EventLogClient::with_interceptor(channel, token)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}
+
+/// A client of the `ConsumerGroups` service with the caller's token on every call.
+pub type GroupsClient = ConsumerGroupsClient<InterceptedService<Channel, BearerToken>>;
+
+/// Connects to the consumer groups service of the server named by `connection`, with the
+/// same TLS and token as [`connect`].
+pub async fn connect_groups(connection: &Connection) -> Result<GroupsClient, ClientError> {
+    let (channel, token) = channel(connection).await?;
+    Ok(ConsumerGroupsClient::with_interceptor(channel, token)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}
+
+/// The channel to the server and the token interceptor, which every service's client shares.
+async fn channel(connection: &Connection) -> Result<(Channel, BearerToken), ClientError> {
     let token = match connection.token.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(token) => Some(format!("Bearer {token}").parse().map_err(|_| {
@@ -53,11 +74,7 @@ pub async fn connect(connection: &Connection) -> Result<Client, ClientError> {
             addr: connection.addr.clone(),
             reason: error_chain(&error),
         })?;
-    Ok(
-        EventLogClient::with_interceptor(channel, BearerToken(token))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES),
-    )
+    Ok((channel, BearerToken(token)))
 }
 
 fn endpoint(connection: &Connection) -> Result<Endpoint, ClientError> {

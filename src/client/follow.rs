@@ -139,7 +139,7 @@ async fn follow(
 }
 
 /// The API's filter from the flags; `None` when no flag narrows it.
-fn filter(args: &LogFilterArgs) -> Option<proto::SubscriptionFilter> {
+pub(super) fn filter(args: &LogFilterArgs) -> Option<proto::SubscriptionFilter> {
     let filter = proto::SubscriptionFilter {
         kinds: args
             .kinds

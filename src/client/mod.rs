@@ -1,5 +1,5 @@
 //! The client subcommands of the `eventlog` binary: `import`, `export`, `query`, `tail`,
-//! `actors resolve`, `info` and `backup`. They talk to a server over gRPC, exactly as any other client
+//! `actors resolve`, `info`, `backup` and `groups`. They talk to a server over gRPC, exactly as any other client
 //! would through the `.proto`; nothing here touches the store.
 //!
 //! - [`args`]: their flags (connection, filters, output).
@@ -9,12 +9,14 @@
 //! - [`query`]: the query RPCs, actor lookup and log info, as tables or JSON.
 //! - [`render`]: tables and one-line descriptions of entries.
 //! - [`backup`]: the `Backup` stream into a verified file.
+//! - [`groups`]: consumer groups: create, list, describe, delete, and parked entries.
 
 pub mod args;
 pub mod backup;
 pub mod connect;
 pub mod error;
 pub mod follow;
+pub mod groups;
 pub mod import;
 pub mod import_source;
 pub mod query;
@@ -50,6 +52,10 @@ pub enum ClientCommand {
     /// to the head when it starts, the named subscriptions and the vocabulary, checksummed.
     /// Appends go on meanwhile. `eventlog verify` checks the file, `eventlog restore` uses it.
     Backup(BackupArgs),
+    /// Consumer groups: create, list, describe and delete them; list, replay or drop their
+    /// parked entries.
+    #[command(subcommand)]
+    Groups(groups::GroupsCommand),
 }
 
 /// Runs a client subcommand to completion; errors are printed on stderr.
@@ -73,6 +79,7 @@ pub fn run(command: ClientCommand) -> ExitCode {
             ClientCommand::Actors(ActorsCommand::Resolve(args)) => query::resolve(args).await,
             ClientCommand::Info(args) => query::info(args).await,
             ClientCommand::Backup(args) => backup::run(args).await,
+            ClientCommand::Groups(command) => groups::run(command).await,
         }
     });
     match result {

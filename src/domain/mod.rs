@@ -8,6 +8,7 @@ pub mod checked;
 pub mod edtf;
 pub mod error;
 pub mod filter;
+pub mod group;
 pub mod ids;
 pub mod limits;
 pub mod model;

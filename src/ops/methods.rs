@@ -99,6 +99,19 @@ macro_rules! rpc {
     };
 }
 
+/// An `eventlog.v1.ConsumerGroups` method.
+macro_rules! group_rpc {
+    ($name:literal, $role:ident, $kind:ident, $request:ident) => {
+        Method {
+            path: concat!("/eventlog.v1.ConsumerGroups/", $name),
+            name: $name,
+            access: Access::Role(Role::$role),
+            kind: MethodKind::$kind,
+            request: RequestShape::$request,
+        }
+    };
+}
+
 /// Every method the server serves, with its rule.
 ///
 /// `Subscribe` and `CommitCheckpoint` are `read`: a consumer that may read may follow the log,
@@ -124,6 +137,18 @@ pub const METHODS: &[Method] = &[
     rpc!("QueryEvents", Read, Unary),
     rpc!("QueryClaims", Read, Unary),
     rpc!("ListRelations", Read, Unary),
+    // Consumer groups: members (JoinGroup, a stream open as long as a subscription, whose
+    // request is the member's acks) and readers of a group's state need `read`; changing a
+    // group or its parked entries is `admin`.
+    group_rpc!("CreateGroup", Admin, Unary, One),
+    group_rpc!("UpdateGroup", Admin, Unary, One),
+    group_rpc!("DeleteGroup", Admin, Unary, One),
+    group_rpc!("ListGroups", Read, Unary, One),
+    group_rpc!("DescribeGroup", Read, Unary, One),
+    group_rpc!("JoinGroup", Read, Subscription, Stream),
+    group_rpc!("ListParked", Read, Unary, One),
+    group_rpc!("ReplayParked", Admin, Unary, One),
+    group_rpc!("DropParked", Admin, Unary, One),
     Method {
         path: "/grpc.health.v1.Health/Check",
         name: "Health.Check",
@@ -190,6 +215,24 @@ mod tests {
             let method = lookup(&format!("/eventlog.v1.EventLog/{name}")).expect(name);
             assert_eq!(method.access, Access::Role(Role::Read));
         }
+    }
+
+    #[test]
+    fn changing_a_group_needs_admin_and_joining_one_is_a_long_lived_stream() {
+        for name in [
+            "CreateGroup",
+            "UpdateGroup",
+            "DeleteGroup",
+            "ReplayParked",
+            "DropParked",
+        ] {
+            let method = lookup(&format!("/eventlog.v1.ConsumerGroups/{name}")).expect(name);
+            assert_eq!(method.access, Access::Role(Role::Admin), "{name}");
+        }
+        let join = lookup("/eventlog.v1.ConsumerGroups/JoinGroup").expect("JoinGroup");
+        assert_eq!(join.access, Access::Role(Role::Read));
+        assert_eq!(join.kind, MethodKind::Subscription);
+        assert_eq!(join.request, RequestShape::Stream);
     }
 
     #[test]

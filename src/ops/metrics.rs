@@ -5,6 +5,8 @@
 //! is bounded whatever clients send. Figures the store already keeps (head, counts, size) are
 //! read when scraped rather than mirrored on every append.
 
+pub mod groups;
+
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -53,6 +55,7 @@ struct Inner {
     disk_refused: Counter,
     connections: Gauge,
     connections_refused: Family<Reason, Counter>,
+    groups: groups::GroupMetrics,
     /// Serialises scrapes: the entry counters are advanced to the store's totals under it.
     scrape: Mutex<()>,
 }
@@ -152,6 +155,8 @@ impl Metrics {
             "Connections closed by the server before a request: at the connection limit (limit) or silent past the handshake timeout (handshake_timeout)",
             connections_refused.clone(),
         );
+        let groups = groups::GroupMetrics::default();
+        groups.register(&mut registry);
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -169,9 +174,15 @@ impl Metrics {
                 disk_refused,
                 connections,
                 connections_refused,
+                groups,
                 scrape: Mutex::new(()),
             }),
         }
+    }
+
+    /// The consumer groups' series.
+    pub fn groups(&self) -> &groups::GroupMetrics {
+        &self.inner.groups
     }
 
     /// An RPC ended with `code` after `elapsed`.
@@ -334,5 +345,28 @@ mod tests {
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             assert!(line.starts_with("eventlog_"), "{line}");
         }
+    }
+
+    #[test]
+    fn a_groups_series_come_and_go_with_it() {
+        let metrics = Metrics::new();
+        let gauges = groups::GroupGauges {
+            lag: 7,
+            in_flight: 3,
+            waiting: 2,
+            members: 2,
+        };
+        metrics.groups().observed("enrich", gauges);
+        metrics.groups().counted("enrich", 5, 1, 1);
+        let text = metrics.render(None);
+        assert!(
+            text.contains("eventlog_group_lag_entries{group=\"enrich\"} 7"),
+            "{text}"
+        );
+        assert!(text.contains("eventlog_group_in_flight{group=\"enrich\"} 3"));
+        assert!(text.contains("eventlog_group_acked_total{group=\"enrich\"} 5"));
+        assert!(text.contains("eventlog_group_parked_total{group=\"enrich\"} 1"));
+        metrics.groups().removed("enrich");
+        assert!(!metrics.render(None).contains("group=\"enrich\""));
     }
 }

@@ -121,4 +121,16 @@ reasons! {
     DataDamaged => "DATA_DAMAGED",
     /// The storage failed; the server log has the cause.
     StorageFailed => "STORAGE_FAILED",
+    /// No consumer group has this name.
+    UnknownGroup => "UNKNOWN_GROUP",
+    /// A consumer group with this name exists.
+    GroupExists => "GROUP_EXISTS",
+    /// The server holds as many consumer groups as it may.
+    TooManyGroups => "TOO_MANY_GROUPS",
+    /// An ack or nack of a delivery id the member's stream never sent.
+    UnknownDelivery => "UNKNOWN_DELIVERY",
+    /// A member's stream broke the protocol (no `join` first, or a second one).
+    MemberProtocol => "MEMBER_PROTOCOL",
+    /// The consumer group was deleted while the member was in it.
+    GroupDeleted => "GROUP_DELETED",
 }

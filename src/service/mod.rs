@@ -6,6 +6,8 @@
 
 mod backup;
 mod consistency;
+mod group_wire;
+mod groups;
 mod hex;
 #[cfg(test)]
 mod mapping_tests;
@@ -41,6 +43,7 @@ use crate::proto;
 use crate::proto::event_log_server::EventLog;
 use crate::shutdown::Shutdown;
 use crate::store::{ActorFilter, Store};
+pub use groups::GroupsService;
 pub use subscriptions::SubscriberLimits;
 
 /// Entries per `ReadLog` message: large enough to amortise framing, small enough that a message

@@ -9,10 +9,12 @@
 use tonic::{Code, Status};
 use tonic_types::ErrorDetails;
 
+use crate::domain::group::GroupRejection;
 use crate::domain::{
     AppendRejection, EntryKind, FieldProblem, InvalidField, NameRejection, QueryRejection,
     SubscriptionRejection,
 };
+use crate::groups::{GroupEnd, GroupError};
 use crate::ops::grpc::{refusal, refusal_with};
 use crate::ops::reason::Reason;
 use crate::store::{AppendError, StoreError};
@@ -277,6 +279,86 @@ impl From<QueryRejection> for Status {
 /// finds the details in the log line of the same call (its `x-request-id`).
 pub const STORAGE_FAILED: &str = "the server's storage failed on this call; an operator finds \
      the cause in the server log under the call's x-request-id";
+
+impl From<GroupRejection> for Status {
+    fn from(rejection: GroupRejection) -> Status {
+        let message = rejection.to_string();
+        match rejection {
+            GroupRejection::Unknown(group) => refusal(
+                Code::NotFound,
+                message,
+                Reason::UnknownGroup,
+                [("group", group)],
+            ),
+            GroupRejection::Exists(group) => refusal(
+                Code::AlreadyExists,
+                message,
+                Reason::GroupExists,
+                [("group", group)],
+            ),
+            GroupRejection::TooMany(max) => refusal(
+                Code::ResourceExhausted,
+                message,
+                Reason::TooManyGroups,
+                [("max", max.to_string())],
+            ),
+            GroupRejection::StartBeyondHead { start, head } => refusal(
+                Code::FailedPrecondition,
+                message,
+                Reason::StartBeyondHead,
+                [("start", start.0.to_string()), ("head", head.0.to_string())],
+            ),
+            GroupRejection::UnknownDelivery(id) => refusal(
+                Code::InvalidArgument,
+                message,
+                Reason::UnknownDelivery,
+                [("delivery_id", id.to_string())],
+            ),
+            GroupRejection::Protocol(_) => {
+                refusal(Code::InvalidArgument, message, Reason::MemberProtocol, [])
+            }
+            GroupRejection::Deleted(group) => refusal(
+                Code::NotFound,
+                message,
+                Reason::GroupDeleted,
+                [("group", group)],
+            ),
+        }
+    }
+}
+
+impl From<GroupError> for Status {
+    fn from(error: GroupError) -> Status {
+        match error {
+            GroupError::Rejected(rejection) => rejection.into(),
+            GroupError::Store(error) => error.into(),
+            GroupError::Stopped => refusal(
+                Code::Unavailable,
+                error.to_string(),
+                Reason::ShuttingDown,
+                [],
+            ),
+        }
+    }
+}
+
+/// Why the server ended a member's stream, as the status the stream ends with.
+pub fn group_end(end: GroupEnd) -> Status {
+    match end {
+        GroupEnd::Rejected(rejection) => rejection.into(),
+        GroupEnd::Deleted(group) => GroupRejection::Deleted(group).into(),
+        GroupEnd::ShuttingDown => refusal(
+            Code::Unavailable,
+            "the server is shutting down; join again (your unacked deliveries come again)",
+            Reason::ShuttingDown,
+            [],
+        ),
+        GroupEnd::Store(error) => {
+            tracing::warn!(%error, "a member's stream ended: store failure");
+            storage_failed()
+        }
+    }
+}
 
 /// The status of a failure inside the server's storage ([`STORAGE_FAILED`]).
 pub fn storage_failed() -> Status {

@@ -234,7 +234,10 @@ fn messages(delivery: Delivery) -> Vec<SubscribeFrame> {
 /// so that what it delivers never depends on when the follower read an entry; a later Subscribe
 /// (also resuming a named subscription, whose stored filter keeps the actors as named) takes the
 /// links as they stand then.
-async fn with_classes(store: &Arc<Store>, mut filter: EntryFilter) -> Result<EntryFilter, Status> {
+pub(super) async fn with_classes(
+    store: &Arc<Store>,
+    mut filter: EntryFilter,
+) -> Result<EntryFilter, Status> {
     if filter.actors.is_empty() {
         return Ok(filter);
     }
@@ -257,7 +260,7 @@ async fn with_classes(store: &Arc<Store>, mut filter: EntryFilter) -> Result<Ent
 }
 
 /// Resolves a filter: kinds, actor names to ids, relations, dates, certainty.
-async fn resolve_filter(
+pub(super) async fn resolve_filter(
     store: &Arc<Store>,
     vocabulary: &Vocabulary,
     filter: proto::SubscriptionFilter,

@@ -10,7 +10,7 @@
 //! durable head, so nothing a client read can vanish in a crash. The indexer (`indexer`) brings
 //! the other indexes up to the head behind it; queries wait for it (`wait_indexed`). The writes
 //! an entry causes are pure code (`writes`, `postings`, `actor_index`), and every key is built
-//! in `keys`.
+//! in `keys`. Consumer groups keep their durable state beside the log (`groups`).
 
 mod actor_index;
 mod backpressure;
@@ -19,6 +19,8 @@ mod engine;
 mod error;
 mod graph;
 mod graph_store;
+mod group_records;
+pub mod groups;
 mod index_reads;
 mod indexer;
 pub mod keys;
@@ -148,7 +150,7 @@ pub struct Store {
     indexed: watch::Receiver<Position>,
     /// Every group commit's entries, right after the head moved past them.
     live: broadcast::Sender<CommittedEntries>,
-    /// See `lock_subscriptions`.
+    /// See `lock_subscriptions` (also taken by consumer groups' read-modify-writes).
     subscriptions_lock: std::sync::Mutex<()>,
     /// Checked before every write.
     disk: Arc<DiskSpace>,
@@ -733,6 +735,8 @@ fn catch_up_ids(log: &SledLog, index: &FjallIndex, head: Position) -> Result<(),
     Ok(())
 }
 
+#[cfg(test)]
+mod group_tests;
 #[cfg(test)]
 mod query_tests;
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! The sled engine: the only code that opens, reads or writes sled, which holds the log of record.
 //!
-//! It holds exactly three things: the records by position, the log's metadata (counters,
-//! format) and the named subscriptions. Every index is derived and lives in fjall
+//! It holds exactly four things: the records by position, the log's metadata (counters,
+//! format), the named subscriptions and the consumer groups' state (`groups`). Every index is derived and lives in fjall
 //! (`fjall_index`), because sled costs 10-15 µs per small random key and an event used to cost
 //! a dozen of them. Writes are one atomic `Batch` followed by a flush, so a crash leaves either
 //! the whole group commit or none of it; it stores what the writer decided and makes no
 //! decisions about what may be appended.
+
+pub mod groups;
 
 use std::ops::ControlFlow;
 use std::path::Path;

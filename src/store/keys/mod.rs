@@ -1,7 +1,8 @@
 //! Every key the store writes, in every keyspace of both engines, is built and parsed here.
 //!
 //! **sled** (the log of record, one tree so a group commit is one atomic batch):
-//! `L` + position (u64 BE) -> record; `M` + name -> metadata; `S` + name -> named subscription.
+//! `L` + position (u64 BE) -> record; `M` + name -> metadata; `S` + name -> named subscription;
+//! `G` + group name + 0x00 + tag -> a consumer group's state (see `groups`).
 //! Release 1 also kept its indexes in that tree (`LEGACY_INDEX_PREFIXES`); opening such a data
 //! directory rebuilds them in fjall and removes them from sled.
 //!
@@ -25,6 +26,7 @@
 //! a longer text.
 
 pub mod graph;
+pub mod groups;
 
 use crate::domain::{Day, EntryId, EntryKind, Position};
 use crate::store::record::header::{kind_byte, kind_of_byte};
