@@ -707,3 +707,32 @@ fn an_edge_with_more_evidence_than_it_reports_names_its_earliest_without_dates_t
         }
     }
 }
+
+#[test]
+fn evidence_crowded_into_one_month_and_certainty_is_cut_to_the_earliest_without_dates() {
+    // Fifty events of one certainty in one month, ten of other certainties beside them, and a
+    // later month: more than one bucket and certainty can report, so the reading seeks past
+    // the rest, and must still name the earliest twenty the model names.
+    let symmetric = symmetric();
+    let (mut store, mut log) = (MemStore::default(), MemLog::default());
+    let batch: Vec<EntryBody> = (0..70)
+        .map(|n| {
+            let (when, certainty) = match n {
+                0..=49 => (format!("2019-05-{:02}", 28 - n % 28), Certainty::Reported),
+                50..=59 => (format!("2019-05-{:02}", 1 + n % 9), Certainty::Alleged),
+                _ => (format!("2019-07-{:02}", 1 + n % 9), Certainty::Confirmed),
+            };
+            event(n, "attacks", 1, 2, &when, certainty)
+        })
+        .collect();
+    index(&mut store, &mut log, batch, &symmetric);
+    let head = log.head();
+    for min_certainty in [None, Some(Certainty::Reported), Some(Certainty::Confirmed)] {
+        let query = RelationQuery {
+            min_certainty,
+            ..everything(1)
+        };
+        let got = list_relations(&store, &log, &query, head, head).expect("answer");
+        assert_eq!(got.edges, model(&log, &query, head), "{min_certainty:?}");
+    }
+}
