@@ -208,9 +208,15 @@ impl RunningServer {
         let result = self
             .task
             .await
-            .map_err(|e| ServerError::Task(e.to_string()))?;
+            .map_err(|e| ServerError::Task(e.to_string()))
+            .and_then(|served| served);
+        // The HTTP listener stops with the gRPC one (the same shutdown signal); its gateway
+        // holds the store until it has.
         if let Some(http) = self.http_task {
-            http.await.map_err(|e| ServerError::Task(e.to_string()))?;
+            if result.is_err() {
+                http.abort();
+            }
+            let _ = http.await;
         }
         // Streams still draining may hold the store for a moment after the transport is done.
         while self.store.strong_count() > 0 {
