@@ -434,7 +434,9 @@ fn serve_http(
     let mut stop = shutdown.clone();
     Ok(tokio::spawn(http::serve(
         incoming,
-        http::router(api, !settings.access.enforced()),
+        // `--insecure` says something in front (a proxy, a mesh) guards the server; requests
+        // then name that front, not localhost.
+        http::router(api, !settings.access.enforced() && !settings.insecure),
         tls,
         settings.limits.handshake_timeout,
         async move { stop.triggered().await },

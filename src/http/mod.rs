@@ -77,7 +77,8 @@ pub fn router(api: Api, open: bool) -> Router {
 /// (its own name made to resolve to 127.0.0.1), and would then read answers as same-origin.
 /// Such requests carry the other site's name in `Host`; so an open server answers only
 /// requests addressed to an IP address or `localhost`. With tokens the browser has none to send
-/// for that page, and the check is not needed.
+/// for that page, and the check is not needed; nor with `--insecure`, whose operator says that
+/// something in front of the server guards it (and requests then name that front).
 async fn local_host_only(
     request: axum::extract::Request,
     next: axum::middleware::Next,

@@ -770,4 +770,21 @@ async fn without_tokens_only_requests_to_localhost_or_an_address_are_answered() 
         .await;
     assert_eq!(named.status, StatusCode::OK, "{}", named.text);
     guarded.stop().await;
+    // Nor with --insecure: a proxy in front guards the server, and requests name the proxy.
+    let behind = Both::start(|s| Settings {
+        insecure: true,
+        ..s
+    })
+    .await;
+    let proxied = behind
+        .http
+        .send(
+            Method::GET,
+            "/v1/info",
+            &[("host", "eventlog.example.org")],
+            None,
+        )
+        .await;
+    assert_eq!(proxied.status, StatusCode::OK, "{}", proxied.text);
+    behind.stop().await;
 }
