@@ -6,7 +6,8 @@
 //!
 //! The storage schema (`proto/eventlog/storage/`, the bodies of log records) is compiled apart,
 //! with plain `prost-build`: it is never served, so it stays out of the descriptor set that
-//! reflection publishes and gets no gRPC or JSON code.
+//! reflection publishes and gets no gRPC or JSON code. So is the cluster's stream message
+//! (`proto/eventlog/cluster/`).
 
 use std::path::PathBuf;
 
@@ -17,7 +18,10 @@ const PROTO_FILES: &[&str] = &[
     "proto/eventlog/v1/eventlog.proto",
     "proto/eventlog/v1/groups.proto",
 ];
-const STORAGE_PROTO_FILES: &[&str] = &["proto/eventlog/storage/v1/record.proto"];
+const STORAGE_PROTO_FILES: &[&str] = &[
+    "proto/eventlog/storage/v1/record.proto",
+    "proto/eventlog/cluster/v1/batch.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     for file in PROTO_FILES.iter().chain(STORAGE_PROTO_FILES) {

@@ -291,6 +291,7 @@ async fn build(dir: &std::path::Path, entries: u64) {
         cache_capacity_bytes: 256 * 1024 * 1024,
         symmetric: std::sync::Arc::new(eventlog::domain::Vocabulary::builtin().symmetric_keys()),
         min_free_disk_bytes: 0,
+        cluster_stream: None,
     })
     .expect("store opens");
     let mut generator = Generator::new(7);

@@ -16,6 +16,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Parser, Subcommand};
 
 use crate::client::ClientCommand;
+use crate::cluster::ClusterSettings;
 use crate::ops::auth::{AccessPolicy, AuthConfigError};
 use crate::ops::limits::Limits;
 use crate::ops::logging::LogFormat;
@@ -225,11 +226,143 @@ pub struct ServeArgs {
     #[arg(long, env = "EVENTLOG_SUBSCRIBER_STALL_TIMEOUT", default_value = "60", value_parser = seconds)]
     pub subscriber_stall_timeout: Duration,
 
+    /// Cluster mode: NATS servers (comma-separated `nats://host:port`, or `tls://`) whose
+    /// JetStream stream is the log of record. Every node applies it into its own data
+    /// directory; appends on any node go through it. Needs --node-name. [default: none, an
+    /// embedded node that needs nothing else]
+    #[arg(long, env = "EVENTLOG_NATS_URL")]
+    pub nats_url: Option<String>,
+
+    /// Cluster mode: this node's name, unique in the cluster and the same across restarts.
+    /// [default: none]
+    #[arg(long, env = "EVENTLOG_NODE_NAME")]
+    pub node_name: Option<String>,
+
+    /// Cluster mode: the JetStream stream that is the log of record (created if missing; its
+    /// subject is `<stream>.batches`).
+    #[arg(long, env = "EVENTLOG_NATS_STREAM", default_value = "eventlog")]
+    pub nats_stream: String,
+
+    /// Cluster mode: replicas of the stream when this node creates it (3 survives one dead
+    /// NATS server; an existing stream keeps its own).
+    #[arg(long, env = "EVENTLOG_NATS_REPLICAS", default_value_t = 3,
+          value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub nats_replicas: u8,
+
+    /// Cluster mode: NATS credentials file (`.creds`: user JWT and nkey seed). [default: none]
+    #[arg(long, env = "EVENTLOG_NATS_CREDS")]
+    pub nats_creds: Option<PathBuf>,
+
+    /// Cluster mode: CA certificate (PEM) to trust for the NATS servers' TLS; TLS is then
+    /// required. [default: none, the system's roots when a `tls://` URL asks for TLS]
+    #[arg(long, env = "EVENTLOG_NATS_TLS_CA")]
+    pub nats_tls_ca: Option<PathBuf>,
+
+    /// Cluster mode: client certificate (PEM) for NATS servers that verify clients; with
+    /// --nats-tls-key. [default: none]
+    #[arg(long, env = "EVENTLOG_NATS_TLS_CERT")]
+    pub nats_tls_cert: Option<PathBuf>,
+
+    /// Cluster mode: the private key of --nats-tls-cert (PEM). [default: none]
+    #[arg(long, env = "EVENTLOG_NATS_TLS_KEY")]
+    pub nats_tls_key: Option<PathBuf>,
+
     /// Seconds a graceful shutdown (SIGTERM, SIGINT) may take: stop accepting, finish
     /// in-flight calls, end subscriptions with UNAVAILABLE, flush. Past it the server exits
     /// anyway, with status 1 (every acknowledged append is already durable).
     #[arg(long, env = "EVENTLOG_SHUTDOWN_TIMEOUT", default_value = "10", value_parser = seconds)]
     pub shutdown_timeout: Duration,
+}
+
+impl ServeArgs {
+    /// The cluster settings, if a NATS URL is set (flag, environment or file).
+    fn cluster(
+        &self,
+        file: &ConfigFile,
+        given: &dyn Fn(&str) -> bool,
+    ) -> Result<Option<ClusterSettings>, ConfigError> {
+        fn pick<T: Clone>(given: bool, arg: &T, file: &Option<T>) -> T {
+            match file {
+                Some(value) if !given => value.clone(),
+                _ => arg.clone(),
+            }
+        }
+        fn pick_option<T: Clone>(given: bool, arg: &Option<T>, file: &Option<T>) -> Option<T> {
+            if given {
+                arg.clone()
+            } else {
+                file.clone().or_else(|| arg.clone())
+            }
+        }
+        let Some(urls) = pick_option(given("nats_url"), &self.nats_url, &file.nats_url) else {
+            return Ok(None);
+        };
+        let node_name = pick_option(given("node_name"), &self.node_name, &file.node_name)
+            .filter(|name| !name.trim().is_empty())
+            .ok_or_else(|| {
+                ConfigError::OutOfRange(
+                    "--nats-url needs --node-name: a name for this node, unique in the cluster \
+                     and the same across restarts"
+                        .into(),
+                )
+            })?;
+        if !node_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ConfigError::OutOfRange(format!(
+                "--node-name {node_name:?}: use letters, digits, '-' and '_' only"
+            )));
+        }
+        let stream = pick(given("nats_stream"), &self.nats_stream, &file.nats_stream);
+        if stream.is_empty()
+            || !stream
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ConfigError::OutOfRange(format!(
+                "--nats-stream {stream:?}: a JetStream stream name of letters, digits, '-' and '_'"
+            )));
+        }
+        let replicas = pick(
+            given("nats_replicas"),
+            &self.nats_replicas,
+            &file.nats_replicas,
+        );
+        if !(1..=5).contains(&replicas) {
+            return Err(ConfigError::OutOfRange(format!(
+                "nats_replicas = {replicas}: JetStream streams have 1 to 5 replicas"
+            )));
+        }
+        let cert = pick_option(
+            given("nats_tls_cert"),
+            &self.nats_tls_cert,
+            &file.nats_tls_cert,
+        );
+        let key = pick_option(
+            given("nats_tls_key"),
+            &self.nats_tls_key,
+            &file.nats_tls_key,
+        );
+        let tls_client = match (cert, key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Tls(
+                    "--nats-tls-cert and --nats-tls-key go together: give both or neither".into(),
+                ))
+            }
+        };
+        Ok(Some(ClusterSettings {
+            urls,
+            node_name,
+            stream,
+            replicas: usize::from(replicas),
+            creds: pick_option(given("nats_creds"), &self.nats_creds, &file.nats_creds),
+            tls_ca: pick_option(given("nats_tls_ca"), &self.nats_tls_ca, &file.nats_tls_ca),
+            tls_client,
+        }))
+    }
 }
 
 /// A duration in seconds, such as `30` or `0.5`.
@@ -309,6 +442,7 @@ impl ServeArgs {
                 file.or(arg)
             }
         }
+        let cluster = self.cluster(&file, &given)?;
         let data_dir = pick(given("data_dir"), self.data_dir, file.data_dir);
         let listen = pick(given("listen"), self.listen, file.listen);
         let vocabulary = pick_option(given("vocabulary"), self.vocabulary, file.vocabulary);
@@ -461,6 +595,7 @@ impl ServeArgs {
                 http_listen,
                 insecure,
                 shutdown_timeout,
+                cluster,
             },
             log_format,
             log_level,

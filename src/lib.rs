@@ -32,6 +32,7 @@
 
 pub mod backup;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod groups;

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{AbortHandle, JoinHandle};
 
+use crate::cluster::{ClusterError, ClusterNode, ClusterSettings};
 use crate::domain::limits::MAX_BATCH_BYTES;
 use crate::domain::{Vocabulary, VocabularyError};
 use crate::groups::Groups;
@@ -82,6 +83,8 @@ pub struct Settings {
     pub insecure: bool,
     /// How long a graceful stop may take.
     pub shutdown_timeout: Duration,
+    /// Cluster mode: the NATS JetStream cluster whose stream is the log of record.
+    pub cluster: Option<ClusterSettings>,
 }
 
 impl Default for Settings {
@@ -100,6 +103,7 @@ impl Default for Settings {
             http_listen: None,
             insecure: false,
             shutdown_timeout: Duration::from_secs(10),
+            cluster: None,
         }
     }
 }
@@ -150,6 +154,9 @@ pub enum ServerError {
         /// The address.
         addr: SocketAddr,
     },
+    /// Cluster mode could not start.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
     /// The TLS material is unreadable or invalid.
     #[error("TLS: {0}")]
     Tls(String),
@@ -242,6 +249,7 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
         cache_capacity_bytes: settings.cache_capacity_bytes,
         symmetric: Arc::new(vocabulary.symmetric_keys()),
         min_free_disk_bytes: settings.min_free_disk_bytes,
+        cluster_stream: settings.cluster.as_ref().map(|c| c.stream.clone()),
     };
     let store = tokio::task::spawn_blocking(move || Store::open(&store_config))
         .await
@@ -283,6 +291,17 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
     let (streams_trigger, streams_shutdown) = shutdown::channel();
     let metrics = Metrics::new();
     let vocabulary = Arc::new(vocabulary);
+    let cluster = match &settings.cluster {
+        Some(cluster) => Some(Arc::new(
+            ClusterNode::start(
+                cluster.clone(),
+                Arc::clone(&store),
+                streams_shutdown.clone(),
+            )
+            .await?,
+        )),
+        None => None,
+    };
     let groups = groups_service(&store, &vocabulary, &streams_shutdown, &metrics, settings);
     let service = EventLogServer::new(
         EventLogService::new(
@@ -291,7 +310,8 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
             streams_shutdown.clone(),
         )
         .with_metrics(metrics.clone())
-        .with_subscriber_limits(settings.limits.subscribers()),
+        .with_subscriber_limits(settings.limits.subscribers())
+        .with_cluster(cluster),
     )
     .max_decoding_message_size(settings.limits.max_message_bytes)
     .max_encoding_message_size(MAX_ENCODED_MESSAGE_BYTES);
@@ -457,11 +477,10 @@ fn groups_service(
         shutdown.clone(),
         metrics.clone(),
     ));
-    ConsumerGroupsServer::new(GroupsService::new(
-        Arc::clone(store),
-        Arc::clone(vocabulary),
-        groups,
-    ))
+    ConsumerGroupsServer::new(
+        GroupsService::new(Arc::clone(store), Arc::clone(vocabulary), groups)
+            .replicated(settings.cluster.is_some()),
+    )
     .max_decoding_message_size(settings.limits.max_message_bytes)
     .max_encoding_message_size(MAX_ENCODED_MESSAGE_BYTES)
 }

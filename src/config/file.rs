@@ -73,6 +73,22 @@ pub struct ConfigFile {
     pub subscriber_stall_timeout: Option<Seconds>,
     /// `shutdown_timeout`, in seconds.
     pub shutdown_timeout: Option<Seconds>,
+    /// `nats_url`.
+    pub nats_url: Option<String>,
+    /// `node_name`.
+    pub node_name: Option<String>,
+    /// `nats_stream`.
+    pub nats_stream: Option<String>,
+    /// `nats_replicas`.
+    pub nats_replicas: Option<u8>,
+    /// `nats_creds`.
+    pub nats_creds: Option<PathBuf>,
+    /// `nats_tls_ca`.
+    pub nats_tls_ca: Option<PathBuf>,
+    /// `nats_tls_cert`.
+    pub nats_tls_cert: Option<PathBuf>,
+    /// `nats_tls_key`.
+    pub nats_tls_key: Option<PathBuf>,
     /// `[auth]`.
     #[serde(default)]
     pub auth: AuthSection,

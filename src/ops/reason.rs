@@ -113,6 +113,15 @@ reasons! {
     ShuttingDown => "SHUTTING_DOWN",
     /// Writes stopped after a failed disk write.
     WritesStopped => "WRITES_STOPPED",
+    /// Cluster mode: NATS JetStream did not take the batch (unreachable, no quorum, no ack in
+    /// time); the batch may or may not be in the log, and a retry with the same ids is safe.
+    ClusterUnavailable => "CLUSTER_UNAVAILABLE",
+    /// Cluster mode: the batch is in the stream but this node has not applied it in time.
+    NotYetApplied => "NOT_YET_APPLIED",
+    /// A write the cluster's stream must carry was asked of a node's store directly.
+    ReplicatedLog => "REPLICATED_LOG",
+    /// Consumer groups are not replicated: cluster nodes do not serve them.
+    GroupsNotReplicated => "GROUPS_NOT_REPLICATED",
     /// The store is closed.
     StoreClosed => "STORE_CLOSED",
     /// Another process holds the data directory.

@@ -38,6 +38,9 @@ pub struct GroupsService {
     store: Arc<Store>,
     vocabulary: Arc<Vocabulary>,
     groups: Arc<Groups>,
+    /// A cluster node's: groups keep their state in one node's store, which no other node
+    /// sees, so a cluster does not serve them (yet) rather than lose a group with its node.
+    replicated: bool,
 }
 
 impl GroupsService {
@@ -48,7 +51,28 @@ impl GroupsService {
             store,
             vocabulary,
             groups,
+            replicated: false,
         }
+    }
+
+    /// The same service on a cluster node, where every call is refused.
+    pub fn replicated(self, replicated: bool) -> Self {
+        GroupsService { replicated, ..self }
+    }
+
+    /// FAILED_PRECONDITION on a cluster node.
+    fn served_here(&self) -> Result<(), Status> {
+        if !self.replicated {
+            return Ok(());
+        }
+        Err(crate::ops::grpc::refusal(
+            tonic::Code::FailedPrecondition,
+            "consumer groups are not replicated: a cluster node (--nats-url) does not serve \
+             them; share a stream among workers with named subscriptions, or run the group on \
+             an embedded node",
+            crate::ops::reason::Reason::GroupsNotReplicated,
+            [],
+        ))
     }
 }
 
@@ -58,6 +82,7 @@ impl ConsumerGroups for GroupsService {
         &self,
         request: Request<proto::CreateGroupRequest>,
     ) -> Result<Response<proto::CreateGroupResponse>, Status> {
+        self.served_here()?;
         let request = request.into_inner();
         let group = name(&request.name)?;
         let settings = settings(request.settings)?;
@@ -107,6 +132,7 @@ impl ConsumerGroups for GroupsService {
         &self,
         request: Request<proto::UpdateGroupRequest>,
     ) -> Result<Response<proto::UpdateGroupResponse>, Status> {
+        self.served_here()?;
         let request = request.into_inner();
         let group = name(&request.name)?;
         let settings = settings(request.settings)?;
@@ -120,6 +146,7 @@ impl ConsumerGroups for GroupsService {
         &self,
         request: Request<proto::DeleteGroupRequest>,
     ) -> Result<Response<proto::DeleteGroupResponse>, Status> {
+        self.served_here()?;
         let group = name(&request.into_inner().name)?;
         if !self.groups.delete(&group).await? {
             return Err(GroupRejection::Unknown(group.to_string()).into());
@@ -132,6 +159,7 @@ impl ConsumerGroups for GroupsService {
         &self,
         _request: Request<proto::ListGroupsRequest>,
     ) -> Result<Response<proto::ListGroupsResponse>, Status> {
+        self.served_here()?;
         let store = Arc::clone(&self.store);
         let all = blocking(move || store.groups()).await??;
         Ok(Response::new(proto::ListGroupsResponse {
@@ -143,6 +171,7 @@ impl ConsumerGroups for GroupsService {
         &self,
         request: Request<proto::DescribeGroupRequest>,
     ) -> Result<Response<proto::DescribeGroupResponse>, Status> {
+        self.served_here()?;
         let group = name(&request.into_inner().name)?;
         let store = Arc::clone(&self.store);
         let loaded = group.clone();
@@ -212,6 +241,7 @@ impl ConsumerGroups for GroupsService {
         &self,
         request: Request<Streaming<proto::JoinGroupRequest>>,
     ) -> Result<Response<Self::JoinGroupStream>, Status> {
+        self.served_here()?;
         use proto::join_group_request::Message;
         let mut inbound = request.into_inner();
         let first = tokio::time::timeout(JOIN_TIMEOUT, inbound.message())
@@ -301,6 +331,7 @@ impl ConsumerGroups for GroupsService {
         &self,
         request: Request<proto::ListParkedRequest>,
     ) -> Result<Response<proto::ListParkedResponse>, Status> {
+        self.served_here()?;
         let request = request.into_inner();
         let group = name(&request.name)?;
         let limit = match request.limit as usize {
@@ -334,6 +365,7 @@ impl ConsumerGroups for GroupsService {
         &self,
         request: Request<proto::ReplayParkedRequest>,
     ) -> Result<Response<proto::ReplayParkedResponse>, Status> {
+        self.served_here()?;
         let request = request.into_inner();
         let group = name(&request.name)?;
         let positions = selection(&request.positions)?;
@@ -356,6 +388,7 @@ impl ConsumerGroups for GroupsService {
         &self,
         request: Request<proto::DropParkedRequest>,
     ) -> Result<Response<proto::DropParkedResponse>, Status> {
+        self.served_here()?;
         let request = request.into_inner();
         let group = name(&request.name)?;
         let positions = selection(&request.positions)?;

@@ -30,6 +30,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Code, Request, Response, Status};
 
+use crate::cluster::ClusterNode;
 use crate::domain::limits::{
     MAX_BATCH_BYTES, MAX_ENTRIES_PER_BATCH, MAX_PAGE_SIZE, MAX_RESOLVE_MATCHES, MAX_SHORT_TEXT,
 };
@@ -71,6 +72,8 @@ pub struct EventLogService {
     /// What a subscriber may have outstanding, how long it may stall, and how many named
     /// subscriptions a caller may own.
     subscribers: SubscriberLimits,
+    /// On a cluster node: appends go through the cluster's stream.
+    cluster: Option<Arc<ClusterNode>>,
 }
 
 impl EventLogService {
@@ -88,7 +91,13 @@ impl EventLogService {
             shutdown,
             metrics: Metrics::default(),
             subscribers: SubscriberLimits::default(),
+            cluster: None,
         }
+    }
+
+    /// The same service on a cluster node (`Some`), whose appends go through the stream.
+    pub fn with_cluster(self, cluster: Option<Arc<ClusterNode>>) -> EventLogService {
+        EventLogService { cluster, ..self }
     }
 
     /// The same service, with `subscribers` as its subscriber limits.
@@ -200,7 +209,10 @@ impl EventLog for EventLogService {
             receipt
         } else {
             let started = Instant::now();
-            let receipt = self.store.append(bodies, expected_head).await?;
+            let receipt = match &self.cluster {
+                Some(cluster) => cluster.append(bodies, expected_head).await?,
+                None => self.store.append(bodies, expected_head).await?,
+            };
             self.metrics.flushed(started.elapsed());
             let mut written = receipt.entries.iter().filter(|e| !e.duplicate);
             let first = written.next().map(|e| e.position.0);
@@ -474,6 +486,16 @@ impl EventLog for EventLogService {
             version: env!("CARGO_PKG_VERSION").to_string(),
             relation_types: u32::try_from(self.vocabulary.len()).unwrap_or(u32::MAX),
             indexed_position: stats.indexed.0,
+            cluster: self.cluster.as_ref().map(|cluster| {
+                let status = cluster.status();
+                proto::ClusterInfo {
+                    node_name: status.node_name,
+                    stream: status.stream,
+                    applied_sequence: status.applied_sequence,
+                    stream_last_sequence: status.stream_last_sequence,
+                    connected: status.connected,
+                }
+            }),
         }))
     }
 

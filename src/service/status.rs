@@ -9,6 +9,7 @@
 use tonic::{Code, Status};
 use tonic_types::ErrorDetails;
 
+use crate::cluster::ClusterError;
 use crate::domain::group::GroupRejection;
 use crate::domain::{
     AppendRejection, EntryKind, FieldProblem, InvalidField, NameRejection, QueryRejection,
@@ -403,10 +404,53 @@ impl From<StoreError> for Status {
                 tracing::error!(%message, "stored data is damaged");
                 refusal(Code::DataLoss, message, Reason::DataDamaged, [])
             }
+            StoreError::Replicated { .. } | StoreError::WrongMode(_) => {
+                refusal(Code::FailedPrecondition, message, Reason::ReplicatedLog, [])
+            }
+            StoreError::OutOfOrder { .. } => {
+                refusal(Code::Unavailable, message, Reason::NotYetApplied, [])
+            }
             StoreError::Engine(_) | StoreError::Encode(_) | StoreError::Task(_) => {
                 tracing::error!(%message, "storage failure");
                 storage_failed()
             }
+        }
+    }
+}
+
+impl From<ClusterError> for Status {
+    fn from(error: ClusterError) -> Status {
+        let message = error.to_string();
+        match error {
+            ClusterError::Append(error) => error.into(),
+            ClusterError::Unavailable(_) | ClusterError::Connect { .. } | ClusterError::Stream { .. } => {
+                refusal(Code::Unavailable, message, Reason::ClusterUnavailable, [])
+            }
+            ClusterError::NotYetApplied { sequence, applied } => refusal(
+                Code::Unavailable,
+                message,
+                Reason::NotYetApplied,
+                [
+                    ("stream_sequence", sequence.to_string()),
+                    ("applied_sequence", applied.to_string()),
+                ],
+            ),
+            ClusterError::TooLarge { size, max } => InvalidField::of(
+                FieldProblem::TooLarge,
+                "entries",
+                format!(
+                    "take {size} bytes as a stream message; this cluster's NATS servers take at \
+                     most {max} (max_payload): split the batch, or raise max_payload on every server"
+                ),
+            )
+            .into(),
+            ClusterError::Overloaded(_) => {
+                refusal(Code::ResourceExhausted, message, Reason::Overloaded, [])
+            }
+            ClusterError::Stopping => {
+                refusal(Code::Unavailable, message, Reason::ShuttingDown, [])
+            }
+            ClusterError::Settings(_) => refusal(Code::Internal, message, Reason::StorageFailed, []),
         }
     }
 }

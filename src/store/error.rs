@@ -51,6 +51,31 @@ pub enum StoreError {
         /// The reserve.
         reserve: u64,
     },
+    /// A local append on a cluster node's store: its log is the cluster's stream, applied in
+    /// order, and nothing else may write it (see `crate::cluster`).
+    #[error(
+        "this data directory belongs to a cluster node (stream {stream}): appends go through \
+         the stream; start the server with --nats-url"
+    )]
+    Replicated {
+        /// The stream it replicates.
+        stream: String,
+    },
+    /// A replicated batch that does not follow the last one applied: the stream's reader
+    /// starts over from what the log holds.
+    #[error(
+        "replicated batch out of order: it follows stream sequence {after}, the log has applied \
+         up to {applied}"
+    )]
+    OutOfOrder {
+        /// What the log has applied.
+        applied: u64,
+        /// What the batch follows.
+        after: u64,
+    },
+    /// The data directory and the mode the server was started in disagree.
+    #[error("{0}")]
+    WrongMode(String),
     /// The store is shutting down.
     #[error("the store is shutting down")]
     Closed,

@@ -16,6 +16,7 @@ fn open(dir: &std::path::Path) -> Store {
         cache_capacity_bytes: 8 * 1024 * 1024,
         symmetric: Arc::new(crate::domain::Vocabulary::builtin().symmetric_keys()),
         min_free_disk_bytes: 0,
+        cluster_stream: None,
     })
     .expect("store opens")
 }

@@ -56,7 +56,9 @@ use query::SCAN_BUDGET;
 pub use query::{QueryPage, RelationAnswer};
 pub use record::RecordView;
 pub use stored::{entry_of, CommittedGroup, StoredEntry};
-pub use writer::{AppendError, AppendReceipt, AppendedEntry, CommittedEntries, LIVE_FEED_GROUPS};
+pub use writer::{
+    AppendError, AppendReceipt, AppendedEntry, CommittedEntries, StreamOrigin, LIVE_FEED_GROUPS,
+};
 
 use disk_space::DiskSpace;
 use engine::fjall_index::FjallIndex;
@@ -85,6 +87,10 @@ pub struct StoreConfig {
     /// Bytes that must stay free on the data directory's filesystem: a write that would leave
     /// less is refused (see `disk_space`). 0 turns the check off.
     pub min_free_disk_bytes: u64,
+    /// On a cluster node, the JetStream stream its log replicates (see `crate::cluster`): the
+    /// log then takes only that stream's batches, in order. A data directory is one or the
+    /// other for good, and opening it the other way is refused.
+    pub cluster_stream: Option<String>,
 }
 
 /// A description of the log.
@@ -166,6 +172,8 @@ impl Store {
         let log = Arc::new(SledLog::open(&config.path, log_cache)?);
         let index = Arc::new(FjallIndex::open(&config.path, index_cache)?);
         let head = log.last_position()?;
+        check_mode(&log, head, config.cluster_stream.as_deref())?;
+        let applied = log.applied_sequence()?;
         let counts = log.counts()?;
         let through = prepare_indexes(&index, head, &config.symmetric)?;
         catch_up_ids(&log, &index, head)?;
@@ -207,6 +215,8 @@ impl Store {
             indexer: wake_tx,
             indexed: indexed_rx.clone(),
             disk: Arc::clone(&disk),
+            replicates: config.cluster_stream.clone(),
+            applied,
         })?;
         Ok(Store {
             writer,
@@ -274,6 +284,63 @@ impl Store {
         expected_head: Option<Position>,
     ) -> Result<AppendReceipt, AppendError> {
         self.writer.append(entries, expected_head).await
+    }
+
+    /// Applies a batch of a cluster's stream (see `crate::cluster`): `records` as
+    /// [`Store::seal_for_replication`] made them on the node that published it, `entries` as
+    /// [`Store::open_replicated`] read them back.
+    pub async fn apply_replicated(
+        &self,
+        entries: Vec<EntryBody>,
+        records: Vec<Vec<u8>>,
+        expected_head: Option<Position>,
+        origin: StreamOrigin,
+    ) -> Result<AppendReceipt, AppendError> {
+        self.writer
+            .apply(entries, records, expected_head, origin)
+            .await
+    }
+
+    /// Moves past a message of the stream that carries nothing this release can apply (every
+    /// node of the release passes over it alike).
+    pub async fn pass_over_replicated(&self, origin: StreamOrigin) -> Result<(), AppendError> {
+        self.writer
+            .apply(Vec::new(), Vec::new(), None, origin)
+            .await
+            .map(drop)
+    }
+
+    /// The entries of a replicated batch's records; a damaged record (its checksum) is an
+    /// error, never an entry.
+    pub fn open_replicated(records: &[Vec<u8>]) -> Result<Vec<EntryBody>, StoreError> {
+        records
+            .iter()
+            .map(|bytes| record::RecordView::parse(Position::ZERO, bytes)?.decode_body())
+            .collect()
+    }
+
+    /// A batch as a cluster node publishes it: each entry in the record format, checksummed,
+    /// so that every node decodes exactly what this one validated (no vocabulary or parsing
+    /// of its own that could differ) and a damaged message is detected.
+    pub fn seal_for_replication(entries: &[EntryBody]) -> Result<Vec<Vec<u8>>, StoreError> {
+        entries
+            .iter()
+            .map(|body| {
+                let mut bytes = record::encode_record(body)?;
+                record::set_recorded_at(&mut bytes, UNIX_EPOCH);
+                Ok(bytes)
+            })
+            .collect()
+    }
+
+    /// The stream sequence of the last replicated message applied (0 on an embedded node).
+    pub fn applied_sequence(&self) -> u64 {
+        self.writer.applied()
+    }
+
+    /// Watches [`Store::applied_sequence`].
+    pub fn watch_applied(&self) -> watch::Receiver<u64> {
+        self.writer.watch_applied()
     }
 
     /// Checks a batch as [`Store::append`] would and answers what it would do, writing nothing.
@@ -634,6 +701,30 @@ impl Store {
         self.subscriptions_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A data directory is an embedded node's or a cluster node's for good: a cluster node applies
+/// its stream from the first message, so it starts from an empty log (or its own), and an
+/// embedded server must not append to a log that other nodes hold copies of.
+fn check_mode(log: &SledLog, head: Position, cluster: Option<&str>) -> Result<(), StoreError> {
+    match (log.cluster_stream()?, cluster) {
+        (None, None) => Ok(()),
+        (Some(ours), Some(wanted)) if ours == wanted => Ok(()),
+        (Some(ours), Some(wanted)) => Err(StoreError::WrongMode(format!(
+            "this data directory replicates the stream {ours:?}, not {wanted:?} (--nats-stream): \
+             use the data directory of a node of that stream, or an empty one"
+        ))),
+        (Some(ours), None) => Err(StoreError::WrongMode(format!(
+            "this data directory belongs to a cluster node (stream {ours:?}): start it with \
+             --nats-url, or restore a backup of it into another directory to serve it alone"
+        ))),
+        (None, Some(wanted)) if head == Position::ZERO => log.set_cluster_stream(wanted),
+        (None, Some(_)) => Err(StoreError::WrongMode(format!(
+            "this data directory holds an embedded node's log ({} entries): a cluster node \
+             starts from an empty data directory and fills it from the stream",
+            head.0
+        ))),
     }
 }
 

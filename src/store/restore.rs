@@ -93,7 +93,7 @@ impl LogRestorer {
             batch.push(CommitRecord { position, record });
         }
         self.next = Position(first.0 + batch.len() as u64);
-        self.log.commit(batch, &self.counts)
+        self.log.commit(batch, &self.counts, None)
     }
 
     /// Stores a subscription given in the store's encoding, checked against the records: its

@@ -68,6 +68,7 @@ fn config(dir: &std::path::Path) -> StoreConfig {
         cache_capacity_bytes: 8 * 1024 * 1024,
         symmetric: Arc::new(Vocabulary::builtin().symmetric_keys()),
         min_free_disk_bytes: 0,
+        cluster_stream: None,
     }
 }
 

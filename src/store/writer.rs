@@ -11,6 +11,15 @@
 //! the entries by id. The other indexes follow behind the head (`indexer`), which the writer
 //! wakes after each commit.
 //!
+//! On a cluster node the writer takes only replicated batches (`StreamOrigin`): messages of the
+//! cluster's stream, in stream order, each following the one applied before it. Everything it
+//! decides about them is a function of the log and the message: positions, duplicates,
+//! rejections and the recording time (the stream's own timestamp), so every node decides the
+//! same. The stream sequence of the last applied message is committed in the same batch as its
+//! entries. A message that follows anything but the last one applied (a reader restarted after
+//! a failure, with older messages still queued) is refused unread, so a failure can never let
+//! a later message be applied without an earlier one.
+//!
 //! A plain thread (not a tokio task) because sled's writes and `flush` block.
 
 use std::cell::RefCell;
@@ -81,6 +90,18 @@ pub enum AppendError {
     Store(#[from] StoreError),
 }
 
+/// Where a replicated batch comes from: its message in the cluster's stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamOrigin {
+    /// Its stream sequence.
+    pub sequence: u64,
+    /// The sequence of the message delivered before it, which must be the last one applied (0
+    /// before the first).
+    pub after: u64,
+    /// When the stream stored it: its entries' recording time, the same on every node.
+    pub published: SystemTime,
+}
+
 struct Job {
     entries: Vec<EntryBody>,
     /// Each entry's record, encoded by the caller so the writer thread does not spend its time
@@ -89,6 +110,8 @@ struct Job {
     expected_head: Option<Position>,
     /// Plan only: answer what appending would do, write nothing.
     validate_only: bool,
+    /// Set for a cluster's replicated batch.
+    origin: Option<StreamOrigin>,
     reply: oneshot::Sender<Result<AppendReceipt, AppendError>>,
 }
 
@@ -114,6 +137,10 @@ pub struct WriterParts {
     pub indexer: std::sync::mpsc::SyncSender<()>,
     /// Asked before each commit whether the disk has room for it.
     pub disk: Arc<DiskSpace>,
+    /// The stream a cluster node's log replicates: local appends are then refused.
+    pub replicates: Option<String>,
+    /// The stream sequence of the last message applied (0 on an embedded node).
+    pub applied: u64,
 }
 
 /// The handle through which appends reach the writer thread.
@@ -122,6 +149,9 @@ pub struct Writer {
     jobs: Option<mpsc::Sender<Job>>,
     /// Joined on drop so that the last group is flushed before the store closes.
     thread: Option<JoinHandle<()>>,
+    /// The stream sequence of the last replicated message applied (decided, and durable if it
+    /// wrote anything).
+    applied: watch::Receiver<u64>,
 }
 
 impl Writer {
@@ -139,8 +169,11 @@ impl Writer {
             indexer,
             indexed,
             disk,
+            replicates,
+            applied,
         } = parts;
         let (jobs, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let (applied_tx, applied_rx) = watch::channel(applied);
         let lag_limit = LagLimit::new(head, *indexed.borrow());
         let mut state = WriterState {
             log,
@@ -156,6 +189,9 @@ impl Writer {
             poisoned: None,
             kinds: RefCell::new(HashMap::new()),
             disk,
+            replicates,
+            applied,
+            applied_tx,
         };
         let thread = std::thread::Builder::new()
             .name("eventlog-writer".into())
@@ -164,6 +200,7 @@ impl Writer {
         Ok(Writer {
             jobs: Some(jobs),
             thread: Some(thread),
+            applied: applied_rx,
         })
     }
 
@@ -177,7 +214,31 @@ impl Writer {
             .iter()
             .map(encode_record)
             .collect::<Result<Vec<_>, _>>()?;
-        self.submit(entries, records, expected_head, false).await
+        self.submit(entries, records, expected_head, false, None)
+            .await
+    }
+
+    /// Applies a cluster's replicated batch: `records` are the batch's entries as the store
+    /// encodes them, `entries` their bodies. Resolves once applied (or refused), like `append`.
+    pub async fn apply(
+        &self,
+        entries: Vec<EntryBody>,
+        records: Vec<Vec<u8>>,
+        expected_head: Option<Position>,
+        origin: StreamOrigin,
+    ) -> Result<AppendReceipt, AppendError> {
+        self.submit(entries, records, expected_head, false, Some(origin))
+            .await
+    }
+
+    /// The stream sequence of the last replicated message applied.
+    pub fn applied(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// Watches [`Writer::applied`].
+    pub fn watch_applied(&self) -> watch::Receiver<u64> {
+        self.applied.clone()
     }
 
     /// Plans a batch against the log as the writer sees it now (including appends queued before
@@ -188,7 +249,8 @@ impl Writer {
         entries: Vec<EntryBody>,
         expected_head: Option<Position>,
     ) -> Result<AppendReceipt, AppendError> {
-        self.submit(entries, Vec::new(), expected_head, true).await
+        self.submit(entries, Vec::new(), expected_head, true, None)
+            .await
     }
 
     async fn submit(
@@ -197,6 +259,7 @@ impl Writer {
         records: Vec<Vec<u8>>,
         expected_head: Option<Position>,
         validate_only: bool,
+        origin: Option<StreamOrigin>,
     ) -> Result<AppendReceipt, AppendError> {
         let jobs = self.jobs.as_ref().ok_or(StoreError::Closed)?;
         let (reply, receipt) = oneshot::channel();
@@ -205,6 +268,7 @@ impl Writer {
             records,
             expected_head,
             validate_only,
+            origin,
             reply,
         })
         .await
@@ -256,6 +320,12 @@ struct WriterState {
     /// Refuses a commit the disk has no room for, before anything is written: a full disk
     /// must never reach sled (see `disk_space`).
     disk: Arc<DiskSpace>,
+    /// See [`WriterParts::replicates`].
+    replicates: Option<String>,
+    /// The stream sequence of the last replicated message applied.
+    applied: u64,
+    /// Told every new `applied`.
+    applied_tx: watch::Sender<u64>,
 }
 
 /// A request accepted into the current group, waiting for the commit.
@@ -263,6 +333,9 @@ struct Accepted {
     reply: oneshot::Sender<Result<AppendReceipt, AppendError>>,
     plan: AppendPlan,
     records: Vec<Vec<u8>>,
+    /// The clock's reading for a local append, the stream's timestamp for a replicated one
+    /// (never earlier than the request before: see [`recorded_time`]).
+    recorded_at: SystemTime,
 }
 
 /// What the planner sees: the log on disk plus the entries accepted earlier in this group.
@@ -379,7 +452,24 @@ impl WriterState {
         let mut accepted: Vec<Accepted> = Vec::with_capacity(group.len());
         let mut head = self.head;
         let mut counts = self.counts;
+        let mut applied = self.applied;
+        let mut recorded_at = self.last_recorded_at;
+        let now = SystemTime::now();
         for job in group {
+            if let Err(refusal) = self.admit(&job, applied) {
+                let _ = job.reply.send(Err(refusal.into()));
+                continue;
+            }
+            if let Some(origin) = job.origin.filter(|_| job.entries.is_empty()) {
+                // A message of the stream that carries no batch (one this release cannot read):
+                // every node passes over it alike.
+                applied = origin.sequence;
+                let _ = job.reply.send(Ok(AppendReceipt {
+                    entries: Vec::new(),
+                    head,
+                }));
+                continue;
+            }
             let view = GroupView {
                 log: &self.log,
                 index: &self.index,
@@ -401,13 +491,24 @@ impl WriterState {
                         }
                     }
                     head = plan.head;
+                    if let Some(origin) = job.origin {
+                        applied = origin.sequence;
+                    }
+                    recorded_at =
+                        recorded_time(job.origin.map_or(now, |o| o.published), recorded_at);
                     accepted.push(Accepted {
                         reply: job.reply,
                         plan,
                         records: job.records,
+                        recorded_at,
                     });
                 }
                 Err(PlanError::Rejected(rejection)) => {
+                    // A rule of the log refused it: every node refuses it alike, so the stream
+                    // moves past it.
+                    if let Some(origin) = job.origin {
+                        applied = origin.sequence;
+                    }
                     let _ = job.reply.send(Err(rejection.into()));
                 }
                 Err(PlanError::View(error)) => {
@@ -415,7 +516,6 @@ impl WriterState {
                 }
             }
         }
-        let recorded_at = recorded_time(SystemTime::now(), self.last_recorded_at);
         let mut stored = Vec::new();
         if head != self.head {
             // The whole group or nothing: a later request may build on an earlier one's
@@ -435,7 +535,7 @@ impl WriterState {
             for accepted in &mut accepted {
                 for (planned, record) in accepted.plan.entries.iter().zip(&mut accepted.records) {
                     if let PlannedEntry::New { position, body, .. } = planned {
-                        set_recorded_at(record, recorded_at);
+                        set_recorded_at(record, accepted.recorded_at);
                         let record = Bytes::from(std::mem::take(record));
                         stored.push(StoredEntry::new(*position, record.clone()));
                         records.push(CommitRecord {
@@ -448,7 +548,7 @@ impl WriterState {
             }
             let committed = self
                 .log
-                .commit(records, &counts)
+                .commit(records, &counts, self.replicates.as_ref().map(|_| applied))
                 .and_then(|()| self.index.put_ids(ids, head));
             // A failed id-index write poisons too: the next group would be planned without
             // these ids and could take a duplicate for a new entry. A restart re-derives them.
@@ -468,6 +568,12 @@ impl WriterState {
             self.head_tx.send_replace(head);
             let _ = self.indexer.try_send(());
         }
+        if applied != self.applied {
+            // Also when nothing was written (refusals, duplicates): replaying those messages
+            // after a restart decides them the same way against the same log.
+            self.applied = applied;
+            self.applied_tx.send_replace(applied);
+        }
         let mut committed = Vec::new();
         for accepted in accepted {
             let mut results = Vec::with_capacity(accepted.plan.entries.len());
@@ -486,7 +592,7 @@ impl WriterState {
                         });
                         committed.push(Entry {
                             position,
-                            recorded_at,
+                            recorded_at: accepted.recorded_at,
                             body,
                         });
                     }
@@ -504,7 +610,27 @@ impl WriterState {
     }
 }
 
-/// The recording time of a group: the clock, but never earlier than the group before. Times
+impl WriterState {
+    /// Whether a request may be planned at all: a cluster node's log takes only replicated
+    /// batches, each following the last one applied (`applied`, this group's included).
+    fn admit(&self, job: &Job, applied: u64) -> Result<(), StoreError> {
+        match (&self.replicates, job.origin) {
+            (Some(_), Some(origin)) if origin.after != applied => Err(StoreError::OutOfOrder {
+                applied,
+                after: origin.after,
+            }),
+            (Some(stream), None) if !job.validate_only => Err(StoreError::Replicated {
+                stream: stream.clone(),
+            }),
+            (None, Some(_)) => Err(StoreError::WrongMode(
+                "a replicated batch reached an embedded node's log".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The recording time of a request: the clock, but never earlier than the one before. Times
 /// then rise with positions (ties allowed), even when the wall clock is stepped back, so that
 /// "the first entry recorded at or after T" is a binary search over positions.
 fn recorded_time(now: SystemTime, last: SystemTime) -> SystemTime {

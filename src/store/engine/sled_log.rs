@@ -59,6 +59,12 @@ const COUNTS_KEY: &str = "counts";
 const FORMAT_KEY: &str = "format";
 /// The layout this release writes: records, metadata and subscriptions only.
 const FORMAT_V2: u8 = 2;
+/// Metadata key of the last stream sequence a cluster node applied (see `crate::cluster`),
+/// written in the batch of the entries that message added.
+const APPLIED_KEY: &str = "cluster_applied";
+/// Metadata key of the JetStream stream a cluster node's log replicates; absent in an embedded
+/// node's data directory.
+const CLUSTER_STREAM_KEY: &str = "cluster_stream";
 /// Keys removed per batch while dropping release 1's index keys.
 const DROP_CHUNK: usize = 10_000;
 
@@ -182,8 +188,15 @@ impl SledLog {
         Ok(())
     }
 
-    /// Writes the records and counters in one atomic batch, then flushes to disk.
-    pub fn commit(&self, records: Vec<CommitRecord>, counts: &Counts) -> Result<(), StoreError> {
+    /// Writes the records and counters in one atomic batch, then flushes to disk. A cluster
+    /// node passes the stream sequence of the last message the batch applies, so that what the
+    /// log holds and how far it has read the stream can never disagree after a crash.
+    pub fn commit(
+        &self,
+        records: Vec<CommitRecord>,
+        counts: &Counts,
+        applied: Option<u64>,
+    ) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         let writes = records.len() + 1;
         for record in records {
@@ -191,8 +204,42 @@ impl SledLog {
         }
         let counts = serde_json::to_vec(counts).map_err(|e| StoreError::Encode(e.to_string()))?;
         batch.insert(keys::meta_key(COUNTS_KEY), counts);
+        if let Some(sequence) = applied {
+            batch.insert(keys::meta_key(APPLIED_KEY), &sequence.to_be_bytes());
+        }
         self.tree.apply_batch(batch).map_err(engine)?;
         reclaim_replaced_nodes(writes);
+        self.db.flush().map_err(engine)?;
+        Ok(())
+    }
+
+    /// The stream sequence of the last message that wrote entries (0 if none did).
+    pub fn applied_sequence(&self) -> Result<u64, StoreError> {
+        let key = keys::meta_key(APPLIED_KEY);
+        match self.tree.get(&key).map_err(engine)? {
+            None => Ok(0),
+            Some(bytes) => <[u8; 8]>::try_from(&bytes[..])
+                .map(u64::from_be_bytes)
+                .map_err(|_| corrupt(&key, "not a u64")),
+        }
+    }
+
+    /// The stream this log replicates, if it belongs to a cluster node.
+    pub fn cluster_stream(&self) -> Result<Option<String>, StoreError> {
+        let key = keys::meta_key(CLUSTER_STREAM_KEY);
+        match self.tree.get(&key).map_err(engine)? {
+            None => Ok(None),
+            Some(bytes) => String::from_utf8(bytes.to_vec())
+                .map(Some)
+                .map_err(|_| corrupt(&key, "not UTF-8")),
+        }
+    }
+
+    /// Records, durably, that this log replicates `stream`.
+    pub fn set_cluster_stream(&self, stream: &str) -> Result<(), StoreError> {
+        self.tree
+            .insert(keys::meta_key(CLUSTER_STREAM_KEY), stream.as_bytes())
+            .map_err(engine)?;
         self.db.flush().map_err(engine)?;
         Ok(())
     }
@@ -362,7 +409,8 @@ mod tests {
                 record: bytes::Bytes::from(vec![p as u8; 8]),
             })
             .collect();
-        log.commit(records, &Counts::default()).expect("commit");
+        log.commit(records, &Counts::default(), None)
+            .expect("commit");
         log.tree
             .remove(keys::log_key(Position(2)))
             .expect("lose position 2");

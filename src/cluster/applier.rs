@@ -1,0 +1,238 @@
+//! The applier: reads the cluster's stream in order and applies every message to this node's
+//! store, then tells this node's waiting appends what their batch became.
+//!
+//! One ordered consumer (ephemeral, no acks: the store itself remembers how far it got) starts
+//! after the last sequence the store applied. Up to [`MAX_APPLYING`] messages are handed to the
+//! store's writer at once, so consecutive batches share a group commit; their outcomes come back
+//! in stream order. If the store fails, or the consumer breaks (NATS gone, a missed heartbeat),
+//! the applier drops everything in flight and starts over from what the store holds: the writer
+//! refuses any message that does not follow the last one applied, so nothing after a failure is
+//! applied before it. Waiters survive a restart of the applier: the message is delivered again
+//! with its request id, and its outcome reaches them then.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_nats::jetstream::consumer::{pull, DeliverPolicy};
+use async_nats::jetstream::stream::Stream as JetStream;
+use futures_util::stream::FuturesOrdered;
+use futures_util::StreamExt;
+
+use super::batch::{Batch, ORIGIN_HEADER};
+use super::waiters::{Outcome, Waiters};
+use crate::shutdown::Shutdown;
+use crate::store::{AppendError, AppendReceipt, Store, StreamOrigin};
+
+/// Messages handed to the writer and not yet decided, at most: enough to fill group commits,
+/// few enough that a restart re-reads little.
+const MAX_APPLYING: usize = 256;
+/// Pause before starting over after a failure, doubled up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// What the applier shares with the rest of the node.
+pub struct Applier {
+    /// The node's store.
+    pub store: Arc<Store>,
+    /// The stream it applies.
+    pub stream: JetStream,
+    /// This node's waiting appends.
+    pub waiters: Waiters,
+    /// This node's name, as batches it published carry it.
+    pub node: String,
+    /// The stream's last sequence as last heard (from a delivered message's pending count).
+    pub stream_last: Arc<AtomicU64>,
+}
+
+type Applying = Pin<Box<dyn Future<Output = Applied> + Send>>;
+
+impl Applier {
+    /// Applies the stream until `shutdown`, starting over after every failure.
+    pub async fn run(self, mut shutdown: Shutdown) {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let started_at = self.store.applied_sequence();
+            tokio::select! {
+                () = shutdown.triggered() => return,
+                failure = self.follow() => {
+                    let applied = self.store.applied_sequence();
+                    tracing::warn!(
+                        error = %failure,
+                        applied,
+                        "applying the cluster's stream stopped; starting over from what the log holds"
+                    );
+                    if applied > started_at {
+                        backoff = FIRST_BACKOFF;
+                    }
+                }
+            }
+            tokio::select! {
+                () = shutdown.triggered() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Follows the stream from the message after the last one applied; returns why it stopped.
+    async fn follow(&self) -> String {
+        let after = self.store.applied_sequence();
+        let consumer = match self
+            .stream
+            .create_consumer(pull::OrderedConfig {
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: after + 1,
+                },
+                ..Default::default()
+            })
+            .await
+        {
+            Ok(consumer) => consumer,
+            Err(error) => return format!("cannot create the stream's consumer: {error}"),
+        };
+        let mut messages = match consumer.messages().await {
+            Ok(messages) => messages,
+            Err(error) => return format!("cannot read the stream: {error}"),
+        };
+        tracing::info!(from = after + 1, "applying the cluster's stream");
+        let mut applying: FuturesOrdered<Applying> = FuturesOrdered::new();
+        let mut previous = after;
+        let stopped = loop {
+            tokio::select! {
+                message = messages.next(), if applying.len() < MAX_APPLYING => {
+                    let message = match message {
+                        Some(Ok(message)) => message,
+                        Some(Err(error)) => break format!("the stream's consumer failed: {error}"),
+                        None => break "the stream's consumer ended".to_string(),
+                    };
+                    let (sequence, pending, published) = match message.info() {
+                        Ok(info) => (info.stream_sequence, info.pending, info.published),
+                        Err(error) => break format!("a message without stream metadata: {error}"),
+                    };
+                    self.stream_last.fetch_max(sequence + pending, Ordering::Relaxed);
+                    let origin = StreamOrigin {
+                        sequence,
+                        after: previous,
+                        published: SystemTime::from(published),
+                    };
+                    previous = sequence;
+                    applying.push_back(self.apply(self.request_of(&message), origin, &message.payload));
+                }
+                Some(applied) = applying.next() => {
+                    if let Some(failure) = self.settle(applied) {
+                        break failure;
+                    }
+                }
+            }
+        };
+        // What the writer already has is decided before starting over, so the restart begins
+        // exactly after the last message applied.
+        while let Some(applied) = applying.next().await {
+            self.settle(applied);
+        }
+        stopped
+    }
+
+    /// The request id of a batch this node published, which its waiter is registered under.
+    fn request_of(&self, message: &async_nats::jetstream::Message) -> Option<String> {
+        let headers = message.headers.as_ref()?;
+        let ours = headers.get(ORIGIN_HEADER).map(|v| v.as_str()) == Some(self.node.as_str());
+        let id = headers.get(async_nats::header::NATS_MESSAGE_ID)?;
+        ours.then(|| id.as_str().to_string())
+    }
+
+    /// Tells a decided message's waiter its outcome; returns why the store failed, if it did
+    /// (the waiter then keeps waiting: the message comes again after the restart).
+    fn settle(&self, applied: Applied) -> Option<String> {
+        if let Some(failure) = applied.failure {
+            return Some(format!(
+                "the store could not apply stream sequence {}: {failure}",
+                applied.sequence
+            ));
+        }
+        if let Some(request) = applied.request {
+            self.waiters.settle(&request, applied.outcome);
+        }
+        None
+    }
+
+    /// Applies one message.
+    fn apply(&self, request: Option<String>, origin: StreamOrigin, payload: &[u8]) -> Applying {
+        let store = Arc::clone(&self.store);
+        let batch = Batch::decode(payload);
+        Box::pin(async move {
+            let sequence = origin.sequence;
+            let decoded = match batch {
+                None => Err(None),
+                Some(batch) => match Store::open_replicated(&batch.records) {
+                    Ok(entries) => Ok((entries, batch)),
+                    Err(damage) => Err(Some(damage)),
+                },
+            };
+            let (entries, batch) = match decoded {
+                Ok(decoded) => decoded,
+                Err(damage) => {
+                    // Every node reads the same bytes and passes over them alike.
+                    tracing::error!(
+                        sequence,
+                        damage = damage.as_ref().map(ToString::to_string),
+                        "a stream message that is not a readable batch; passing over it"
+                    );
+                    let outcome = match (store.pass_over_replicated(origin).await, damage) {
+                        (Err(failure), _) => return Applied::failed(request, sequence, failure),
+                        (Ok(()), Some(damage)) => Err(AppendError::Store(damage)),
+                        (Ok(()), None) => Ok(AppendReceipt {
+                            entries: Vec::new(),
+                            head: store.head(),
+                        }),
+                    };
+                    return Applied {
+                        request,
+                        sequence,
+                        outcome,
+                        failure: None,
+                    };
+                }
+            };
+            match store
+                .apply_replicated(entries, batch.records, batch.expected_head, origin)
+                .await
+            {
+                Err(AppendError::Store(failure)) => {
+                    Applied::failed(request, sequence, AppendError::Store(failure))
+                }
+                outcome => Applied {
+                    request,
+                    sequence,
+                    outcome,
+                    failure: None,
+                },
+            }
+        })
+    }
+}
+
+/// What applying one message came to.
+struct Applied {
+    /// The request id of a batch this node published.
+    request: Option<String>,
+    sequence: u64,
+    /// What its publisher is told.
+    outcome: Outcome,
+    /// Set when the store failed: nothing is decided, and the applier starts over.
+    failure: Option<String>,
+}
+
+impl Applied {
+    fn failed(request: Option<String>, sequence: u64, failure: AppendError) -> Applied {
+        Applied {
+            request,
+            sequence,
+            failure: Some(failure.to_string()),
+            outcome: Err(failure),
+        }
+    }
+}
