@@ -35,6 +35,9 @@ pub enum ClusterError {
          retry it unchanged (entries are idempotent by id)"
     )]
     Unavailable(String),
+    /// The key-value bucket of named subscriptions could not be read or written.
+    #[error("the cluster's named subscriptions are out of reach ({0}); retry")]
+    Bucket(String),
     /// The batch is in the stream, but this node did not apply it in time.
     #[error(
         "the batch is in the cluster's stream at sequence {sequence}, but this node has applied \

@@ -17,6 +17,7 @@
 mod applier;
 mod batch;
 mod error;
+mod subscriptions;
 mod waiters;
 
 use std::path::PathBuf;
@@ -33,6 +34,7 @@ use crate::shutdown::Shutdown;
 use crate::store::{AppendReceipt, Store};
 
 pub use error::ClusterError;
+pub use subscriptions::ReplicatedSubscriptions;
 
 use applier::Applier;
 use batch::{Batch, ORIGIN_HEADER};
@@ -100,6 +102,8 @@ pub struct ClusterNode {
     store: Arc<Store>,
     waiters: Waiters,
     stream_last: Arc<AtomicU64>,
+    /// Named subscriptions, shared by every node.
+    subscriptions: ReplicatedSubscriptions,
     /// The applier's task, aborted when the node goes.
     applier: JoinHandle<()>,
 }
@@ -118,6 +122,8 @@ impl ClusterNode {
             .timeout(PUBLISH_TIMEOUT)
             .build(client.clone());
         let stream = ensure_stream(&jetstream, &settings).await?;
+        let subscriptions =
+            ReplicatedSubscriptions::open(&jetstream, &settings.stream, settings.replicas).await?;
         let waiters = Waiters::new(MAX_WAITING_APPENDS);
         let stream_last = Arc::new(AtomicU64::new(0));
         let applier = Applier {
@@ -143,6 +149,7 @@ impl ClusterNode {
             store,
             waiters,
             stream_last,
+            subscriptions,
             applier,
         })
     }
@@ -226,9 +233,9 @@ impl ClusterNode {
         }
     }
 
-    /// The NATS connection, for the replicated parts that keep state in JetStream.
-    pub fn jetstream(&self) -> &jetstream::Context {
-        &self.jetstream
+    /// The cluster's named subscriptions.
+    pub fn subscriptions(&self) -> &ReplicatedSubscriptions {
+        &self.subscriptions
     }
 }
 

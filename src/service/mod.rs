@@ -508,6 +508,7 @@ impl EventLog for EventLogService {
         let caller = request.extensions().get::<Caller>().cloned();
         let stream = subscriptions::subscribe(
             &self.store,
+            self.cluster.as_ref(),
             &self.vocabulary,
             self.shutdown.clone(),
             self.metrics.clone(),
@@ -534,7 +535,12 @@ impl EventLog for EventLogService {
         request: Request<proto::CommitCheckpointRequest>,
     ) -> Result<Response<proto::CommitCheckpointResponse>, Status> {
         let caller = request.extensions().get::<Caller>().cloned();
-        subscriptions::commit_checkpoint(&self.store, caller, request.into_inner())
+        subscriptions::commit_checkpoint(
+            &self.store,
+            self.cluster.as_ref(),
+            caller,
+            request.into_inner(),
+        )
             .await
             .map(Response::new)
     }
@@ -543,14 +549,16 @@ impl EventLog for EventLogService {
         &self,
         _request: Request<proto::ListSubscriptionsRequest>,
     ) -> Result<Response<proto::ListSubscriptionsResponse>, Status> {
-        subscriptions::list(&self.store).await.map(Response::new)
+        subscriptions::list(&self.store, self.cluster.as_ref())
+            .await
+            .map(Response::new)
     }
 
     async fn delete_subscription(
         &self,
         request: Request<proto::DeleteSubscriptionRequest>,
     ) -> Result<Response<proto::DeleteSubscriptionResponse>, Status> {
-        subscriptions::delete(&self.store, request.into_inner())
+        subscriptions::delete(&self.store, self.cluster.as_ref(), request.into_inner())
             .await
             .map(Response::new)
     }

@@ -423,7 +423,10 @@ impl From<ClusterError> for Status {
         let message = error.to_string();
         match error {
             ClusterError::Append(error) => error.into(),
-            ClusterError::Unavailable(_) | ClusterError::Connect { .. } | ClusterError::Stream { .. } => {
+            ClusterError::Unavailable(_)
+            | ClusterError::Bucket(_)
+            | ClusterError::Connect { .. }
+            | ClusterError::Stream { .. } => {
                 refusal(Code::Unavailable, message, Reason::ClusterUnavailable, [])
             }
             ClusterError::NotYetApplied { sequence, applied } => refusal(

@@ -15,6 +15,7 @@ use crate::domain::{
     EntryFilter, EntryId, EntryKind, InvalidField, Position, SubscriptionName, SubscriptionState,
     Vocabulary,
 };
+use crate::cluster::ClusterNode;
 use crate::ops::auth::Caller;
 use crate::ops::grpc::refusal;
 use crate::ops::methods::Role;
@@ -27,8 +28,10 @@ use super::wire::{self, SubscribeFrame};
 use super::{blocking, to_domain, to_proto, SubscribeStream};
 
 /// Starts a subscription stream.
+#[allow(clippy::too_many_arguments)] // one call site, each argument a different concern
 pub async fn subscribe(
     store: &Arc<Store>,
+    cluster: Option<&Arc<ClusterNode>>,
     vocabulary: &Vocabulary,
     shutdown: crate::shutdown::Shutdown,
     metrics: crate::ops::metrics::Metrics,
@@ -65,39 +68,34 @@ pub async fn subscribe(
             .map_err(|reason| InvalidField::new("name", reason))?;
         let wanted = filter.clone().unwrap_or_default();
         let (state, created) = {
-            let store = Arc::clone(store);
-            let name = name.clone();
-            let caller = caller.clone();
             let head = store.head();
-            blocking(move || {
-                let requester = requester(caller.as_ref());
-                let opened = store.open_subscription(&name, |existing| {
-                    // A checkpoint is never beyond the head: it would skip entries not yet
-                    // written.
-                    if requested_start > head.next() {
-                        return Err(SubscriptionRejection::StartBeyondHead {
-                            start: requested_start,
-                            head,
-                        });
-                    }
-                    subscription_rules::admit_new(
-                        existing,
-                        requester,
-                        limits.max_named_per_caller,
-                    )?;
-                    Ok(SubscriptionState {
-                        checkpoint: Position(requested_start.0 - 1),
-                        filter: wanted,
-                        created_at: SystemTime::now(),
-                        updated_at: SystemTime::now(),
-                        owner: requester.name.map(str::to_string),
-                    })
-                })?;
-                let (state, created) = opened?;
-                state.check_owner(&name, requester)?;
-                Ok::<_, Status>((state, created))
-            })
-            .await??
+            let owner = caller.clone();
+            let create = move |existing: &[SubscriptionState]| {
+                new_subscription(
+                    existing,
+                    requester(owner.as_ref()),
+                    requested_start,
+                    head,
+                    wanted,
+                    limits,
+                )
+            };
+            let opened = match cluster {
+                Some(cluster) => {
+                    cluster
+                        .subscriptions()
+                        .open_subscription(&name, create)
+                        .await?
+                }
+                None => {
+                    let store = Arc::clone(store);
+                    let name = name.clone();
+                    blocking(move || store.open_subscription(&name, create)).await??
+                }
+            };
+            let (state, created) = opened?;
+            state.check_owner(&name, requester(caller.as_ref()))?;
+            (state, created)
         };
         if !created && filter.as_ref().is_some_and(|f| f != &state.filter) {
             return Err(
@@ -352,6 +350,32 @@ impl Default for SubscriberLimits {
     }
 }
 
+/// The state of a new named subscription, if the rules admit it.
+fn new_subscription(
+    existing: &[SubscriptionState],
+    requester: Requester<'_>,
+    requested_start: Position,
+    head: Position,
+    filter: EntryFilter,
+    limits: SubscriberLimits,
+) -> Result<SubscriptionState, SubscriptionRejection> {
+    // A checkpoint is never beyond the head: it would skip entries not yet written.
+    if requested_start > head.next() {
+        return Err(SubscriptionRejection::StartBeyondHead {
+            start: requested_start,
+            head,
+        });
+    }
+    subscription_rules::admit_new(existing, requester, limits.max_named_per_caller)?;
+    Ok(SubscriptionState {
+        checkpoint: Position(requested_start.0 - 1),
+        filter,
+        created_at: SystemTime::now(),
+        updated_at: SystemTime::now(),
+        owner: requester.name.map(str::to_string),
+    })
+}
+
 /// The domain's view of a caller.
 fn requester(caller: Option<&Caller>) -> Requester<'_> {
     Requester {
@@ -363,29 +387,52 @@ fn requester(caller: Option<&Caller>) -> Requester<'_> {
 /// Stores a checkpoint.
 pub async fn commit_checkpoint(
     store: &Arc<Store>,
+    cluster: Option<&Arc<ClusterNode>>,
     caller: Option<Caller>,
     request: proto::CommitCheckpointRequest,
 ) -> Result<proto::CommitCheckpointResponse, Status> {
     let name = SubscriptionName::parse(&request.name)
         .map_err(|reason| InvalidField::new("name", reason))?;
-    let store = Arc::clone(store);
     let response_name = name.clone();
-    let state = blocking(move || {
-        let checked = name.clone();
-        store.commit_checkpoint(&name, Position(request.position), |state| {
-            state.check_owner(&checked, requester(caller.as_ref()))
-        })
-    })
-    .await???;
+    let position = Position(request.position);
+    let state = match cluster {
+        Some(cluster) => {
+            let owner = |state: &SubscriptionState| {
+                state.check_owner(&name, requester(caller.as_ref()))
+            };
+            cluster
+                .subscriptions()
+                .commit_checkpoint(&name, position, store.head(), owner)
+                .await??
+        }
+        None => {
+            let store = Arc::clone(store);
+            blocking(move || {
+                let checked = name.clone();
+                store.commit_checkpoint(&name, position, |state| {
+                    state.check_owner(&checked, requester(caller.as_ref()))
+                })
+            })
+            .await???
+        }
+    };
     Ok(proto::CommitCheckpointResponse {
         subscription: Some(info(response_name.as_str(), state)),
     })
 }
 
 /// Lists named subscriptions.
-pub async fn list(store: &Arc<Store>) -> Result<proto::ListSubscriptionsResponse, Status> {
-    let store = Arc::clone(store);
-    let all = blocking(move || store.subscriptions()).await??;
+pub async fn list(
+    store: &Arc<Store>,
+    cluster: Option<&Arc<ClusterNode>>,
+) -> Result<proto::ListSubscriptionsResponse, Status> {
+    let all = match cluster {
+        Some(cluster) => cluster.subscriptions().list().await?,
+        None => {
+            let store = Arc::clone(store);
+            blocking(move || store.subscriptions()).await??
+        }
+    };
     Ok(proto::ListSubscriptionsResponse {
         subscriptions: all
             .into_iter()
@@ -397,13 +444,20 @@ pub async fn list(store: &Arc<Store>) -> Result<proto::ListSubscriptionsResponse
 /// Deletes a named subscription.
 pub async fn delete(
     store: &Arc<Store>,
+    cluster: Option<&Arc<ClusterNode>>,
     request: proto::DeleteSubscriptionRequest,
 ) -> Result<proto::DeleteSubscriptionResponse, Status> {
     let name = SubscriptionName::parse(&request.name)
         .map_err(|reason| InvalidField::new("name", reason))?;
-    let store = Arc::clone(store);
     let shown = name.to_string();
-    if blocking(move || store.delete_subscription(&name)).await?? {
+    let deleted = match cluster {
+        Some(cluster) => cluster.subscriptions().delete(&name).await?,
+        None => {
+            let store = Arc::clone(store);
+            blocking(move || store.delete_subscription(&name)).await??
+        }
+    };
+    if deleted {
         tracing::info!(name = %shown, "subscription deleted");
         Ok(proto::DeleteSubscriptionResponse {})
     } else {

@@ -12,6 +12,7 @@ mod auth;
 mod backup;
 mod cli;
 mod cli_client;
+mod cluster;
 mod durability;
 mod error_details;
 mod groups;

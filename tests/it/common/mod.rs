@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod groups;
 pub mod ops;
 pub mod web;
