@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod groups;
+pub mod nats;
 pub mod ops;
 pub mod web;
 
