@@ -299,6 +299,18 @@ impl NatsCluster {
         self.wait_healthy(i, deadline).await;
     }
 
+    /// Starts every server that does not run (after `kill` or `stop` of several, or all) and
+    /// waits as `start` does: all healthy and JetStream taking streams again.
+    pub async fn restart_all(&mut self) {
+        for i in 0..self.len() {
+            if self.nodes[i].child.is_none() {
+                let child = spawn(&self.binary, &self.nodes[i]);
+                self.nodes[i].child = Some(child);
+            }
+        }
+        self.wait_ready().await;
+    }
+
     /// What server `i` wrote to stdout and stderr, over all its runs.
     pub fn logs(&self, i: usize) -> String {
         fs::read_to_string(&self.nodes[i].log).unwrap_or_default()
@@ -327,6 +339,26 @@ impl NatsCluster {
             Some((200, body)) => Some(body),
             _ => None,
         }
+    }
+
+    /// The name of the JetStream meta leader as the first running server that knows one sees
+    /// it (from `/jsz`), if any does.
+    pub async fn meta_leader(&mut self) -> Option<String> {
+        for i in 0..self.len() {
+            if !self.is_running(i) {
+                continue;
+            }
+            let Some(body) = self.monitor(i, "/jsz").await else {
+                continue;
+            };
+            let jsz: serde_json::Value = serde_json::from_str(&body).expect("/jsz is JSON");
+            if let Some(leader) = jsz["meta_cluster"]["leader"].as_str() {
+                if !leader.is_empty() {
+                    return Some(leader.to_string());
+                }
+            }
+        }
+        None
     }
 
     /// Waits until server `i` answers `/healthz` with 200, panicking with its log at
