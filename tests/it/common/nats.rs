@@ -398,31 +398,36 @@ impl NatsCluster {
         for i in 0..self.len() {
             self.wait_healthy(i, deadline).await;
         }
-        let js = self.jetstream().await;
-        let replicas = self.len().min(5);
+        // Short tries: a request sent while the routes are still forming can lose its reply,
+        // and a create of a stream that exists with the same configuration succeeds.
+        let js = self.jetstream_with_timeout(Duration::from_secs(1)).await;
+        let probe = stream::Config {
+            name: "HARNESS_PROBE".into(),
+            subjects: vec!["harness.probe".into()],
+            num_replicas: if self.clustered { self.len().min(5) } else { 1 },
+            storage: stream::StorageType::Memory,
+            ..Default::default()
+        };
         loop {
-            let probe = stream::Config {
-                name: "HARNESS_PROBE".into(),
-                subjects: vec!["harness.probe".into()],
-                num_replicas: if self.clustered { replicas } else { 1 },
-                storage: stream::StorageType::Memory,
-                ..Default::default()
-            };
-            match js.create_stream(probe).await {
-                Ok(_) => {
-                    js.delete_stream("HARNESS_PROBE")
-                        .await
-                        .expect("delete the probe stream");
-                    return;
-                }
+            match js.create_stream(probe.clone()).await {
+                Ok(_) => break,
                 Err(error) if Instant::now() > deadline => panic!(
                     "JetStream not ready within {READY_TIMEOUT:?} (last error: {error}); \
                      logs:\n{}",
                     self.all_logs()
                 ),
-                Err(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        loop {
+            match js.delete_stream("HARNESS_PROBE").await {
+                Ok(_) => return,
+                Err(error) if error.to_string().contains("not found") => return,
+                Err(error) if Instant::now() > deadline => {
+                    panic!("could not delete the probe stream: {error}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
         }
     }
 }
