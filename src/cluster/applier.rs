@@ -1,8 +1,11 @@
 //! The applier: reads the cluster's stream in order and applies every message to this node's
 //! store, then tells this node's waiting appends what their batch became.
 //!
-//! One ordered consumer (ephemeral, no acks: the store itself remembers how far it got) starts
-//! after the last sequence the store applied. Up to [`MAX_APPLYING`] messages are handed to the
+//! One ephemeral pull consumer without acks (the store itself remembers how far it got) starts
+//! after the last sequence the store applied. It is checked the way an ordered consumer is (its
+//! delivery count must rise by one each time), but with a heartbeat of a second rather than the
+//! client library's fifteen: the consumer lives on one NATS server, and when that server dies the
+//! applier must notice in seconds, not after half a minute of appends waiting. Up to [`MAX_APPLYING`] messages are handed to the
 //! store's writer at once, so consecutive batches share a group commit; their outcomes come back
 //! in stream order. If the store fails, or the consumer breaks (NATS gone, a missed heartbeat),
 //! the applier drops everything in flight and starts over from what the store holds: the writer
@@ -16,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use async_nats::jetstream::consumer::{pull, DeliverPolicy};
+use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
 use async_nats::jetstream::stream::Stream as JetStream;
 use futures_util::stream::FuturesOrdered;
 use futures_util::StreamExt;
@@ -29,6 +32,15 @@ use crate::store::{AppendError, AppendReceipt, Store, StreamOrigin};
 /// Messages handed to the writer and not yet decided, at most: enough to fill group commits,
 /// few enough that a restart re-reads little.
 const MAX_APPLYING: usize = 256;
+/// Messages one pull request asks for.
+const PULL_BATCH: usize = 500;
+/// How often NATS says the consumer is alive when it has nothing to deliver; two missed in a
+/// row end the consumer's stream, and the applier starts over.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long one pull request waits for messages.
+const PULL_EXPIRES: Duration = Duration::from_secs(5);
+/// How long NATS keeps a consumer nobody pulls from.
+const CONSUMER_INACTIVE: Duration = Duration::from_secs(30);
 /// Pause before starting over after a failure, doubled up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -82,10 +94,15 @@ impl Applier {
         let after = self.store.applied_sequence();
         let consumer = match self
             .stream
-            .create_consumer(pull::OrderedConfig {
+            .create_consumer(pull::Config {
                 deliver_policy: DeliverPolicy::ByStartSequence {
                     start_sequence: after + 1,
                 },
+                ack_policy: AckPolicy::None,
+                // Gone by itself once this applier stops asking (a node that died, a restart).
+                inactive_threshold: CONSUMER_INACTIVE,
+                memory_storage: true,
+                num_replicas: 1,
                 ..Default::default()
             })
             .await
@@ -93,13 +110,21 @@ impl Applier {
             Ok(consumer) => consumer,
             Err(error) => return format!("cannot create the stream's consumer: {error}"),
         };
-        let mut messages = match consumer.messages().await {
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(PULL_BATCH)
+            .heartbeat(HEARTBEAT)
+            .expires(PULL_EXPIRES)
+            .messages()
+            .await;
+        let mut messages = match messages {
             Ok(messages) => messages,
             Err(error) => return format!("cannot read the stream: {error}"),
         };
         tracing::info!(from = after + 1, "applying the cluster's stream");
         let mut applying: FuturesOrdered<Applying> = FuturesOrdered::new();
         let mut previous = after;
+        let mut delivered = 0;
         let stopped = loop {
             tokio::select! {
                 message = messages.next(), if applying.len() < MAX_APPLYING => {
@@ -108,10 +133,14 @@ impl Applier {
                         Some(Err(error)) => break format!("the stream's consumer failed: {error}"),
                         None => break "the stream's consumer ended".to_string(),
                     };
-                    let (sequence, pending, published) = match message.info() {
-                        Ok(info) => (info.stream_sequence, info.pending, info.published),
+                    let (sequence, pending, published, count) = match message.info() {
+                        Ok(info) => (info.stream_sequence, info.pending, info.published, info.consumer_sequence),
                         Err(error) => break format!("a message without stream metadata: {error}"),
                     };
+                    if count != delivered + 1 {
+                        break format!("the consumer skipped deliveries ({delivered} then {count})");
+                    }
+                    delivered = count;
                     self.stream_last.fetch_max(sequence + pending, Ordering::Relaxed);
                     let origin = StreamOrigin {
                         sequence,

@@ -48,6 +48,8 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 const APPLY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a node waits for NATS at start before saying it cannot reach it.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a node waits at start for the stream to have a leader.
+const STREAM_LEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// JetStream's window for dropping a message published twice with one id: a publish retried
 /// by the client library after a lost acknowledgement. Idempotency itself does not depend on
 /// it: the log finds repeated entry ids forever.
@@ -318,7 +320,24 @@ async fn ensure_stream(
         .get_or_create_stream(config)
         .await
         .map_err(|e| failed(&e))?;
-    let info = stream.info().await.map_err(|e| failed(&e))?;
+    // A stream just created has no leader for a moment, and publishes then find no stream:
+    // wait for one, so the first append after start is taken.
+    let deadline = tokio::time::Instant::now() + STREAM_LEADER_TIMEOUT;
+    let info = loop {
+        let info = stream.info().await.map_err(|e| failed(&e))?;
+        let led = info.cluster.as_ref().is_none_or(|c| c.leader.is_some());
+        if led {
+            break info.clone();
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(failed(&format!(
+                "no leader after {} s: are enough JetStream servers up for {} replicas?",
+                STREAM_LEADER_TIMEOUT.as_secs(),
+                info.config.num_replicas
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     if info.config.num_replicas != settings.replicas {
         tracing::warn!(
             stream = %settings.stream,

@@ -541,8 +541,8 @@ impl EventLog for EventLogService {
             caller,
             request.into_inner(),
         )
-            .await
-            .map(Response::new)
+        .await
+        .map(Response::new)
     }
 
     async fn list_subscriptions(

@@ -9,13 +9,13 @@ use futures_util::{stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Status};
 
+use crate::cluster::ClusterNode;
 use crate::domain::subscription::{self as subscription_rules, Requester};
 use crate::domain::SubscriptionRejection;
 use crate::domain::{
     EntryFilter, EntryId, EntryKind, InvalidField, Position, SubscriptionName, SubscriptionState,
     Vocabulary,
 };
-use crate::cluster::ClusterNode;
 use crate::ops::auth::Caller;
 use crate::ops::grpc::refusal;
 use crate::ops::methods::Role;
@@ -397,9 +397,8 @@ pub async fn commit_checkpoint(
     let position = Position(request.position);
     let state = match cluster {
         Some(cluster) => {
-            let owner = |state: &SubscriptionState| {
-                state.check_owner(&name, requester(caller.as_ref()))
-            };
+            let owner =
+                |state: &SubscriptionState| state.check_owner(&name, requester(caller.as_ref()));
             cluster
                 .subscriptions()
                 .commit_checkpoint(&name, position, store.head(), owner)

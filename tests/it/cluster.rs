@@ -13,9 +13,22 @@ use tonic::Code;
 use crate::common::cluster::{cluster_info, digest, wait_for_head, ClusterNode};
 use crate::common::nats::{skip_without_nats, NatsCluster};
 use crate::common::{
-    append, entry_id, event, from_position, next_said, read_all, reason_of, seed_actors,
-    subscribe, Said,
+    append, entry_id, event, from_position, next_said, read_all, reason_of, seed_actors, subscribe,
+    Said, Subscription,
 };
+
+/// The positions a subscription delivers until it reaches `last`.
+async fn read_until(stream: &mut Subscription, last: u64) -> Vec<u64> {
+    let mut seen = Vec::new();
+    while seen.last().copied().unwrap_or(0) < last {
+        for said in next_said(stream, 30).await.expect("entries") {
+            if let Said::Entry(e) = said {
+                seen.push(e.position);
+            }
+        }
+    }
+    seen
+}
 
 /// Events per batch the writers append.
 const PER_BATCH: usize = 10;
@@ -41,6 +54,8 @@ fn batch(writer: &str, number: usize) -> Vec<proto::Entry> {
 struct Acknowledged {
     batches: BTreeMap<String, Vec<u64>>,
     unknown: Vec<String>,
+    /// Refusals seen, by message, for the test's report.
+    refusals: BTreeMap<String, usize>,
 }
 
 /// Appends batches through `urls` (its own node first, the others when that one fails) until
@@ -57,7 +72,11 @@ async fn writer(
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         let key = format!("{name}-{number}");
         let mut done = false;
-        for _attempt in 0..20 {
+        for attempt in 0..20_u64 {
+            if attempt > 0 {
+                // As a client should: back off, then try the next node.
+                tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
+            }
             let url = {
                 let urls = urls.lock().expect("urls");
                 urls[target % urls.len()].clone()
@@ -68,10 +87,19 @@ async fn writer(
             )
             .await;
             let Ok(Ok(mut client)) = client else {
+                *acknowledged
+                    .lock()
+                    .expect("acknowledged")
+                    .refusals
+                    .entry("cannot connect".into())
+                    .or_default() += 1;
                 target += 1;
                 continue;
             };
-            let call = tokio::time::timeout(Duration::from_secs(40), append(&mut client, batch(&name, number)));
+            let call = tokio::time::timeout(
+                Duration::from_secs(40),
+                append(&mut client, batch(&name, number)),
+            );
             match call.await {
                 Ok(Ok(response)) => {
                     let positions = response.results.iter().map(|r| r.position).collect();
@@ -84,8 +112,17 @@ async fn writer(
                     break;
                 }
                 Ok(Err(status)) => {
+                    *acknowledged
+                        .lock()
+                        .expect("acknowledged")
+                        .refusals
+                        .entry(format!("{:?}: {}", status.code(), status.message()))
+                        .or_default() += 1;
                     assert!(
-                        matches!(status.code(), Code::Unavailable | Code::Cancelled | Code::Unknown),
+                        matches!(
+                            status.code(),
+                            Code::Unavailable | Code::Cancelled | Code::Unknown
+                        ),
                         "writer {name}: unexpected refusal {status:?}"
                     );
                     target += 1;
@@ -114,7 +151,9 @@ async fn three_nodes_keep_one_log_through_a_killed_nats_server_and_a_killed_node
     let mut client = nodes[0].client().await;
     append(&mut client, seed_actors()).await.expect("actors");
 
-    let urls = Arc::new(Mutex::new(nodes.iter().map(ClusterNode::url).collect::<Vec<_>>()));
+    let urls = Arc::new(Mutex::new(
+        nodes.iter().map(ClusterNode::url).collect::<Vec<_>>(),
+    ));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let acknowledged = Arc::new(Mutex::new(Acknowledged::default()));
     let writers: Vec<_> = (0..3)
@@ -134,7 +173,11 @@ async fn three_nodes_keep_one_log_through_a_killed_nats_server_and_a_killed_node
         async move {
             let deadline = Instant::now() + Duration::from_secs(60);
             while count() < n {
-                assert!(Instant::now() < deadline, "the writers acknowledged only {} batches", count());
+                assert!(
+                    Instant::now() < deadline,
+                    "the writers acknowledged only {} batches",
+                    count()
+                );
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
@@ -156,7 +199,10 @@ async fn three_nodes_keep_one_log_through_a_killed_nats_server_and_a_killed_node
     }
 
     // Every node reaches the same head, with the same log.
-    let (head, _) = cluster_info(&mut client).await;
+    let mut head = 0;
+    for node in &nodes {
+        head = head.max(cluster_info(&mut node.client().await).await.0);
+    }
     let all: Vec<&ClusterNode> = nodes.iter().collect();
     wait_for_head(&all, head, Duration::from_secs(60)).await;
     let mut logs = Vec::new();
@@ -180,28 +226,48 @@ async fn three_nodes_keep_one_log_through_a_killed_nats_server_and_a_killed_node
     // Nothing doubled; every acknowledged batch whole, where it was acknowledged.
     let mut at: HashMap<String, u64> = HashMap::new();
     for entry in log {
-        assert!(at.insert(entry_id(entry), entry.position).is_none(), "{} twice", entry_id(entry));
+        assert!(
+            at.insert(entry_id(entry), entry.position).is_none(),
+            "{} twice",
+            entry_id(entry)
+        );
     }
     let acknowledged = acknowledged.lock().expect("acknowledged");
     for (key, positions) in &acknowledged.batches {
         for (i, position) in positions.iter().enumerate() {
-            assert_eq!(at.get(&format!("{key}-{i}")), Some(position), "acknowledged {key}-{i}");
+            assert_eq!(
+                at.get(&format!("{key}-{i}")),
+                Some(position),
+                "acknowledged {key}-{i}"
+            );
         }
     }
     // A batch whose writer never heard back is all there or not at all, in one run.
     for key in &acknowledged.unknown {
-        let found: Vec<u64> = (0..PER_BATCH).filter_map(|i| at.get(&format!("{key}-{i}")).copied()).collect();
-        assert!(found.is_empty() || found.len() == PER_BATCH, "half of {key}: {found:?}");
-        assert!(found.windows(2).all(|w| w[1] == w[0] + 1), "{key} not contiguous");
+        let found: Vec<u64> = (0..PER_BATCH)
+            .filter_map(|i| at.get(&format!("{key}-{i}")).copied())
+            .collect();
+        assert!(
+            found.is_empty() || found.len() == PER_BATCH,
+            "half of {key}: {found:?}"
+        );
+        assert!(
+            found.windows(2).all(|w| w[1] == w[0] + 1),
+            "{key} not contiguous"
+        );
     }
     for positions in acknowledged.batches.values() {
-        assert!(positions.windows(2).all(|w| w[1] == w[0] + 1), "a batch not contiguous");
+        assert!(
+            positions.windows(2).all(|w| w[1] == w[0] + 1),
+            "a batch not contiguous"
+        );
     }
     eprintln!(
-        "{} acknowledged batches, {} unknown, head {head}, digest {}",
+        "{} acknowledged batches, {} unknown, head {head}, digest {}; refusals: {:#?}",
         acknowledged.batches.len(),
         acknowledged.unknown.len(),
-        digests[0]
+        digests[0],
+        acknowledged.refusals
     );
 }
 
@@ -227,8 +293,8 @@ async fn expected_head_duplicates_and_reads_hold_across_nodes() {
             validate_only: false,
         };
         let (first, second) = tokio::join!(
-            on_a.clone().append(ask(format!("race-a-{round}"))),
-            on_b.clone().append(ask(format!("race-b-{round}"))),
+            on_a.append(ask(format!("race-a-{round}"))),
+            on_b.append(ask(format!("race-b-{round}"))),
         );
         let outcomes = [&first, &second];
         let won = outcomes.iter().filter(|o| o.is_ok()).count();
@@ -240,18 +306,21 @@ async fn expected_head_duplicates_and_reads_hold_across_nodes() {
 
     // The same id appended on two nodes at once is stored once, at one position.
     let same = || vec![event("same-id", "backs", "iran", "liwa-al-quds", "2014")];
-    let (first, second) = tokio::join!(
-        append(&mut on_a, same()),
-        append(&mut on_b, same()),
-    );
+    let (first, second) = tokio::join!(append(&mut on_a, same()), append(&mut on_b, same()),);
     let (first, second) = (first.expect("a"), second.expect("b"));
     assert_eq!(first.results[0].position, second.results[0].position);
-    assert_ne!(first.results[0].duplicate, second.results[0].duplicate, "exactly one is new");
+    assert_ne!(
+        first.results[0].duplicate, second.results[0].duplicate,
+        "exactly one is new"
+    );
 
     // Read your writes on another node: a query naming the position waits for it.
-    let written = append(&mut on_a, vec![event("ryw", "funds", "iran", "liwa-al-quds", "2019")])
-        .await
-        .expect("append on a");
+    let written = append(
+        &mut on_a,
+        vec![event("ryw", "funds", "iran", "liwa-al-quds", "2019")],
+    )
+    .await
+    .expect("append on a");
     let position = written.results[0].position;
     let found = on_b
         .query_events(proto::QueryEventsRequest {
@@ -263,7 +332,10 @@ async fn expected_head_duplicates_and_reads_hold_across_nodes() {
         .await
         .expect("query on b")
         .into_inner();
-    assert!(found.events.iter().any(|e| e.position == position), "{found:?}");
+    assert!(
+        found.entries.iter().any(|e| e.position == position),
+        "{found:?}"
+    );
 
     // Both nodes hold the same log, and say how far they applied the stream.
     let head = cluster_info(&mut on_a).await.0;
@@ -285,7 +357,10 @@ async fn expected_head_duplicates_and_reads_hold_across_nodes() {
             ..Default::default()
         })
         .await;
-    assert_eq!(refused.as_ref().err().map(|s| s.code()), Some(Code::FailedPrecondition));
+    assert_eq!(
+        refused.as_ref().err().map(|s| s.code()),
+        Some(Code::FailedPrecondition)
+    );
     assert_eq!(reason_of(&refused), "GROUPS_NOT_REPLICATED");
 }
 
@@ -305,28 +380,19 @@ async fn a_named_subscriber_gets_another_nodes_appends_once_in_order_on_any_node
         name: "analysts".into(),
         ..from_position(1)
     };
-    let read_until = |stream: &mut crate::common::Subscription, last: u64| {
-        let stream = stream;
-        async move {
-            let mut seen = Vec::new();
-            while seen.last().copied().unwrap_or(0) < last {
-                for said in next_said(stream, 30).await.expect("entries") {
-                    if let Said::Entry(e) = said {
-                        seen.push(e.position);
-                    }
-                }
-            }
-            seen
-        }
-    };
     // A subscriber on b reads what a appends, and checkpoints on b.
     let mut on_b = b.client().await;
     let mut stream = subscribe(&mut on_b, named()).await.expect("subscribe on b");
     for number in 0..5 {
-        append(&mut on_a, batch("x", number)).await.expect("append on a");
+        append(&mut on_a, batch("x", number))
+            .await
+            .expect("append on a");
     }
     let seen = read_until(&mut stream, 28).await;
-    assert_eq!(seen, (1..=*seen.last().expect("entries")).collect::<Vec<_>>());
+    assert_eq!(
+        seen,
+        (1..=*seen.last().expect("entries")).collect::<Vec<_>>()
+    );
     let checkpoint = *seen.last().expect("entries");
     on_b.commit_checkpoint(proto::CommitCheckpointRequest {
         name: "analysts".into(),
@@ -339,7 +405,9 @@ async fn a_named_subscriber_gets_another_nodes_appends_once_in_order_on_any_node
     // b dies; a goes on appending; the subscriber resumes by name on c.
     b.kill().await;
     for number in 5..10 {
-        append(&mut on_a, batch("x", number)).await.expect("append on a");
+        append(&mut on_a, batch("x", number))
+            .await
+            .expect("append on a");
     }
     let last = 3 + 10 * PER_BATCH as u64;
     let mut on_c = c.client().await;
@@ -361,11 +429,16 @@ async fn a_named_subscriber_gets_another_nodes_appends_once_in_order_on_any_node
     // b comes back, catches up from the stream, and resumes where c left off.
     b.restart().await;
     wait_for_head(&[&b], last, Duration::from_secs(30)).await;
-    append(&mut on_a, batch("x", 10)).await.expect("append on a");
+    append(&mut on_a, batch("x", 10))
+        .await
+        .expect("append on a");
     let mut on_b = b.client().await;
     let mut stream = subscribe(&mut on_b, named()).await.expect("resume on b");
     let after_restart = read_until(&mut stream, last + PER_BATCH as u64).await;
-    assert_eq!(after_restart, (last + 1..=last + PER_BATCH as u64).collect::<Vec<_>>());
+    assert_eq!(
+        after_restart,
+        (last + 1..=last + PER_BATCH as u64).collect::<Vec<_>>()
+    );
     let listed = on_b
         .list_subscriptions(proto::ListSubscriptionsRequest {})
         .await
@@ -386,7 +459,14 @@ async fn a_node_without_nats_says_so_and_recovers_when_it_returns() {
     drop(closed);
     let dir = tempfile::tempdir().expect("temp dir");
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventlog"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--node-name", "a", "--nats-url"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--node-name",
+            "a",
+            "--nats-url",
+        ])
         .arg(format!("nats://127.0.0.1:{port}"))
         .arg("--data-dir")
         .arg(dir.path().join("unreachable"))
@@ -398,7 +478,9 @@ async fn a_node_without_nats_says_so_and_recovers_when_it_returns() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains(&format!("cannot connect to NATS at nats://127.0.0.1:{port}")),
+        stderr.contains(&format!(
+            "cannot connect to NATS at nats://127.0.0.1:{port}"
+        )),
         "{stderr}"
     );
 
@@ -416,15 +498,25 @@ async fn a_node_without_nats_says_so_and_recovers_when_it_returns() {
         match result {
             Err(status) => break (status, started.elapsed()),
             Ok(_) => {
-                assert!(Instant::now() < deadline, "appends kept working without NATS");
+                assert!(
+                    Instant::now() < deadline,
+                    "appends kept working without NATS"
+                );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     };
     assert_eq!(refused.0.code(), Code::Unavailable, "{:?}", refused.0);
-    assert_eq!(reason_of(&Err::<(), _>(refused.0.clone())), "CLUSTER_UNAVAILABLE");
+    assert_eq!(
+        reason_of(&Err::<(), _>(refused.0.clone())),
+        "CLUSTER_UNAVAILABLE"
+    );
     assert!(refused.1 < Duration::from_secs(12), "took {:?}", refused.1);
-    assert_eq!(read_all(&mut client).await.len(), 3, "reads go on without NATS");
+    assert_eq!(
+        read_all(&mut client).await.len(),
+        3,
+        "reads go on without NATS"
+    );
     nats.restart(0).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let appended = loop {
@@ -432,7 +524,11 @@ async fn a_node_without_nats_says_so_and_recovers_when_it_returns() {
             Ok(response) => break response,
             Err(status) => {
                 assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-                assert!(Instant::now() < deadline, "the node did not recover: {}", a.logs());
+                assert!(
+                    Instant::now() < deadline,
+                    "the node did not recover: {}",
+                    a.logs()
+                );
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }

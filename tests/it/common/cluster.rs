@@ -26,7 +26,12 @@ pub struct ClusterNode {
 impl ClusterNode {
     /// Starts node `name` on a data directory under `dir`, over the NATS servers `nats_urls`,
     /// creating the stream with `replicas` replicas if it is missing.
-    pub async fn start(dir: &std::path::Path, name: &str, nats_urls: &str, replicas: u8) -> ClusterNode {
+    pub async fn start(
+        dir: &std::path::Path,
+        name: &str,
+        nats_urls: &str,
+        replicas: u8,
+    ) -> ClusterNode {
         let mut node = ClusterNode {
             name: name.to_string(),
             data_dir: dir.join(name),
@@ -109,7 +114,10 @@ pub async fn cluster_info(client: &mut EventLogClient<Channel>) -> (u64, proto::
         .await
         .expect("GetLogInfo")
         .into_inner();
-    (info.head, info.cluster.expect("a cluster node reports its cluster"))
+    (
+        info.head,
+        info.cluster.expect("a cluster node reports its cluster"),
+    )
 }
 
 /// Waits (at most `patience`) until every node's head is `head`.
