@@ -831,6 +831,8 @@ mod group_tests;
 #[cfg(test)]
 mod query_tests;
 #[cfg(test)]
+mod replicated_tests;
+#[cfg(test)]
 mod same_as_tests;
 #[cfg(test)]
 mod tests;

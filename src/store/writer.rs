@@ -455,6 +455,10 @@ impl WriterState {
         let mut applied = self.applied;
         let mut recorded_at = self.last_recorded_at;
         let now = SystemTime::now();
+        // Replicated batches decided without writing (refusals, passed over) are answered after
+        // `applied` has moved past them, so that whoever reads `applied` on hearing the answer
+        // sees it there.
+        let mut decided: Vec<(Reply, Result<AppendReceipt, AppendError>)> = Vec::new();
         for job in group {
             if let Err(refusal) = self.admit(&job, applied) {
                 let _ = job.reply.send(Err(refusal.into()));
@@ -464,10 +468,13 @@ impl WriterState {
                 // A message of the stream that carries no batch (one this release cannot read):
                 // every node passes over it alike.
                 applied = origin.sequence;
-                let _ = job.reply.send(Ok(AppendReceipt {
-                    entries: Vec::new(),
-                    head,
-                }));
+                decided.push((
+                    job.reply,
+                    Ok(AppendReceipt {
+                        entries: Vec::new(),
+                        head,
+                    }),
+                ));
                 continue;
             }
             let view = GroupView {
@@ -506,10 +513,15 @@ impl WriterState {
                 Err(PlanError::Rejected(rejection)) => {
                     // A rule of the log refused it: every node refuses it alike, so the stream
                     // moves past it.
-                    if let Some(origin) = job.origin {
-                        applied = origin.sequence;
+                    match job.origin {
+                        Some(origin) => {
+                            applied = origin.sequence;
+                            decided.push((job.reply, Err(rejection.into())));
+                        }
+                        None => {
+                            let _ = job.reply.send(Err(rejection.into()));
+                        }
                     }
-                    let _ = job.reply.send(Err(rejection.into()));
                 }
                 Err(PlanError::View(error)) => {
                     let _ = job.reply.send(Err(error.into()));
@@ -528,6 +540,7 @@ impl WriterState {
                 for accepted in accepted {
                     let _ = accepted.reply.send(Err(full.clone().into()));
                 }
+                answer(decided);
                 return;
             }
             let mut records = Vec::new();
@@ -560,6 +573,7 @@ impl WriterState {
                         .reply
                         .send(Err(StoreError::Poisoned(error.to_string()).into()));
                 }
+                answer(decided);
                 return;
             }
             self.head = head;
@@ -574,6 +588,7 @@ impl WriterState {
             self.applied = applied;
             self.applied_tx.send_replace(applied);
         }
+        answer(decided);
         let mut committed = Vec::new();
         for accepted in accepted {
             let mut results = Vec::with_capacity(accepted.plan.entries.len());
@@ -627,6 +642,16 @@ impl WriterState {
             )),
             _ => Ok(()),
         }
+    }
+}
+
+/// Where a request's answer goes.
+type Reply = oneshot::Sender<Result<AppendReceipt, AppendError>>;
+
+/// Sends answers decided earlier in a group.
+fn answer(decided: Vec<(Reply, Result<AppendReceipt, AppendError>)>) {
+    for (reply, outcome) in decided {
+        let _ = reply.send(outcome);
     }
 }
 

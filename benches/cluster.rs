@@ -1,0 +1,308 @@
+//! Cluster mode against the embedded node, in one run (issue 16).
+//!
+//! Three nats-server processes (one JetStream cluster, the stream R3) on loopback and three
+//! eventlog nodes in this process; the same loads against an embedded node in the same run:
+//!
+//! - batched `Append` (100 events of ~500 B) from one client, through node A;
+//! - 64 concurrent clients appending one event per call, through node A;
+//! - apply lag at 1k events/s: batches of 10 appended on A every 10 ms, timed until a live
+//!   subscriber on B receives them (p50, p99);
+//! - a new node with an empty data directory catching up the whole stream, against a
+//!   `Subscribe` from position 1 on the embedded node holding the same entries.
+//!
+//! Each cluster figure is measured with JetStream's default `sync_interval` and with
+//! `sync_interval: always` (what docs/nats/eventlog-nats.conf recommends).
+//!
+//! Needs nats-server: `EVENTLOG_NATS_SERVER` (see scripts/nats-deps.sh) or on PATH.
+//! `EVENTLOG_BENCH_CATCH_UP` sets the entries of the catch-up (default 100000; 1000000 by hand).
+//! Run with `cargo bench --bench cluster`.
+
+use std::time::{Duration, Instant};
+
+use eventlog::cluster::ClusterSettings;
+use eventlog::proto::event_log_client::EventLogClient;
+use eventlog::proto::{self, subscribe_response::Message as Said};
+use eventlog::server::{self, RunningServer, Settings};
+use tonic::transport::Channel;
+
+#[path = "support/load.rs"]
+mod load;
+#[allow(dead_code)]
+#[path = "../tests/it/common/nats.rs"]
+mod nats;
+
+use load::{actor_entries, append_request, check, CACHE_BYTES};
+use nats::{NatsCluster, Sync as SyncInterval};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const BATCH: usize = 100;
+const BATCHES: usize = 300;
+const CLIENTS: usize = 64;
+const SINGLE_EVENTS: usize = CLIENTS * 40;
+const LAG_SECONDS: u64 = 10;
+const LAG_BATCH: usize = 10;
+
+struct Node {
+    running: RunningServer,
+}
+
+impl Node {
+    async fn start(dir: &std::path::Path, name: &str, cluster: Option<&str>) -> Node {
+        let running = server::start(&Settings {
+            data_dir: dir.join(name),
+            listen: "127.0.0.1:0".parse().expect("address"),
+            cache_capacity_bytes: CACHE_BYTES,
+            cluster: cluster.map(|urls| ClusterSettings {
+                urls: urls.to_string(),
+                node_name: name.to_string(),
+                stream: "eventlog".into(),
+                replicas: 3,
+                creds: None,
+                tls_ca: None,
+                tls_client: None,
+            }),
+            ..Settings::default()
+        })
+        .await
+        .expect("node starts");
+        Node { running }
+    }
+
+    async fn client(&self) -> EventLogClient<Channel> {
+        EventLogClient::connect(format!("http://{}", self.running.local_addr))
+            .await
+            .expect("connect")
+            .max_decoding_message_size(64 * 1024 * 1024)
+    }
+
+    async fn head(&self) -> u64 {
+        let info = self
+            .client()
+            .await
+            .get_log_info(proto::GetLogInfoRequest {})
+            .await;
+        info.expect("GetLogInfo").into_inner().head
+    }
+}
+
+/// Events per second of `BATCHES` batched appends.
+async fn batched(node: &Node) -> f64 {
+    let mut client = node.client().await;
+    let started = Instant::now();
+    for _ in 0..BATCHES {
+        check(client.append(append_request(BATCH)).await, BATCH);
+    }
+    (BATCHES * BATCH) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Events per second of 64 clients appending one event per call.
+async fn single(node: &Node) -> f64 {
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        clients.push(node.client().await);
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            tokio::spawn(async move {
+                for _ in 0..SINGLE_EVENTS / CLIENTS {
+                    check(client.append(append_request(1)).await, 1);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("client");
+    }
+    SINGLE_EVENTS as f64 / started.elapsed().as_secs_f64()
+}
+
+/// p50 and p99 of the time from an append on `a` until a subscriber on `b` has it, at 1k
+/// events/s.
+async fn apply_lag(a: &Node, b: &Node) -> (Duration, Duration) {
+    let from = b.head().await + 1;
+    let mut stream = b
+        .client()
+        .await
+        .subscribe(proto::SubscribeRequest {
+            start: Some(proto::subscribe_request::Start::FromPosition(from)),
+            ..Default::default()
+        })
+        .await
+        .expect("subscribe")
+        .into_inner();
+    let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Instant)>();
+    let mut client = a.client().await;
+    let writer = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        let rounds = LAG_SECONDS * 100;
+        for _ in 0..rounds {
+            tick.tick().await;
+            let sent = Instant::now();
+            let response = client
+                .append(append_request(LAG_BATCH))
+                .await
+                .expect("append");
+            let last = response
+                .into_inner()
+                .results
+                .last()
+                .expect("results")
+                .position;
+            let _ = sent_tx.send((last, sent));
+        }
+    });
+    let mut lags = Vec::new();
+    let mut pending: Vec<(u64, Instant)> = Vec::new();
+    let expected = (LAG_SECONDS * 100) as usize;
+    while lags.len() < expected {
+        let message = tokio::time::timeout(Duration::from_secs(30), stream.message())
+            .await
+            .expect("entries in time")
+            .expect("stream")
+            .expect("open");
+        let arrived = Instant::now();
+        let last = match message.message {
+            Some(Said::Entry(e)) => e.position,
+            Some(Said::Entries(es)) => es.entries.last().map_or(0, |e| e.position),
+            _ => continue,
+        };
+        while let Ok(sent) = sent_rx.try_recv() {
+            pending.push(sent);
+        }
+        pending.retain(|(position, sent)| {
+            if *position <= last {
+                lags.push(arrived - *sent);
+                false
+            } else {
+                true
+            }
+        });
+    }
+    writer.await.expect("writer");
+    lags.sort();
+    (lags[lags.len() / 2], lags[lags.len() * 99 / 100])
+}
+
+/// Seconds until a `Subscribe` from position 1 on `node` has delivered `head` entries.
+async fn subscribe_all(node: &Node, head: u64) -> f64 {
+    let mut stream = node
+        .client()
+        .await
+        .subscribe(proto::SubscribeRequest {
+            start: Some(proto::subscribe_request::Start::FromPosition(1)),
+            ..Default::default()
+        })
+        .await
+        .expect("subscribe")
+        .into_inner();
+    let started = Instant::now();
+    loop {
+        let message = stream.message().await.expect("stream").expect("open");
+        let last = match message.message {
+            Some(Said::Entry(e)) => e.position,
+            Some(Said::Entries(es)) => es.entries.last().map_or(0, |e| e.position),
+            _ => 0,
+        };
+        if last >= head {
+            return started.elapsed().as_secs_f64();
+        }
+    }
+}
+
+/// Appends `count` events through `node` in batches of 1000.
+async fn fill(node: &Node, count: usize) {
+    let mut client = node.client().await;
+    for _ in 0..count / 1000 {
+        check(client.append(append_request(1000)).await, 1000);
+    }
+}
+
+async fn cluster_run(sync: SyncInterval, embedded_batched: f64, embedded_single: f64) {
+    let nats = NatsCluster::start_with(3, sync).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = Node::start(dir.path(), "a", Some(&nats.urls())).await;
+    let b = Node::start(dir.path(), "b", Some(&nats.urls())).await;
+    let c = Node::start(dir.path(), "c", Some(&nats.urls())).await;
+    a.client()
+        .await
+        .append(proto::AppendRequest {
+            entries: actor_entries(),
+            ..Default::default()
+        })
+        .await
+        .expect("actors");
+    let batched = batched(&a).await;
+    let single = single(&a).await;
+    let (p50, p99) = apply_lag(&a, &b).await;
+    println!(
+        "cluster ({sync:?} sync): batched {batched:.0} events/s ({:.2} x embedded), 64 clients \
+         {single:.0} events/s ({:.2} x embedded), apply lag A->B at 1k events/s p50 {:.1} ms p99 {:.1} ms",
+        batched / embedded_batched,
+        single / embedded_single,
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+    );
+    if sync == SyncInterval::Default {
+        let total: usize = std::env::var("EVENTLOG_BENCH_CATCH_UP")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000);
+        fill(&a, total).await;
+        let head = a.head().await;
+        let started = Instant::now();
+        let d = Node::start(dir.path(), "d", Some(&nats.urls())).await;
+        while d.head().await < head {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let joined = started.elapsed().as_secs_f64();
+        let local = subscribe_all(&a, head).await;
+        println!(
+            "catch-up of {head} entries: a new node from the stream {:.0} entries/s ({joined:.1} s); \
+             Subscribe from 1 on a node's own store {:.0} entries/s ({local:.1} s); ratio {:.2}",
+            head as f64 / joined,
+            head as f64 / local,
+            local / joined
+        );
+        d.running.stop().await.expect("stop d");
+    }
+    for node in [a, b, c] {
+        node.running.stop().await.expect("stop");
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        println!("cluster: bench");
+        return;
+    }
+    if nats::nats_server_binary().is_none() {
+        eprintln!("no nats-server: export EVENTLOG_NATS_SERVER=\"$(bash scripts/nats-deps.sh)\"");
+        std::process::exit(2);
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let embedded = Node::start(dir.path(), "embedded", None).await;
+        embedded
+            .client()
+            .await
+            .append(proto::AppendRequest {
+                entries: actor_entries(),
+                ..Default::default()
+            })
+            .await
+            .expect("actors");
+        let embedded_batched = batched(&embedded).await;
+        let embedded_single = single(&embedded).await;
+        println!(
+            "embedded: batched {embedded_batched:.0} events/s, 64 clients {embedded_single:.0} events/s"
+        );
+        embedded.running.stop().await.expect("stop");
+        cluster_run(SyncInterval::Default, embedded_batched, embedded_single).await;
+        cluster_run(SyncInterval::Always, embedded_batched, embedded_single).await;
+    });
+}
