@@ -48,7 +48,7 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 const APPLY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a node waits for NATS at start before saying it cannot reach it.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a node waits at start for the stream to have a leader.
+/// How long a node waits at start for JetStream to answer and the stream to have a leader.
 const STREAM_LEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// JetStream's window for dropping a message published twice with one id: a publish retried
 /// by the client library after a lost acknowledgement. Idempotency itself does not depend on
@@ -316,13 +316,32 @@ async fn ensure_stream(
         stream: settings.stream.clone(),
         reason: error.to_string(),
     };
-    let mut stream = jetstream
-        .get_or_create_stream(config)
-        .await
-        .map_err(|e| failed(&e))?;
+    // A JetStream cluster that has just started has no meta leader for a few seconds and
+    // answers nothing: keep asking until the deadline.
+    let deadline = tokio::time::Instant::now() + STREAM_LEADER_TIMEOUT;
+    let mut stream = loop {
+        let attempt = tokio::time::timeout(
+            Duration::from_secs(2),
+            jetstream.get_or_create_stream(config.clone()),
+        )
+        .await;
+        match attempt {
+            Ok(Ok(stream)) => break stream,
+            Ok(Err(error)) if tokio::time::Instant::now() >= deadline => {
+                return Err(failed(&error))
+            }
+            Err(_) if tokio::time::Instant::now() >= deadline => {
+                return Err(failed(&format!(
+                    "no answer from JetStream within {} s: is JetStream enabled (-js), and do \
+                     enough of the cluster's servers run to elect a leader?",
+                    STREAM_LEADER_TIMEOUT.as_secs()
+                )))
+            }
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
     // A stream just created has no leader for a moment, and publishes then find no stream:
     // wait for one, so the first append after start is taken.
-    let deadline = tokio::time::Instant::now() + STREAM_LEADER_TIMEOUT;
     let info = loop {
         let info = stream.info().await.map_err(|e| failed(&e))?;
         let led = info.cluster.as_ref().is_none_or(|c| c.leader.is_some());
