@@ -677,6 +677,79 @@ mod tests {
     }
 
     #[test]
+    fn cluster_mode_is_set_by_flags_or_the_file_and_refuses_half_a_setting() {
+        let embedded = resolve(&["eventlog", "serve"]).expect("resolves");
+        assert!(embedded.settings.cluster.is_none(), "embedded by default");
+        let cluster = resolve(&[
+            "eventlog",
+            "serve",
+            "--nats-url",
+            "nats://127.0.0.1:4222,nats://127.0.0.1:4223",
+            "--node-name",
+            "node-1",
+            "--nats-replicas",
+            "1",
+        ])
+        .expect("resolves")
+        .settings
+        .cluster
+        .expect("cluster mode");
+        assert_eq!(cluster.urls, "nats://127.0.0.1:4222,nats://127.0.0.1:4223");
+        assert_eq!(cluster.node_name, "node-1");
+        assert_eq!((cluster.stream.as_str(), cluster.replicas), ("eventlog", 1));
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("eventlog.toml");
+        std::fs::write(
+            &file,
+            "nats_url = \"nats://n1:4222\"\nnode_name = \"n1\"\nnats_stream = \"conflict\"\n",
+        )
+        .expect("write");
+        let path = file.to_str().expect("utf-8");
+        let from_file = resolve(&["eventlog", "serve", "--config", path])
+            .expect("resolves")
+            .settings
+            .cluster
+            .expect("cluster mode from the file");
+        assert_eq!(
+            (from_file.stream.as_str(), from_file.replicas),
+            ("conflict", 3)
+        );
+
+        let nameless = resolve(&["eventlog", "serve", "--nats-url", "nats://n1:4222"]);
+        assert!(nameless
+            .expect_err("refused")
+            .to_string()
+            .contains("needs --node-name"));
+        let spaced = resolve(&[
+            "eventlog",
+            "serve",
+            "--nats-url",
+            "nats://n1:4222",
+            "--node-name",
+            "a b",
+        ]);
+        assert!(spaced
+            .expect_err("refused")
+            .to_string()
+            .contains("letters, digits"));
+        let half_tls = resolve(&[
+            "eventlog",
+            "serve",
+            "--nats-url",
+            "nats://n1:4222",
+            "--node-name",
+            "a",
+            "--nats-tls-cert",
+            "c.pem",
+        ]);
+        assert!(half_tls
+            .expect_err("refused")
+            .to_string()
+            .contains("go together"));
+    }
+
+    #[test]
     fn a_share_out_of_range_is_refused_from_the_file_as_from_the_flag() {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("eventlog.toml");

@@ -279,7 +279,7 @@ async fn expected_head_duplicates_and_reads_hold_across_nodes() {
     let nats = NatsCluster::start_single().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let a = ClusterNode::start(dir.path(), "a", &nats.urls(), 1).await;
-    let b = ClusterNode::start(dir.path(), "b", &nats.urls(), 1).await;
+    let mut b = ClusterNode::start(dir.path(), "b", &nats.urls(), 1).await;
     let (mut on_a, mut on_b) = (a.client().await, b.client().await);
     let seeded = append(&mut on_a, seed_actors()).await.expect("actors");
 
@@ -362,6 +362,34 @@ async fn expected_head_duplicates_and_reads_hold_across_nodes() {
         Some(Code::FailedPrecondition)
     );
     assert_eq!(reason_of(&refused), "GROUPS_NOT_REPLICATED");
+
+    // A new node from a copy of another node's data directory (the way in once the stream no
+    // longer holds its start) resumes after what the copy holds, under a name of its own.
+    b.kill().await;
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&b.data_dir)
+        .arg(dir.path().join("d"))
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    let later = append(
+        &mut on_a,
+        vec![event("later", "funds", "iran", "liwa-al-quds", "2020")],
+    )
+    .await
+    .expect("append on a");
+    let d = ClusterNode::start(dir.path(), "d", &nats.urls(), 1).await;
+    wait_for_head(&[&d], later.head, Duration::from_secs(10)).await;
+    let mut on_d = d.client().await;
+    assert_eq!(
+        digest(&read_all(&mut on_d).await),
+        digest(&read_all(&mut on_a).await)
+    );
+    assert_eq!(
+        cluster_info(&mut on_d).await.1.applied_sequence,
+        cluster_info(&mut on_a).await.1.applied_sequence
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
