@@ -297,6 +297,7 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
                 cluster.clone(),
                 Arc::clone(&store),
                 streams_shutdown.clone(),
+                metrics.cluster().clone(),
             )
             .await?,
         )),

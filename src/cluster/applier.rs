@@ -26,6 +26,7 @@ use futures_util::StreamExt;
 
 use super::batch::{Batch, ORIGIN_HEADER};
 use super::waiters::{Outcome, Waiters};
+use crate::ops::metrics::cluster::ClusterMetrics;
 use crate::shutdown::Shutdown;
 use crate::store::{AppendError, AppendReceipt, Store, StreamOrigin};
 
@@ -57,13 +58,21 @@ pub struct Applier {
     pub node: String,
     /// The stream's last sequence as last heard (from a delivered message's pending count).
     pub stream_last: Arc<AtomicU64>,
+    /// Where the node reports how far it is.
+    pub metrics: ClusterMetrics,
 }
 
 type Applying = Pin<Box<dyn Future<Output = Applied> + Send>>;
 
 impl Applier {
-    /// Applies the stream until `shutdown`, starting over after every failure.
-    pub async fn run(self, mut shutdown: Shutdown) {
+    /// Applies the stream until `shutdown`, starting over after every failure; then tells the
+    /// appends still waiting that their node is stopping.
+    pub async fn run(self, shutdown: Shutdown) {
+        self.apply_until(shutdown).await;
+        self.waiters.close();
+    }
+
+    async fn apply_until(&self, mut shutdown: Shutdown) {
         let mut backoff = FIRST_BACKOFF;
         loop {
             let started_at = self.store.applied_sequence();
@@ -148,7 +157,8 @@ impl Applier {
                         published: SystemTime::from(published),
                     };
                     previous = sequence;
-                    applying.push_back(self.apply(self.request_of(&message), origin, &message.payload));
+                    let queued = self.enqueue(self.request_of(&message), origin, &message.payload).await;
+                    applying.push_back(queued);
                 }
                 Some(applied) = applying.next() => {
                     if let Some(failure) = self.settle(applied) {
@@ -185,32 +195,69 @@ impl Applier {
         if let Some(request) = applied.request {
             self.waiters.settle(&request, applied.outcome);
         }
+        self.metrics.applied(
+            self.store.applied_sequence(),
+            self.stream_last.load(Ordering::Relaxed),
+        );
+        self.metrics.waiting(self.waiters.len());
         None
     }
 
-    /// Applies one message.
-    fn apply(&self, request: Option<String>, origin: StreamOrigin, payload: &[u8]) -> Applying {
-        let store = Arc::clone(&self.store);
-        let batch = Batch::decode(payload);
-        Box::pin(async move {
-            let sequence = origin.sequence;
-            let decoded = match batch {
-                None => Err(None),
-                Some(batch) => match Store::open_replicated(&batch.records) {
-                    Ok(entries) => Ok((entries, batch)),
-                    Err(damage) => Err(Some(damage)),
-                },
-            };
-            let (entries, batch) = match decoded {
-                Ok(decoded) => decoded,
-                Err(damage) => {
-                    // Every node reads the same bytes and passes over them alike.
-                    tracing::error!(
-                        sequence,
-                        damage = damage.as_ref().map(ToString::to_string),
-                        "a stream message that is not a readable batch; passing over it"
-                    );
-                    let outcome = match (store.pass_over_replicated(origin).await, damage) {
+    /// Hands one message to the store's writer, in stream order (this returns once it is
+    /// queued), and returns what resolves once it is decided.
+    async fn enqueue(
+        &self,
+        request: Option<String>,
+        origin: StreamOrigin,
+        payload: &[u8],
+    ) -> Applying {
+        let sequence = origin.sequence;
+        let decoded = match Batch::decode(payload) {
+            None => Err(None),
+            Some(batch) => match Store::open_replicated(&batch.records) {
+                Ok(entries) => Ok((entries, batch)),
+                Err(damage) => Err(Some(damage)),
+            },
+        };
+        match decoded {
+            Ok((entries, batch)) => {
+                let queued = self
+                    .store
+                    .enqueue_replicated(entries, batch.records, batch.expected_head, origin)
+                    .await;
+                Box::pin(async move {
+                    let outcome = match queued {
+                        Ok(pending) => pending.decided().await,
+                        Err(error) => Err(error),
+                    };
+                    match outcome {
+                        Err(AppendError::Store(failure)) => {
+                            Applied::failed(request, sequence, AppendError::Store(failure))
+                        }
+                        outcome => Applied {
+                            request,
+                            sequence,
+                            outcome,
+                            failure: None,
+                        },
+                    }
+                })
+            }
+            Err(damage) => {
+                // Every node reads the same bytes and passes over them alike.
+                tracing::error!(
+                    sequence,
+                    damage = damage.as_ref().map(ToString::to_string),
+                    "a stream message that is not a readable batch; passing over it"
+                );
+                let queued = self.store.enqueue_pass_over(origin).await;
+                let store = Arc::clone(&self.store);
+                Box::pin(async move {
+                    let passed = match queued {
+                        Ok(pending) => pending.decided().await.map(drop),
+                        Err(error) => Err(error),
+                    };
+                    let outcome = match (passed, damage) {
                         (Err(failure), _) => return Applied::failed(request, sequence, failure),
                         (Ok(()), Some(damage)) => Err(AppendError::Store(damage)),
                         (Ok(()), None) => Ok(AppendReceipt {
@@ -218,29 +265,15 @@ impl Applier {
                             head: store.head(),
                         }),
                     };
-                    return Applied {
+                    Applied {
                         request,
                         sequence,
                         outcome,
                         failure: None,
-                    };
-                }
-            };
-            match store
-                .apply_replicated(entries, batch.records, batch.expected_head, origin)
-                .await
-            {
-                Err(AppendError::Store(failure)) => {
-                    Applied::failed(request, sequence, AppendError::Store(failure))
-                }
-                outcome => Applied {
-                    request,
-                    sequence,
-                    outcome,
-                    failure: None,
-                },
+                    }
+                })
             }
-        })
+        }
     }
 }
 

@@ -30,6 +30,7 @@ use async_nats::{ConnectOptions, ServerAddr};
 use tokio::task::JoinHandle;
 
 use crate::domain::{EntryBody, Position};
+use crate::ops::metrics::cluster::ClusterMetrics;
 use crate::shutdown::Shutdown;
 use crate::store::{AppendReceipt, Store};
 
@@ -118,8 +119,10 @@ impl ClusterNode {
         settings: ClusterSettings,
         store: Arc<Store>,
         shutdown: Shutdown,
+        metrics: ClusterMetrics,
     ) -> Result<ClusterNode, ClusterError> {
-        let client = connect(&settings).await?;
+        let client = connect(&settings, &metrics).await?;
+        metrics.connected(true);
         let jetstream = jetstream::ContextBuilder::new()
             .timeout(PUBLISH_TIMEOUT)
             .build(client.clone());
@@ -134,6 +137,7 @@ impl ClusterNode {
             waiters: waiters.clone(),
             node: settings.node_name.clone(),
             stream_last: Arc::clone(&stream_last),
+            metrics,
         };
         let applier = tokio::spawn(applier.run(shutdown));
         tracing::info!(
@@ -188,10 +192,13 @@ impl ClusterNode {
             self.settings.node_name,
             uuid::Uuid::new_v4().simple()
         );
-        let mut waiting = self
-            .waiters
-            .register(request.clone())
-            .ok_or(ClusterError::Overloaded(MAX_WAITING_APPENDS))?;
+        let Some(mut waiting) = self.waiters.register(request.clone()) else {
+            return Err(if self.waiters.is_closed() {
+                ClusterError::Stopping
+            } else {
+                ClusterError::Overloaded(MAX_WAITING_APPENDS)
+            });
+        };
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(async_nats::header::NATS_MESSAGE_ID, request.as_str());
         headers.insert(ORIGIN_HEADER, self.settings.node_name.as_str());
@@ -248,7 +255,10 @@ impl Drop for ClusterNode {
 }
 
 /// Connects to the first NATS server that answers, within [`CONNECT_TIMEOUT`].
-async fn connect(settings: &ClusterSettings) -> Result<async_nats::Client, ClusterError> {
+async fn connect(
+    settings: &ClusterSettings,
+    metrics: &ClusterMetrics,
+) -> Result<async_nats::Client, ClusterError> {
     let addrs = settings
         .urls
         .split(',')
@@ -269,7 +279,23 @@ async fn connect(settings: &ClusterSettings) -> Result<async_nats::Client, Clust
         .connection_timeout(CONNECT_TIMEOUT)
         // After the first connection, reconnect forever: a node without NATS keeps serving
         // reads and comes back by itself.
-        .max_reconnects(None);
+        .max_reconnects(None)
+        .event_callback({
+            let metrics = metrics.clone();
+            move |event| {
+                let metrics = metrics.clone();
+                async move {
+                    match event {
+                        async_nats::Event::Connected => metrics.connected(true),
+                        async_nats::Event::Disconnected => {
+                            tracing::warn!("lost the connection to NATS; reconnecting");
+                            metrics.connected(false);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        });
     if let Some(creds) = &settings.creds {
         options = options.credentials_file(creds).await.map_err(|e| {
             ClusterError::Settings(format!("--nats-creds {}: {e}", creds.display()))

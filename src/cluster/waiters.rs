@@ -24,7 +24,8 @@ pub struct Waiters {
 }
 
 struct Inner {
-    waiting: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    /// `None` once closed: the node is stopping and nothing will settle a waiter again.
+    waiting: Mutex<Option<HashMap<String, oneshot::Sender<Outcome>>>>,
     /// One permit per waiting append.
     room: Arc<Semaphore>,
 }
@@ -42,17 +43,17 @@ impl Waiters {
     pub fn new(capacity: usize) -> Waiters {
         Waiters {
             inner: Arc::new(Inner {
-                waiting: Mutex::new(HashMap::new()),
+                waiting: Mutex::new(Some(HashMap::new())),
                 room: Arc::new(Semaphore::new(capacity)),
             }),
         }
     }
 
-    /// Registers a waiter for `request`; `None` when the registry is full.
+    /// Registers a waiter for `request`; `None` when the registry is full or closed.
     pub fn register(&self, request: String) -> Option<Waiting> {
         let permit = Arc::clone(&self.inner.room).try_acquire_owned().ok()?;
         let (tx, rx) = oneshot::channel();
-        self.inner.lock().insert(request.clone(), tx);
+        self.inner.lock().as_mut()?.insert(request.clone(), tx);
         Some(Waiting {
             request,
             inner: Arc::clone(&self.inner),
@@ -64,20 +65,31 @@ impl Waiters {
     /// Hands `outcome` to the waiter of `request`, if it still waits. A batch another node
     /// published, or one whose waiter gave up, has none.
     pub fn settle(&self, request: &str, outcome: Outcome) {
-        if let Some(tx) = self.inner.lock().remove(request) {
+        let waiter = self.inner.lock().as_mut().and_then(|w| w.remove(request));
+        if let Some(tx) = waiter {
             let _ = tx.send(outcome);
         }
     }
 
+    /// Stops the registry: every waiter is told at once that no outcome will come, and no new
+    /// one is taken. For a node that stops applying the stream.
+    pub fn close(&self) {
+        self.inner.lock().take();
+    }
+
+    /// Whether [`Waiters::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.lock().is_none()
+    }
+
     /// How many appends wait now.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.inner.lock().len()
+        self.inner.lock().as_ref().map_or(0, HashMap::len)
     }
 }
 
 impl Inner {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<Outcome>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<HashMap<String, oneshot::Sender<Outcome>>>> {
         // A panic while holding the lock cannot leave the map half-updated.
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -92,7 +104,9 @@ impl Waiting {
 
 impl Drop for Waiting {
     fn drop(&mut self) {
-        self.inner.lock().remove(&self.request);
+        if let Some(waiting) = self.inner.lock().as_mut() {
+            waiting.remove(&self.request);
+        }
     }
 }
 
@@ -126,6 +140,16 @@ mod tests {
         drop(first);
         assert_eq!(waiters.len(), 0);
         assert!(waiters.register("b".into()).is_some());
+    }
+
+    #[tokio::test]
+    async fn closing_tells_every_waiter_at_once_and_takes_no_new_one() {
+        let waiters = Waiters::new(2);
+        let mut waiting = waiters.register("a".into()).expect("room");
+        waiters.close();
+        assert!(waiting.outcome().await.is_none(), "no outcome will come");
+        assert!(waiters.is_closed());
+        assert!(waiters.register("b".into()).is_none());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! is bounded whatever clients send. Figures the store already keeps (head, counts, size) are
 //! read when scraped rather than mirrored on every append.
 
+pub mod cluster;
 pub mod groups;
 
 use std::sync::{Arc, Mutex, Weak};
@@ -56,6 +57,7 @@ struct Inner {
     connections: Gauge,
     connections_refused: Family<Reason, Counter>,
     groups: groups::GroupMetrics,
+    cluster: cluster::ClusterMetrics,
     /// Serialises scrapes: the entry counters are advanced to the store's totals under it.
     scrape: Mutex<()>,
 }
@@ -157,6 +159,8 @@ impl Metrics {
         );
         let groups = groups::GroupMetrics::default();
         groups.register(&mut registry);
+        let cluster = cluster::ClusterMetrics::default();
+        cluster.register(&mut registry);
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -175,9 +179,15 @@ impl Metrics {
                 connections,
                 connections_refused,
                 groups,
+                cluster,
                 scrape: Mutex::new(()),
             }),
         }
+    }
+
+    /// A cluster node's series.
+    pub fn cluster(&self) -> &cluster::ClusterMetrics {
+        &self.inner.cluster
     }
 
     /// The consumer groups' series.

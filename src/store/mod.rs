@@ -57,7 +57,8 @@ pub use query::{QueryPage, RelationAnswer};
 pub use record::RecordView;
 pub use stored::{entry_of, CommittedGroup, StoredEntry};
 pub use writer::{
-    AppendError, AppendReceipt, AppendedEntry, CommittedEntries, StreamOrigin, LIVE_FEED_GROUPS,
+    AppendError, AppendReceipt, AppendedEntry, CommittedEntries, PendingApply, StreamOrigin,
+    LIVE_FEED_GROUPS,
 };
 
 use disk_space::DiskSpace;
@@ -286,28 +287,31 @@ impl Store {
         self.writer.append(entries, expected_head).await
     }
 
-    /// Applies a batch of a cluster's stream (see `crate::cluster`): `records` as
+    /// Queues a batch of a cluster's stream for applying (see `crate::cluster`): `records` as
     /// [`Store::seal_for_replication`] made them on the node that published it, `entries` as
-    /// [`Store::open_replicated`] read them back.
-    pub async fn apply_replicated(
+    /// [`Store::open_replicated`] read them back. Batches are applied in the order of these
+    /// calls; the returned value resolves once this one is decided.
+    pub async fn enqueue_replicated(
         &self,
         entries: Vec<EntryBody>,
         records: Vec<Vec<u8>>,
         expected_head: Option<Position>,
         origin: StreamOrigin,
-    ) -> Result<AppendReceipt, AppendError> {
+    ) -> Result<PendingApply, AppendError> {
         self.writer
-            .apply(entries, records, expected_head, origin)
+            .enqueue_replicated(entries, records, expected_head, origin)
             .await
     }
 
-    /// Moves past a message of the stream that carries nothing this release can apply (every
-    /// node of the release passes over it alike).
-    pub async fn pass_over_replicated(&self, origin: StreamOrigin) -> Result<(), AppendError> {
+    /// Queues passing over a message of the stream that carries nothing this release can apply
+    /// (every node of the release passes over it alike).
+    pub async fn enqueue_pass_over(
+        &self,
+        origin: StreamOrigin,
+    ) -> Result<PendingApply, AppendError> {
         self.writer
-            .apply(Vec::new(), Vec::new(), None, origin)
+            .enqueue_replicated(Vec::new(), Vec::new(), None, origin)
             .await
-            .map(drop)
     }
 
     /// The entries of a replicated batch's records; a damaged record (its checksum) is an
@@ -711,6 +715,14 @@ fn check_mode(log: &SledLog, head: Position, cluster: Option<&str>) -> Result<()
     match (log.cluster_stream()?, cluster) {
         (None, None) => Ok(()),
         (Some(ours), Some(wanted)) if ours == wanted => Ok(()),
+        // Nothing applied yet (a node that never reached NATS, say): the directory is still
+        // anyone's.
+        (Some(_), Some(wanted)) if head == Position::ZERO && log.applied_sequence()? == 0 => {
+            log.set_cluster_stream(wanted)
+        }
+        (Some(_), None) if head == Position::ZERO && log.applied_sequence()? == 0 => {
+            log.clear_cluster_stream()
+        }
         (Some(ours), Some(wanted)) => Err(StoreError::WrongMode(format!(
             "this data directory replicates the stream {ours:?}, not {wanted:?} (--nats-stream): \
              use the data directory of a node of that stream, or an empty one"

@@ -49,7 +49,9 @@ async fn apply(
     let opened = Store::open_replicated(&records).expect("sealed records open");
     assert_eq!(opened, entries, "a sealed batch reads back as it was");
     store
-        .apply_replicated(opened, records, expected_head, origin)
+        .enqueue_replicated(opened, records, expected_head, origin)
+        .await?
+        .decided()
         .await
 }
 
@@ -110,7 +112,10 @@ async fn a_cluster_store_applies_the_stream_in_order_at_the_streams_time() {
         .expect("dup");
     assert!(again.entries[0].duplicate);
     store
-        .pass_over_replicated(origin(4, 3, 1_004))
+        .enqueue_pass_over(origin(4, 3, 1_004))
+        .await
+        .expect("queued")
+        .decided()
         .await
         .expect("passed over");
     assert_eq!(store.applied_sequence(), 4);
@@ -148,8 +153,17 @@ async fn a_data_directory_is_an_embedded_nodes_or_a_cluster_nodes_for_good() {
         refused.err()
     );
 
+    // A node's directory with nothing in it yet is still anyone's.
+    let unused = tempfile::tempdir().expect("temp dir");
+    drop(Store::open(&config(unused.path(), Some("eventlog"))).expect("a new node"));
+    drop(Store::open(&config(unused.path(), None)).expect("taken back, being empty"));
+
     let node = tempfile::tempdir().expect("temp dir");
-    drop(Store::open(&config(node.path(), Some("eventlog"))).expect("a new node"));
+    let store = Store::open(&config(node.path(), Some("eventlog"))).expect("a new node");
+    apply(&store, vec![actor(1)], None, origin(1, 0, 1))
+        .await
+        .expect("applied");
+    drop(store);
     let other_stream = Store::open(&config(node.path(), Some("other")));
     assert!(matches!(&other_stream, Err(StoreError::WrongMode(m)) if m.contains("not \"other\"")));
     let alone = Store::open(&config(node.path(), None));

@@ -218,17 +218,20 @@ impl Writer {
             .await
     }
 
-    /// Applies a cluster's replicated batch: `records` are the batch's entries as the store
-    /// encodes them, `entries` their bodies. Resolves once applied (or refused), like `append`.
-    pub async fn apply(
+    /// Queues a cluster's replicated batch (`records` are its entries as the store encodes
+    /// them, `entries` their bodies) and returns what resolves once it is applied or refused.
+    /// Queued here, in the caller's order: the stream's order is the order of these calls.
+    pub async fn enqueue_replicated(
         &self,
         entries: Vec<EntryBody>,
         records: Vec<Vec<u8>>,
         expected_head: Option<Position>,
         origin: StreamOrigin,
-    ) -> Result<AppendReceipt, AppendError> {
-        self.submit(entries, records, expected_head, false, Some(origin))
-            .await
+    ) -> Result<PendingApply, AppendError> {
+        let receipt = self
+            .enqueue(entries, records, expected_head, false, Some(origin))
+            .await?;
+        Ok(PendingApply { receipt })
     }
 
     /// The stream sequence of the last replicated message applied.
@@ -261,6 +264,20 @@ impl Writer {
         validate_only: bool,
         origin: Option<StreamOrigin>,
     ) -> Result<AppendReceipt, AppendError> {
+        let receipt = self
+            .enqueue(entries, records, expected_head, validate_only, origin)
+            .await?;
+        receipt.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn enqueue(
+        &self,
+        entries: Vec<EntryBody>,
+        records: Vec<Vec<u8>>,
+        expected_head: Option<Position>,
+        validate_only: bool,
+        origin: Option<StreamOrigin>,
+    ) -> Result<oneshot::Receiver<Result<AppendReceipt, AppendError>>, AppendError> {
         let jobs = self.jobs.as_ref().ok_or(StoreError::Closed)?;
         let (reply, receipt) = oneshot::channel();
         jobs.send(Job {
@@ -273,7 +290,19 @@ impl Writer {
         })
         .await
         .map_err(|_| StoreError::Closed)?;
-        receipt.await.map_err(|_| StoreError::Closed)?
+        Ok(receipt)
+    }
+}
+
+/// A replicated batch in the writer's queue; resolves to what applying it decided.
+pub struct PendingApply {
+    receipt: oneshot::Receiver<Result<AppendReceipt, AppendError>>,
+}
+
+impl PendingApply {
+    /// Waits for the decision.
+    pub async fn decided(self) -> Result<AppendReceipt, AppendError> {
+        self.receipt.await.map_err(|_| StoreError::Closed)?
     }
 }
 

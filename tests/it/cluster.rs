@@ -12,6 +12,7 @@ use tonic::Code;
 
 use crate::common::cluster::{cluster_info, digest, wait_for_head, ClusterNode};
 use crate::common::nats::{skip_without_nats, NatsCluster};
+use crate::common::ops::{parse_samples, scrape};
 use crate::common::{
     append, entry_id, event, from_position, next_said, read_all, reason_of, seed_actors, subscribe,
     Said, Subscription,
@@ -515,9 +516,24 @@ async fn a_node_without_nats_says_so_and_recovers_when_it_returns() {
     // NATS goes away under a running node: appends are UNAVAILABLE at once, reads go on, and
     // appends work again once NATS is back, without touching the node.
     let mut nats = NatsCluster::start_single().await;
-    let mut a = ClusterNode::start(dir.path(), "a", &nats.urls(), 1).await;
+    let metrics = ["--metrics-listen", "127.0.0.1:0"];
+    let mut a = ClusterNode::start_with(dir.path(), "a", &nats.urls(), 1, &metrics).await;
     let mut client = a.client().await;
     append(&mut client, seed_actors()).await.expect("actors");
+    let gauges = |text: String| {
+        let samples = parse_samples(&text);
+        let of = |name: &str| samples.get(name).copied().unwrap_or(-1.0);
+        (
+            of("eventlog_cluster_connected"),
+            of("eventlog_cluster_applied_sequence"),
+        )
+    };
+    let addr = a.metrics().expect("metrics address");
+    assert_eq!(
+        gauges(scrape(addr).await),
+        (1.0, 1.0),
+        "connected, one batch applied"
+    );
     nats.stop(0).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     let refused = loop {
@@ -545,6 +561,14 @@ async fn a_node_without_nats_says_so_and_recovers_when_it_returns() {
         3,
         "reads go on without NATS"
     );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while gauges(scrape(addr).await).0 != 0.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the node never said it lost NATS"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     nats.restart(0).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let appended = loop {

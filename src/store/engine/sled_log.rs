@@ -244,6 +244,15 @@ impl SledLog {
         Ok(())
     }
 
+    /// Forgets that this log replicates a stream (only for a log that holds nothing).
+    pub fn clear_cluster_stream(&self) -> Result<(), StoreError> {
+        self.tree
+            .remove(keys::meta_key(CLUSTER_STREAM_KEY))
+            .map_err(engine)?;
+        self.db.flush().map_err(engine)?;
+        Ok(())
+    }
+
     /// Records that the tree has this release's layout (a new tree, or one whose release 1
     /// index keys are gone), durably.
     pub fn record_current_format(&self) -> Result<(), StoreError> {

@@ -19,6 +19,8 @@ pub struct ClusterNode {
     pub data_dir: PathBuf,
     nats_urls: String,
     replicas: u8,
+    /// Flags beyond the cluster's.
+    extra: Vec<String>,
     log: PathBuf,
     binary: Option<Binary>,
 }
@@ -32,11 +34,23 @@ impl ClusterNode {
         nats_urls: &str,
         replicas: u8,
     ) -> ClusterNode {
+        ClusterNode::start_with(dir, name, nats_urls, replicas, &[]).await
+    }
+
+    /// The same, with `extra` flags (`--metrics-listen 127.0.0.1:0`, say).
+    pub async fn start_with(
+        dir: &std::path::Path,
+        name: &str,
+        nats_urls: &str,
+        replicas: u8,
+        extra: &[&str],
+    ) -> ClusterNode {
         let mut node = ClusterNode {
             name: name.to_string(),
             data_dir: dir.join(name),
             nats_urls: nats_urls.to_string(),
             replicas,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
             log: dir.join(format!("{name}.log")),
             binary: None,
         };
@@ -52,26 +66,27 @@ impl ClusterNode {
             .expect("node log file");
         let data_dir = self.data_dir.display().to_string();
         let replicas = self.replicas.to_string();
-        self.binary = Some(
-            spawn_binary(
-                &[
-                    "--data-dir",
-                    &data_dir,
-                    "--nats-url",
-                    &self.nats_urls,
-                    "--node-name",
-                    &self.name,
-                    "--nats-replicas",
-                    &replicas,
-                    "--cache-mb",
-                    "32",
-                    "--log-level",
-                    "info",
-                ],
-                Stdio::from(log),
-            )
-            .await,
-        );
+        let mut args = vec![
+            "--data-dir",
+            &data_dir,
+            "--nats-url",
+            &self.nats_urls,
+            "--node-name",
+            &self.name,
+            "--nats-replicas",
+            &replicas,
+            "--cache-mb",
+            "32",
+            "--log-level",
+            "info",
+        ];
+        args.extend(self.extra.iter().map(String::as_str));
+        self.binary = Some(spawn_binary(&args, Stdio::from(log)).await);
+    }
+
+    /// The node's metrics address, if it was started with `--metrics-listen`.
+    pub fn metrics(&self) -> Option<std::net::SocketAddr> {
+        self.binary.as_ref().and_then(|b| b.metrics)
     }
 
     /// The node's gRPC address.
