@@ -17,6 +17,7 @@
 //! `EVENTLOG_BENCH_CATCH_UP` sets the entries of the catch-up (default 100000; 1000000 by hand).
 //! Run with `cargo bench --bench cluster`.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use eventlog::cluster::ClusterSettings;
@@ -150,10 +151,11 @@ async fn single(node: &Node, events: usize) -> f64 {
     events as f64 / started.elapsed().as_secs_f64()
 }
 
-/// p50 and p99 of the time from an append on `a` until a subscriber on `b` has it, at 1k
-/// events/s.
+/// p50 and p99 of the time from an append on `a` until a subscriber on `b` has its last entry,
+/// at 1k events/s. Matched by entry id, since the entry may reach `b` before the append's
+/// answer reaches the writer.
 async fn apply_lag(a: &Node, b: &Node, seconds: u64) -> (Duration, Duration) {
-    let from = b.head().await + 1;
+    let from = a.head().await + 1;
     let mut stream = b
         .client()
         .await
@@ -164,57 +166,59 @@ async fn apply_lag(a: &Node, b: &Node, seconds: u64) -> (Duration, Duration) {
         .await
         .expect("subscribe")
         .into_inner();
-    let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Instant)>();
+    let rounds = seconds * 100;
+    let (sent_tx, mut sent_rx) = tokio::sync::mpsc::channel::<(String, Instant)>(rounds as usize);
     let mut client = a.client().await;
     let writer = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(10));
-        let rounds = seconds * 100;
         for _ in 0..rounds {
             tick.tick().await;
-            let sent = Instant::now();
-            let response = client
-                .append(append_request(LAG_BATCH))
+            let request = append_request(LAG_BATCH);
+            let last = request.entries.last().map(id_of).expect("entries");
+            sent_tx
+                .send((last, Instant::now()))
                 .await
-                .expect("append");
-            let last = response
-                .into_inner()
-                .results
-                .last()
-                .expect("results")
-                .position;
-            let _ = sent_tx.send((last, sent));
+                .expect("bounded by rounds");
+            check(client.append(request).await, LAG_BATCH);
         }
     });
+    let mut sent: HashMap<String, Instant> = HashMap::new();
     let mut lags = Vec::new();
-    let mut pending: Vec<(u64, Instant)> = Vec::new();
-    let expected = (seconds * 100) as usize;
-    while lags.len() < expected {
+    while lags.len() < rounds as usize {
         let message = tokio::time::timeout(Duration::from_secs(30), stream.message())
             .await
             .expect("entries in time")
             .expect("stream")
             .expect("open");
         let arrived = Instant::now();
-        let last = match message.message {
-            Some(Said::Entry(e)) => e.position,
-            Some(Said::Entries(es)) => es.entries.last().map_or(0, |e| e.position),
+        let entries = match message.message {
+            Some(Said::Entry(e)) => vec![e],
+            Some(Said::Entries(es)) => es.entries,
             _ => continue,
         };
-        while let Ok(sent) = sent_rx.try_recv() {
-            pending.push(sent);
+        while let Ok((id, at)) = sent_rx.try_recv() {
+            sent.insert(id, at);
         }
-        pending.retain(|(position, sent)| {
-            if *position <= last {
-                lags.push(arrived - *sent);
-                false
-            } else {
-                true
+        for entry in &entries {
+            if let Some(at) = sent.remove(&id_of(entry)) {
+                lags.push(arrived - at);
             }
-        });
+        }
     }
     writer.await.expect("writer");
     lags.sort();
     (lags[lags.len() / 2], lags[lags.len() * 99 / 100])
+}
+
+/// An entry's id.
+fn id_of(entry: &proto::Entry) -> String {
+    use proto::entry::Body;
+    match &entry.body {
+        Some(Body::Event(e)) => e.id.clone(),
+        Some(Body::Claim(c)) => c.id.clone(),
+        Some(Body::Actor(a)) => a.id.clone(),
+        None => String::new(),
+    }
 }
 
 /// Seconds until a `Subscribe` from position 1 on `node` has delivered `head` entries.

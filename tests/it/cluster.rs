@@ -12,7 +12,7 @@ use tonic::Code;
 
 use crate::common::cluster::{cluster_info, digest, wait_for_head, ClusterNode};
 use crate::common::nats::{skip_without_nats, NatsCluster};
-use crate::common::ops::{parse_samples, scrape};
+use crate::common::ops::{parse_samples, scrape, Pki};
 use crate::common::{
     append, entry_id, event, from_position, next_said, read_all, reason_of, seed_actors, subscribe,
     Said, Subscription,
@@ -602,5 +602,53 @@ async fn a_node_without_nats_says_so_and_recovers_when_it_returns() {
         String::from_utf8_lossy(&output.stderr).contains("belongs to a cluster node"),
         "{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_speaks_tls_to_nats_with_the_ca_it_is_given_and_refuses_another() {
+    if skip_without_nats() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pki = Pki::generate(dir.path());
+    let nats = NatsCluster::start_single_tls(&pki.server_cert, &pki.server_key).await;
+    let tls_url = nats.url(0).replace("nats://", "tls://");
+    let ca = pki.ca.display().to_string();
+    let a = ClusterNode::start_with(dir.path(), "a", &tls_url, 1, &["--nats-tls-ca", &ca]).await;
+    let mut client = a.client().await;
+    let appended = append(&mut client, seed_actors())
+        .await
+        .expect("append over TLS");
+    assert_eq!(appended.head, 3);
+
+    // A CA that did not sign the server's certificate: the node does not start, and says why.
+    let other_dir = dir.path().join("other-ca");
+    std::fs::create_dir_all(&other_dir).expect("mkdir");
+    let other = Pki::generate(&other_dir);
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventlog"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--node-name",
+            "b",
+            "--nats-url",
+            &tls_url,
+        ])
+        .arg("--nats-tls-ca")
+        .arg(&other.ca)
+        .arg("--data-dir")
+        .arg(dir.path().join("b"))
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), output)
+        .await
+        .expect("exits in time")
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot connect to NATS at tls://"),
+        "{stderr}"
     );
 }

@@ -107,7 +107,7 @@ impl NatsCluster {
     /// A JetStream cluster of `n` servers with `sync`.
     pub async fn start_with(n: usize, sync: Sync) -> NatsCluster {
         assert!(n >= 1, "a cluster has at least one server");
-        let mut cluster = NatsCluster::launch(n, true, sync);
+        let mut cluster = NatsCluster::launch(n, true, sync, None);
         cluster.wait_ready().await;
         cluster
     }
@@ -119,12 +119,27 @@ impl NatsCluster {
 
     /// One server with JetStream, no cluster, and `sync`.
     pub async fn start_single_with(sync: Sync) -> NatsCluster {
-        let mut cluster = NatsCluster::launch(1, false, sync);
+        let mut cluster = NatsCluster::launch(1, false, sync, None);
         cluster.wait_ready().await;
         cluster
     }
 
-    fn launch(n: usize, clustered: bool, sync: Sync) -> NatsCluster {
+    /// One server with JetStream that offers TLS with `cert` and `key` (PEM). It also takes
+    /// plain connections (`allow_non_tls`), which the harness's own readiness checks use; a
+    /// client that requires TLS gets it.
+    pub async fn start_single_tls(cert: &Path, key: &Path) -> NatsCluster {
+        let tls = (cert.to_path_buf(), key.to_path_buf());
+        let mut cluster = NatsCluster::launch(1, false, Sync::Default, Some(tls));
+        cluster.wait_ready().await;
+        cluster
+    }
+
+    fn launch(
+        n: usize,
+        clustered: bool,
+        sync: Sync,
+        tls: Option<(PathBuf, PathBuf)>,
+    ) -> NatsCluster {
         let binary = nats_server_binary()
             .expect("no nats-server (run scripts/nats-deps.sh); call skip_without_nats first");
         let temp = tempfile::Builder::new()
@@ -155,7 +170,8 @@ impl NatsCluster {
             .map(|port| format!("nats-route://127.0.0.1:{port}"))
             .collect();
         for node in &nodes {
-            fs::write(&node.config, config_text(node, &routes, sync)).expect("write config");
+            fs::write(&node.config, config_text(node, &routes, sync, tls.as_ref()))
+                .expect("write config");
         }
         let mut cluster = NatsCluster {
             binary,
@@ -458,7 +474,12 @@ impl Drop for NatsCluster {
 
 /// The configuration file of `node`: its ports, its store, `sync`, and in a cluster the routes
 /// to every server (a server skips the route to itself).
-fn config_text(node: &Node, routes: &[String], sync: Sync) -> String {
+fn config_text(
+    node: &Node,
+    routes: &[String],
+    sync: Sync,
+    tls: Option<&(PathBuf, PathBuf)>,
+) -> String {
     let mut text = format!(
         "server_name: {name}\n\
          listen: \"127.0.0.1:{client}\"\n\
@@ -476,6 +497,18 @@ fn config_text(node: &Node, routes: &[String], sync: Sync) -> String {
         text.push_str("    sync_interval: always\n");
     }
     text.push_str("}\n");
+    if let Some((cert, key)) = tls {
+        let _ = write!(
+            text,
+            "tls {{\n\
+             \x20   cert_file: \"{}\"\n\
+             \x20   key_file: \"{}\"\n\
+             }}\n\
+             allow_non_tls: true\n",
+            cert.display(),
+            key.display()
+        );
+    }
     if let Some(port) = node.cluster_port {
         let _ = write!(
             text,

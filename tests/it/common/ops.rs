@@ -120,7 +120,8 @@ impl Pki {
             let cert = params.signed_by(&key, &ca).expect("signed");
             (cert.pem(), key.serialize_pem())
         };
-        let (server_pem, server_key_pem) = leaf(vec!["localhost".into()], "localhost");
+        let (server_pem, server_key_pem) =
+            leaf(vec!["localhost".into(), "127.0.0.1".into()], "localhost");
         let (client_cert_pem, client_key_pem) = leaf(vec!["client.test".into()], "client");
         let write = |name: &str, text: &str| {
             let path = dir.join(name);
