@@ -108,6 +108,15 @@ impl Node {
             .max_decoding_message_size(64 * 1024 * 1024)
     }
 
+    /// Appends the actors every event of the load names.
+    async fn append_actors(&self) {
+        let request = proto::AppendRequest {
+            entries: actor_entries(),
+            ..Default::default()
+        };
+        self.client().await.append(request).await.expect("actors");
+    }
+
     async fn head(&self) -> u64 {
         let info = self
             .client()
@@ -266,14 +275,7 @@ async fn cluster_run(
     let a = Node::start(dir.path(), "a", Some(&nats.urls())).await;
     let b = Node::start(dir.path(), "b", Some(&nats.urls())).await;
     let c = Node::start(dir.path(), "c", Some(&nats.urls())).await;
-    a.client()
-        .await
-        .append(proto::AppendRequest {
-            entries: actor_entries(),
-            ..Default::default()
-        })
-        .await
-        .expect("actors");
+    a.append_actors().await;
     let batched = batched(&a, sizes.batches).await;
     let single = single(&a, sizes.single_events).await;
     let (p50, p99) = apply_lag(&a, &b, sizes.lag_seconds).await;
@@ -323,15 +325,7 @@ fn main() {
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
         let embedded = Node::start(dir.path(), "embedded", None).await;
-        embedded
-            .client()
-            .await
-            .append(proto::AppendRequest {
-                entries: actor_entries(),
-                ..Default::default()
-            })
-            .await
-            .expect("actors");
+        embedded.append_actors().await;
         let embedded_batched = batched(&embedded, sizes.batches).await;
         let embedded_single = single(&embedded, sizes.single_events).await;
         println!(

@@ -31,6 +31,20 @@ async fn read_until(stream: &mut Subscription, last: u64) -> Vec<u64> {
     seen
 }
 
+/// Commits `position` as the checkpoint of the subscription "analysts".
+async fn commit(
+    client: &mut proto::event_log_client::EventLogClient<tonic::transport::Channel>,
+    position: u64,
+) {
+    client
+        .commit_checkpoint(proto::CommitCheckpointRequest {
+            name: "analysts".into(),
+            position,
+        })
+        .await
+        .expect("checkpoint");
+}
+
 /// Events per batch the writers append.
 const PER_BATCH: usize = 10;
 
@@ -423,12 +437,7 @@ async fn a_named_subscriber_gets_another_nodes_appends_once_in_order_on_any_node
         (1..=*seen.last().expect("entries")).collect::<Vec<_>>()
     );
     let checkpoint = *seen.last().expect("entries");
-    on_b.commit_checkpoint(proto::CommitCheckpointRequest {
-        name: "analysts".into(),
-        position: checkpoint,
-    })
-    .await
-    .expect("checkpoint");
+    commit(&mut on_b, checkpoint).await;
     drop(stream);
 
     // b dies; a goes on appending; the subscriber resumes by name on c.
@@ -447,12 +456,7 @@ async fn a_named_subscriber_gets_another_nodes_appends_once_in_order_on_any_node
         (checkpoint + 1..=last).collect::<Vec<_>>(),
         "exactly once, in order, from the checkpoint on"
     );
-    on_c.commit_checkpoint(proto::CommitCheckpointRequest {
-        name: "analysts".into(),
-        position: last,
-    })
-    .await
-    .expect("checkpoint on c");
+    commit(&mut on_c, last).await;
     drop(stream);
 
     // b comes back, catches up from the stream, and resumes where c left off.
