@@ -4,14 +4,17 @@
 //! One ephemeral pull consumer without acks (the store itself remembers how far it got) starts
 //! after the last sequence the store applied. It is checked the way an ordered consumer is (its
 //! delivery count must rise by one each time), but with a heartbeat of a second rather than the
-//! client library's fifteen: the consumer lives on one NATS server, and when that server dies the
-//! applier must notice in seconds, not after half a minute of appends waiting. Up to [`MAX_APPLYING`] messages are handed to the
-//! store's writer at once, so consecutive batches share a group commit; their outcomes come back
-//! in stream order. If the store fails, or the consumer breaks (NATS gone, a missed heartbeat),
-//! the applier drops everything in flight and starts over from what the store holds: the writer
-//! refuses any message that does not follow the last one applied, so nothing after a failure is
-//! applied before it. Waiters survive a restart of the applier: the message is delivered again
-//! with its request id, and its outcome reaches them then.
+//! client library's fifteen: the consumer lives on one NATS server, and when that server dies
+//! the applier must notice in seconds, not after half a minute of appends waiting.
+//!
+//! Messages are queued at the store's writer one by one, in stream order, and up to
+//! [`MAX_APPLYING`] of them (and [`MAX_APPLYING_BYTES`]) wait there at once, so consecutive
+//! batches share a group commit; their outcomes come back in stream order. If the store fails,
+//! or the consumer breaks (NATS gone, a missed heartbeat), the applier lets the writer decide
+//! what it already holds and starts over after the last message applied: the writer refuses any
+//! message that does not follow the last one applied, so nothing after a failure is applied
+//! before it. Waiters survive a restart of the applier: the message is delivered again with its
+//! request id, and its outcome reaches them then.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,7 +25,7 @@ use std::time::{Duration, SystemTime};
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
 use async_nats::jetstream::stream::Stream as JetStream;
 use futures_util::stream::FuturesOrdered;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 
 use super::batch::{Batch, ORIGIN_HEADER};
 use super::waiters::{Outcome, Waiters};
@@ -33,6 +36,11 @@ use crate::store::{AppendError, AppendReceipt, Store, StreamOrigin};
 /// Messages handed to the writer and not yet decided, at most: enough to fill group commits,
 /// few enough that a restart re-reads little.
 const MAX_APPLYING: usize = 256;
+/// Bytes of messages handed to the writer and not yet decided, at most (past one message):
+/// with batches of up to 4 MiB, a count alone would let a gigabyte wait.
+const MAX_APPLYING_BYTES: usize = 32 * 1024 * 1024;
+/// Bytes one pull request asks for at most, which bounds what the client library buffers.
+const PULL_BYTES: usize = 16 * 1024 * 1024;
 /// Messages one pull request asks for.
 const PULL_BATCH: usize = 500;
 /// How often NATS says the consumer is alive when it has nothing to deliver; two missed in a
@@ -122,6 +130,7 @@ impl Applier {
         let messages = consumer
             .stream()
             .max_messages_per_batch(PULL_BATCH)
+            .max_bytes_per_batch(PULL_BYTES)
             .heartbeat(HEARTBEAT)
             .expires(PULL_EXPIRES)
             .messages()
@@ -134,9 +143,10 @@ impl Applier {
         let mut applying: FuturesOrdered<Applying> = FuturesOrdered::new();
         let mut previous = after;
         let mut delivered = 0;
+        let mut applying_bytes = 0_usize;
         let stopped = loop {
             tokio::select! {
-                message = messages.next(), if applying.len() < MAX_APPLYING => {
+                message = messages.next(), if applying.len() < MAX_APPLYING && applying_bytes < MAX_APPLYING_BYTES => {
                     let message = match message {
                         Some(Ok(message)) => message,
                         Some(Err(error)) => break format!("the stream's consumer failed: {error}"),
@@ -158,9 +168,12 @@ impl Applier {
                     };
                     previous = sequence;
                     let queued = self.enqueue(self.request_of(&message), origin, &message.payload).await;
-                    applying.push_back(queued);
+                    let bytes = message.payload.len();
+                    applying_bytes += bytes;
+                    applying.push_back(Box::pin(queued.map(move |applied| Applied { bytes, ..applied })));
                 }
                 Some(applied) = applying.next() => {
+                    applying_bytes = applying_bytes.saturating_sub(applied.bytes);
                     if let Some(failure) = self.settle(applied) {
                         break failure;
                     }
@@ -239,6 +252,7 @@ impl Applier {
                             sequence,
                             outcome,
                             failure: None,
+                            bytes: 0,
                         },
                     }
                 })
@@ -270,6 +284,7 @@ impl Applier {
                         sequence,
                         outcome,
                         failure: None,
+                        bytes: 0,
                     }
                 })
             }
@@ -286,6 +301,8 @@ struct Applied {
     outcome: Outcome,
     /// Set when the store failed: nothing is decided, and the applier starts over.
     failure: Option<String>,
+    /// The message's size, counted against [`MAX_APPLYING_BYTES`] until it is decided.
+    bytes: usize,
 }
 
 impl Applied {
@@ -295,6 +312,7 @@ impl Applied {
             sequence,
             failure: Some(failure.to_string()),
             outcome: Err(failure),
+            bytes: 0,
         }
     }
 }

@@ -342,11 +342,6 @@ impl Store {
         self.writer.applied()
     }
 
-    /// Watches [`Store::applied_sequence`].
-    pub fn watch_applied(&self) -> watch::Receiver<u64> {
-        self.writer.watch_applied()
-    }
-
     /// Checks a batch as [`Store::append`] would and answers what it would do, writing nothing.
     pub async fn validate(
         &self,

@@ -239,11 +239,6 @@ impl Writer {
         *self.applied.borrow()
     }
 
-    /// Watches [`Writer::applied`].
-    pub fn watch_applied(&self) -> watch::Receiver<u64> {
-        self.applied.clone()
-    }
-
     /// Plans a batch against the log as the writer sees it now (including appends queued before
     /// it) and answers what appending it would do, writing nothing. Planned on the writer
     /// thread, so the answer is consistent with the appends around it.
