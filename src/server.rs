@@ -295,6 +295,7 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, ServerError> {
         Some(cluster) => Some(Arc::new(
             ClusterNode::start(
                 cluster.clone(),
+                &vocabulary.fingerprint(),
                 Arc::clone(&store),
                 streams_shutdown.clone(),
                 metrics.cluster().clone(),

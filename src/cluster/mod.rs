@@ -44,11 +44,15 @@ use waiters::Waiters;
 /// Appends that may wait for the stream on one node at once; past that, RESOURCE_EXHAUSTED.
 const MAX_WAITING_APPENDS: usize = 4_096;
 /// How long a publish may wait for JetStream's acknowledgement (stored on a quorum).
-const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long an append waits for this node to apply its batch once the stream has it.
-const APPLY_TIMEOUT: Duration = Duration::from_secs(30);
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an append waits for this node to apply its batch once the stream has it. With
+/// [`PUBLISH_TIMEOUT`], under the default `--request-timeout` (30 s), so that a slow apply is
+/// answered `NOT_YET_APPLIED` with its stream sequence rather than a bare timeout.
+const APPLY_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a node waits for NATS at start before saying it cannot reach it.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The stream's metadata key holding the vocabulary's fingerprint.
+const VOCABULARY_METADATA: &str = "eventlog-vocabulary";
 /// How long a node waits at start for JetStream to answer and the stream to have a leader.
 const STREAM_LEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// JetStream's window for dropping a message published twice with one id: a publish retried
@@ -114,9 +118,11 @@ pub struct ClusterNode {
 impl ClusterNode {
     /// Connects to NATS, creates the stream if it does not exist, and starts applying it to
     /// `store` (whose log must be this stream's: see `StoreConfig::cluster_stream`). Fails,
-    /// saying why, when NATS cannot be reached.
+    /// saying why, when NATS cannot be reached, or when the stream was created by nodes whose
+    /// vocabulary's fingerprint (`Vocabulary::fingerprint`) is not `vocabulary`.
     pub async fn start(
         settings: ClusterSettings,
+        vocabulary: &str,
         store: Arc<Store>,
         shutdown: Shutdown,
         metrics: ClusterMetrics,
@@ -126,7 +132,7 @@ impl ClusterNode {
         let jetstream = jetstream::ContextBuilder::new()
             .timeout(PUBLISH_TIMEOUT)
             .build(client.clone());
-        let stream = ensure_stream(&jetstream, &settings).await?;
+        let stream = ensure_stream(&jetstream, &settings, vocabulary).await?;
         let subscriptions =
             ReplicatedSubscriptions::open(&jetstream, &settings.stream, settings.replicas).await?;
         let waiters = Waiters::new(MAX_WAITING_APPENDS);
@@ -322,13 +328,16 @@ async fn connect(
 }
 
 /// The stream, created if missing: file storage, the configured replicas, nothing ever
-/// deleted or purged (it is the log of record), and a duplicate window for retried publishes.
+/// deleted or purged (it is the log of record), a duplicate window for retried publishes, and
+/// the vocabulary's fingerprint in its metadata.
 async fn ensure_stream(
     jetstream: &jetstream::Context,
     settings: &ClusterSettings,
+    vocabulary: &str,
 ) -> Result<stream::Stream, ClusterError> {
     let config = stream::Config {
         name: settings.stream.clone(),
+        metadata: [(VOCABULARY_METADATA.to_string(), vocabulary.to_string())].into(),
         subjects: vec![settings.subject()],
         num_replicas: settings.replicas,
         storage: stream::StorageType::File,
@@ -383,6 +392,20 @@ async fn ensure_stream(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    // Nodes with different vocabularies would validate and relate entries differently.
+    match info.config.metadata.get(VOCABULARY_METADATA) {
+        Some(theirs) if theirs != vocabulary => {
+            return Err(failed(&format!(
+                "it was created by a node whose vocabulary has fingerprint {theirs}, and this \
+                 node's has {vocabulary}: give every node of the cluster the same --vocabulary"
+            )))
+        }
+        Some(_) => {}
+        None => tracing::warn!(
+            stream = %settings.stream,
+            "the stream records no vocabulary; make sure every node runs with the same --vocabulary"
+        ),
+    }
     if info.config.num_replicas != settings.replicas {
         tracing::warn!(
             stream = %settings.stream,

@@ -185,6 +185,21 @@ impl Vocabulary {
         self.relations.values()
     }
 
+    /// A short digest of what the vocabulary decides: its keys and which are symmetric (not
+    /// the descriptions, which change nothing stored). Nodes of one cluster must agree on it.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for relation in self.relations.values() {
+            hash.update(relation.key.as_bytes());
+            hash.update([0, u8::from(relation.symmetric)]);
+        }
+        hash.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// How many relations there are.
     pub fn len(&self) -> usize {
         self.relations.len()
@@ -234,6 +249,28 @@ fn is_valid_key(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fingerprint_changes_with_keys_and_symmetry_not_with_words() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).expect("write");
+            Vocabulary::with_extensions(&path).expect("valid vocabulary")
+        };
+        let one = "[[relation]]\nkey = \"smuggles_for\"\ndescription = \"A\"\ninverse = \"x\"\n";
+        let reworded =
+            "[[relation]]\nkey = \"smuggles_for\"\ndescription = \"B\"\ninverse = \"y\"\n";
+        let symmetric =
+            "[[relation]]\nkey = \"smuggles_for\"\ndescription = \"A\"\ninverse = \"x\"\nsymmetric = true\n";
+        let builtin = Vocabulary::builtin().fingerprint();
+        assert_eq!(builtin, Vocabulary::builtin().fingerprint());
+        assert_eq!(builtin.len(), 16);
+        let extended = write("one.toml", one).fingerprint();
+        assert_ne!(extended, builtin);
+        assert_eq!(write("reworded.toml", reworded).fingerprint(), extended);
+        assert_ne!(write("symmetric.toml", symmetric).fingerprint(), extended);
+    }
 
     #[test]
     fn builtin_has_the_relations_users_rely_on() {

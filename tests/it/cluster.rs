@@ -378,6 +378,36 @@ async fn expected_head_duplicates_and_reads_hold_across_nodes() {
     );
     assert_eq!(reason_of(&refused), "GROUPS_NOT_REPLICATED");
 
+    // A node whose vocabulary is not the cluster's does not start, and says why.
+    let vocabulary = dir.path().join("vocabulary.toml");
+    std::fs::write(
+        &vocabulary,
+        "[[relation]]\nkey = \"smuggles_for\"\ndescription = \"Smuggles for the object.\"\ninverse = \"smuggled for by\"\n",
+    )
+    .expect("write vocabulary");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventlog"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--node-name",
+            "v",
+            "--nats-url",
+        ])
+        .arg(nats.urls())
+        .arg("--vocabulary")
+        .arg(&vocabulary)
+        .arg("--data-dir")
+        .arg(dir.path().join("v"))
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), output)
+        .await
+        .expect("exits in time")
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the same --vocabulary"), "{stderr}");
+
     // A new node from a copy of another node's data directory (the way in once the stream no
     // longer holds its start) resumes after what the copy holds, under a name of its own.
     b.kill().await;
