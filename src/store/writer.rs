@@ -24,6 +24,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime};
@@ -151,7 +152,7 @@ pub struct Writer {
     thread: Option<JoinHandle<()>>,
     /// The stream sequence of the last replicated message applied (decided, and durable if it
     /// wrote anything).
-    applied: watch::Receiver<u64>,
+    applied: Arc<AtomicU64>,
 }
 
 impl Writer {
@@ -173,7 +174,7 @@ impl Writer {
             applied,
         } = parts;
         let (jobs, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let (applied_tx, applied_rx) = watch::channel(applied);
+        let shared_applied = Arc::new(AtomicU64::new(applied));
         let lag_limit = LagLimit::new(head, *indexed.borrow());
         let mut state = WriterState {
             log,
@@ -191,7 +192,7 @@ impl Writer {
             disk,
             replicates,
             applied,
-            applied_tx,
+            shared_applied: Arc::clone(&shared_applied),
         };
         let thread = std::thread::Builder::new()
             .name("eventlog-writer".into())
@@ -200,7 +201,7 @@ impl Writer {
         Ok(Writer {
             jobs: Some(jobs),
             thread: Some(thread),
-            applied: applied_rx,
+            applied: shared_applied,
         })
     }
 
@@ -236,7 +237,7 @@ impl Writer {
 
     /// The stream sequence of the last replicated message applied.
     pub fn applied(&self) -> u64 {
-        *self.applied.borrow()
+        self.applied.load(Ordering::Acquire)
     }
 
     /// Plans a batch against the log as the writer sees it now (including appends queued before
@@ -348,8 +349,8 @@ struct WriterState {
     replicates: Option<String>,
     /// The stream sequence of the last replicated message applied.
     applied: u64,
-    /// Told every new `applied`.
-    applied_tx: watch::Sender<u64>,
+    /// `applied`, for readers outside this thread ([`Writer::applied`]).
+    shared_applied: Arc<AtomicU64>,
 }
 
 /// A request accepted into the current group, waiting for the commit.
@@ -610,7 +611,7 @@ impl WriterState {
             // Also when nothing was written (refusals, duplicates): replaying those messages
             // after a restart decides them the same way against the same log.
             self.applied = applied;
-            self.applied_tx.send_replace(applied);
+            self.shared_applied.store(applied, Ordering::Release);
         }
         answer(decided);
         let mut committed = Vec::new();

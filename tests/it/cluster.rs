@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use eventlog::proto;
 use tonic::Code;
 
-use crate::common::cluster::{cluster_info, digest, wait_for_head, ClusterNode};
+use crate::common::cluster::{cluster_info, digest, refused_start, wait_for_head, ClusterNode};
 use crate::common::nats::{skip_without_nats, NatsCluster};
 use crate::common::ops::{parse_samples, scrape, Pki};
 use crate::common::{
@@ -385,27 +385,20 @@ async fn expected_head_duplicates_and_reads_hold_across_nodes() {
         "[[relation]]\nkey = \"smuggles_for\"\ndescription = \"Smuggles for the object.\"\ninverse = \"smuggled for by\"\n",
     )
     .expect("write vocabulary");
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventlog"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--node-name",
-            "v",
-            "--nats-url",
-        ])
-        .arg(nats.urls())
-        .arg("--vocabulary")
-        .arg(&vocabulary)
-        .arg("--data-dir")
-        .arg(dir.path().join("v"))
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(30), output)
-        .await
-        .expect("exits in time")
-        .expect("runs");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let vocabulary = vocabulary.display().to_string();
+    let urls = nats.urls();
+    let data_dir = dir.path().join("v").display().to_string();
+    let stderr = refused_start(&[
+        "--node-name",
+        "v",
+        "--nats-url",
+        &urls,
+        "--vocabulary",
+        &vocabulary,
+        "--data-dir",
+        &data_dir,
+    ])
+    .await;
     assert!(stderr.contains("the same --vocabulary"), "{stderr}");
 
     // A new node from a copy of another node's data directory (the way in once the stream no
@@ -521,29 +514,19 @@ async fn a_node_without_nats_says_so_and_recovers_when_it_returns() {
     let port = closed.local_addr().expect("addr").port();
     drop(closed);
     let dir = tempfile::tempdir().expect("temp dir");
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventlog"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--node-name",
-            "a",
-            "--nats-url",
-        ])
-        .arg(format!("nats://127.0.0.1:{port}"))
-        .arg("--data-dir")
-        .arg(dir.path().join("unreachable"))
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(30), output)
-        .await
-        .expect("exits in time")
-        .expect("runs");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let url = format!("nats://127.0.0.1:{port}");
+    let data_dir = dir.path().join("unreachable").display().to_string();
+    let stderr = refused_start(&[
+        "--node-name",
+        "a",
+        "--nats-url",
+        &url,
+        "--data-dir",
+        &data_dir,
+    ])
+    .await;
     assert!(
-        stderr.contains(&format!(
-            "cannot connect to NATS at nats://127.0.0.1:{port}"
-        )),
+        stderr.contains(&format!("cannot connect to NATS at {url}")),
         "{stderr}"
     );
 
@@ -623,20 +606,9 @@ async fn a_node_without_nats_says_so_and_recovers_when_it_returns() {
 
     // The data directory is a cluster node's for good: an embedded server refuses it.
     a.kill().await;
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventlog"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("a"))
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(30), output)
-        .await
-        .expect("exits in time")
-        .expect("runs");
-    assert!(!output.status.success());
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("belongs to a cluster node"),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let data_dir = dir.path().join("a").display().to_string();
+    let stderr = refused_start(&["--data-dir", &data_dir]).await;
+    assert!(stderr.contains("belongs to a cluster node"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -660,27 +632,19 @@ async fn a_node_speaks_tls_to_nats_with_the_ca_it_is_given_and_refuses_another()
     let other_dir = dir.path().join("other-ca");
     std::fs::create_dir_all(&other_dir).expect("mkdir");
     let other = Pki::generate(&other_dir);
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventlog"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--node-name",
-            "b",
-            "--nats-url",
-            &tls_url,
-        ])
-        .arg("--nats-tls-ca")
-        .arg(&other.ca)
-        .arg("--data-dir")
-        .arg(dir.path().join("b"))
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(30), output)
-        .await
-        .expect("exits in time")
-        .expect("runs");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let ca = other.ca.display().to_string();
+    let data_dir = dir.path().join("b").display().to_string();
+    let stderr = refused_start(&[
+        "--node-name",
+        "b",
+        "--nats-url",
+        &tls_url,
+        "--nats-tls-ca",
+        &ca,
+        "--data-dir",
+        &data_dir,
+    ])
+    .await;
     assert!(
         stderr.contains("cannot connect to NATS at tls://"),
         "{stderr}"

@@ -167,3 +167,18 @@ pub fn digest(entries: &[Entry]) -> String {
     }
     format!("{:x}", hash.finalize())
 }
+
+/// Runs `eventlog serve --listen 127.0.0.1:0 <args>`, which must refuse to start: asserts that
+/// it exits unsuccessfully within 30 s, and returns what it said on stderr.
+pub async fn refused_start(args: &[&str]) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventlog"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), output)
+        .await
+        .expect("exits in time")
+        .expect("runs");
+    assert!(!output.status.success(), "the server started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
