@@ -45,6 +45,8 @@ use waiters::Waiters;
 const MAX_WAITING_APPENDS: usize = 4_096;
 /// How long a publish may wait for JetStream's acknowledgement (stored on a quorum).
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Pause between tries of a publish that found no stream.
+const PUBLISH_RETRY: Duration = Duration::from_millis(100);
 /// How long an append waits for this node to apply its batch once the stream has it. With
 /// [`PUBLISH_TIMEOUT`], under the default `--request-timeout` (30 s), so that a slow apply is
 /// answered `NOT_YET_APPLIED` with its stream sequence rather than a bare timeout.
@@ -208,24 +210,7 @@ impl ClusterNode {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(async_nats::header::NATS_MESSAGE_ID, request.as_str());
         headers.insert(ORIGIN_HEADER, self.settings.node_name.as_str());
-        let published = async {
-            self.jetstream
-                .publish_with_headers(self.settings.subject(), headers, payload.into())
-                .await
-                .map_err(|e| e.to_string())?
-                .await
-                .map_err(|e| e.to_string())
-        };
-        let ack = match tokio::time::timeout(PUBLISH_TIMEOUT, published).await {
-            Ok(Ok(ack)) => ack,
-            Ok(Err(error)) => return Err(ClusterError::Unavailable(error)),
-            Err(_) => {
-                return Err(ClusterError::Unavailable(format!(
-                    "no acknowledgement within {} s",
-                    PUBLISH_TIMEOUT.as_secs()
-                )))
-            }
-        };
+        let ack = self.publish(headers, payload.into()).await?;
         match tokio::time::timeout(APPLY_TIMEOUT, waiting.outcome()).await {
             Ok(Some(outcome)) => Ok(outcome?),
             Ok(None) => Err(ClusterError::Stopping),
@@ -233,6 +218,43 @@ impl ClusterNode {
                 sequence: ack.sequence,
                 applied: self.store.applied_sequence(),
             }),
+        }
+    }
+
+    /// Publishes one batch and waits for JetStream's acknowledgement, within
+    /// [`PUBLISH_TIMEOUT`]. "No stream" is retried: the stream's leader may be moving (a NATS
+    /// server died) or its subject not yet known to the server this node talks to (a stream
+    /// just created). Retrying is safe: the message id makes JetStream store it once.
+    async fn publish(
+        &self,
+        headers: async_nats::HeaderMap,
+        payload: bytes::Bytes,
+    ) -> Result<async_nats::jetstream::publish::PublishAck, ClusterError> {
+        use async_nats::jetstream::context::PublishErrorKind;
+        let deadline = tokio::time::Instant::now() + PUBLISH_TIMEOUT;
+        loop {
+            let attempt = async {
+                self.jetstream
+                    .publish_with_headers(self.settings.subject(), headers.clone(), payload.clone())
+                    .await?
+                    .await
+            };
+            let error = match tokio::time::timeout_at(deadline, attempt).await {
+                Ok(Ok(ack)) => return Ok(ack),
+                Ok(Err(error)) => error,
+                Err(_) => {
+                    return Err(ClusterError::Unavailable(format!(
+                        "no acknowledgement within {} s",
+                        PUBLISH_TIMEOUT.as_secs()
+                    )))
+                }
+            };
+            let retry = error.kind() == PublishErrorKind::StreamNotFound
+                && tokio::time::Instant::now() + PUBLISH_RETRY < deadline;
+            if !retry {
+                return Err(ClusterError::Unavailable(error.to_string()));
+            }
+            tokio::time::sleep(PUBLISH_RETRY).await;
         }
     }
 
