@@ -137,6 +137,42 @@ fn raw_sled(group: &mut Group<'_>) {
     });
 }
 
+/// The same records and flush as `raw_sled_batch_100`, framed one after the other into one
+/// value under one key per batch: what sled costs when the log is written in blocks.
+fn raw_sled_block(group: &mut Group<'_>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = sled::Config::new()
+        .path(dir.path().join("raw-block"))
+        .cache_capacity(CACHE_BYTES)
+        .mode(sled::Mode::HighThroughput)
+        .open()
+        .expect("open sled");
+    let tree = db.open_tree("raw").expect("open tree");
+    let mut next_key: u64 = 1;
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("raw_sled_block_100", |b| {
+        b.iter_batched(
+            || {
+                (0..BATCH)
+                    .map(|_| event().encode_to_vec())
+                    .collect::<Vec<_>>()
+            },
+            |values| {
+                let mut block = Vec::with_capacity(values.iter().map(|v| v.len() + 4).sum());
+                for value in &values {
+                    block.extend_from_slice(&(value.len() as u32).to_le_bytes());
+                    block.extend_from_slice(value);
+                }
+                tree.insert(next_key.to_be_bytes(), block)
+                    .expect("insert block");
+                next_key += BATCH as u64;
+                db.flush().expect("flush");
+            },
+            BatchSize::SmallInput,
+        );
+    });
+}
+
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -155,6 +191,7 @@ fn benches(c: &mut Criterion) {
     grpc_batched(&mut group, &rt);
     grpc_single_concurrent(&mut group, &rt);
     raw_sled(&mut group);
+    raw_sled_block(&mut group);
     group.finish();
 }
 

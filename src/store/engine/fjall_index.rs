@@ -26,16 +26,18 @@ use crate::store::priority;
 
 /// The directory of the index database inside the data directory. The name carries the index
 /// format: a release that changes it uses a new name, and the old directory is deleted.
-pub const INDEX_DIR: &str = "index-v3";
+pub const INDEX_DIR: &str = "index-v4";
 /// The two databases inside `INDEX_DIR`: the derived indexes, and the id index (see
 /// [`FjallIndex`] for why apart).
 const DERIVED_DIR: &str = "derived";
 const IDS_DIR: &str = "ids";
 /// Bytes of journal each index database keeps at most (fjall's minimum).
 const MAX_JOURNALS: u64 = 64 * 1024 * 1024;
-/// Index directories of earlier formats, removed on open. `index-v2` held all keyspaces in one
-/// database (development builds only; no release wrote it).
-const OLD_INDEX_DIRS: &[&str] = &["index-v2"];
+/// Index directories of earlier formats, removed on open (the store rebuilds what they held from
+/// the log). `index-v2` held all keyspaces in one database (development builds only; no release
+/// wrote it); `index-v3` had whole-table bloom filters below level 0 (see [`filter_partitions`]),
+/// and fjall keeps a keyspace's table options for good.
+const OLD_INDEX_DIRS: &[&str] = &["index-v2", "index-v3"];
 
 /// Which keyspace of derived state a read or write is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -132,8 +134,13 @@ impl FjallIndex {
         let db = open_database(path.join(DERIVED_DIR), cache_bytes - ids_cache, 2)?;
         let ids_db = open_database(path.join(IDS_DIR), ids_cache, 1)?;
         // Memtables are bounded per keyspace, so the index's memory is the cache plus these.
-        let options =
-            |memtable: u64| move || KeyspaceCreateOptions::default().max_memtable_size(memtable);
+        let options = |memtable: u64| {
+            move || {
+                KeyspaceCreateOptions::default()
+                    .max_memtable_size(memtable)
+                    .filter_block_partitioning_policy(filter_partitions())
+            }
+        };
         let ids = ids_db.keyspace("ids", options(8 << 20)).map_err(engine)?;
         let index = db.keyspace("index", options(24 << 20)).map_err(engine)?;
         let graph = db.keyspace("graph", options(8 << 20)).map_err(engine)?;
@@ -277,6 +284,19 @@ impl IndexSnapshot {
             Space::Graph => &self.graph,
         }
     }
+}
+
+/// Bloom filters in 4 KiB partitions below level 0 (level 0's are pinned in memory whole).
+///
+/// Why: fjall's block cache is sharded (four shards per core) and never keeps a block heavier
+/// than 80 % of a shard: with the default 256 MiB cache, whose eighth is the id index's, 3.2 MiB
+/// on two cores. A table's whole filter is about 1.25 bytes per key, so the filter of a large
+/// table (a few million ids; 650k with the benches' 64 MiB cache) was read from disk and
+/// checksummed again on every lookup: measured with `cargo bench --bench append`, 41 % of the
+/// writer thread's time went to loading filter blocks while it checked that new ids were new. Partitions are small enough to stay
+/// cached, and their top-level index, which fjall pins, is about 12 bytes per 3,000 keys.
+fn filter_partitions() -> fjall::config::PartitioningPolicy {
+    fjall::config::PinningPolicy::new([false, true])
 }
 
 /// Opens one fjall database on a background-priority thread, so the flush and compaction
