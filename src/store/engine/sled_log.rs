@@ -1,6 +1,7 @@
 //! The sled engine: the only code that opens, reads or writes sled, which holds the log of record.
 //!
-//! It holds exactly four things: the records by position, the log's metadata (counters,
+//! It holds exactly four things: the records, in blocks keyed by their first position (see
+//! `record::block`: one key per group commit, not per entry), the log's metadata (counters,
 //! format), the named subscriptions and the consumer groups' state (`groups`). Every index is derived and lives in fjall
 //! (`fjall_index`), because sled costs 10-15 µs per small random key and an event used to cost
 //! a dozen of them. Writes are one atomic `Batch` followed by a flush, so a crash leaves either
@@ -19,6 +20,7 @@ use crate::domain::{Entry, Position, SubscriptionState};
 
 use crate::store::error::StoreError;
 use crate::store::keys;
+use crate::store::record::block;
 use crate::store::record::decode_record;
 
 /// Entry counters kept beside the log, updated in the same batch as the entries they count.
@@ -67,6 +69,9 @@ const APPLIED_KEY: &str = "cluster_applied";
 const CLUSTER_STREAM_KEY: &str = "cluster_stream";
 /// Keys removed per batch while dropping release 1's index keys.
 const DROP_CHUNK: usize = 10_000;
+/// Records moved per batch from one key each into blocks, when opening a log written before
+/// blocks.
+const MOVE_CHUNK: usize = 4_096;
 
 impl SledLog {
     /// Opens (or creates) the database in `path`, with sled's page cache capped at
@@ -75,16 +80,21 @@ impl SledLog {
     /// A directory still locked is retried for a moment before giving up: when a store is
     /// closed and reopened in one process, sled's background threads may hold the lock for a
     /// few milliseconds after the last handle is dropped.
+    ///
+    /// A log written before blocks (one key per record) has its records moved into blocks
+    /// here, before anything reads it.
     pub fn open(path: &Path, cache_capacity: u64) -> Result<SledLog, StoreError> {
         let deadline = Instant::now() + LOCK_RETRY;
-        loop {
+        let log = loop {
             match Self::try_open(path, cache_capacity) {
                 Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
-                result => return result,
+                result => break result?,
             }
-        }
+        };
+        log.move_records_into_blocks()?;
+        Ok(log)
     }
 
     fn try_open(path: &Path, cache_capacity: u64) -> Result<SledLog, StoreError> {
@@ -110,11 +120,27 @@ impl SledLog {
 
     /// The position of the last entry on disk.
     pub fn last_position(&self) -> Result<Position, StoreError> {
-        match self.tree.scan_prefix([keys::LOG]).next_back() {
+        match self.tree.scan_prefix([keys::BLOCK]).next_back() {
             None => Ok(Position::ZERO),
             Some(item) => {
-                let (key, _) = item.map_err(engine)?;
-                keys::position_of_log_key(&key).ok_or_else(|| corrupt(&key, "bad log key"))
+                let (key, value) = item.map_err(engine)?;
+                let first = first_position(&key)?;
+                Ok(Position(first.0 + block::record_count(first, &value)? - 1))
+            }
+        }
+    }
+
+    /// The block that holds `position` if any does: the last one starting at or before it.
+    fn block_at_or_before(
+        &self,
+        position: Position,
+    ) -> Result<Option<(Position, sled::IVec)>, StoreError> {
+        let blocks = keys::block_key(Position::ZERO)..=keys::block_key(position);
+        match self.tree.range(blocks).next_back() {
+            None => Ok(None),
+            Some(item) => {
+                let (key, value) = item.map_err(engine)?;
+                Ok(Some((first_position(&key)?, value)))
             }
         }
     }
@@ -132,10 +158,13 @@ impl SledLog {
 
     /// The entry at `position`, if there is one.
     pub fn read_at(&self, position: Position) -> Result<Option<Entry>, StoreError> {
-        let key = keys::log_key(position);
-        match self.tree.get(key).map_err(engine)? {
+        let Some((first, value)) = self.block_at_or_before(position)? else {
+            return Ok(None);
+        };
+        let ranges = block::record_ranges(first, &value)?;
+        match ranges.get((position.0 - first.0) as usize) {
             None => Ok(None),
-            Some(bytes) => decode_entry(position, &bytes).map(Some),
+            Some(range) => decode_entry(position, &value[range.clone()]).map(Some),
         }
     }
 
@@ -165,24 +194,39 @@ impl SledLog {
         // Positions are assigned without gaps, so a record after a missing one means the
         // missing one was written and lost (a damaged file): an error naming it, never a
         // chunk that silently skips it.
+        let start = match self.block_at_or_before(from)? {
+            Some((first, _)) => first,
+            None => from,
+        };
         let mut expected = from;
+        let mut handed = 0;
         for item in self
             .tree
-            .range(keys::log_key(from)..=keys::log_key(to))
-            .take(max)
+            .range(keys::block_key(start)..=keys::block_key(to))
         {
-            let (key, bytes) = item.map_err(engine)?;
-            let position =
-                keys::position_of_log_key(&key).ok_or_else(|| corrupt(&key, "bad log key"))?;
-            if position != expected {
-                return Err(StoreError::corrupt_record(
-                    expected,
-                    format!("it is missing, although the log holds position {position} after it"),
-                ));
-            }
-            expected = expected.next();
-            if each(position, &bytes)?.is_break() {
-                break;
+            let (key, value) = item.map_err(engine)?;
+            let first = first_position(&key)?;
+            for (index, range) in block::record_ranges(first, &value)?.into_iter().enumerate() {
+                let position = Position(first.0 + index as u64);
+                if position < from {
+                    continue;
+                }
+                if position > to || handed == max {
+                    return Ok(());
+                }
+                if position != expected {
+                    return Err(StoreError::corrupt_record(
+                        expected,
+                        format!(
+                            "it is missing, although the log holds position {position} after it"
+                        ),
+                    ));
+                }
+                expected = expected.next();
+                handed += 1;
+                if each(position, &value[range])?.is_break() {
+                    return Ok(());
+                }
             }
         }
         Ok(())
@@ -198,9 +242,14 @@ impl SledLog {
         applied: Option<u64>,
     ) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
-        let writes = records.len() + 1;
-        for record in records {
-            batch.insert(&keys::log_key(record.position), &record.record[..]);
+        let records: Vec<(Position, &[u8])> = records
+            .iter()
+            .map(|r| (r.position, &r.record[..]))
+            .collect();
+        let blocks = blocks_of(&records);
+        let writes = blocks.len() + 1;
+        for (first, block) in blocks {
+            batch.insert(&keys::block_key(first), block);
         }
         let counts = serde_json::to_vec(counts).map_err(|e| StoreError::Encode(e.to_string()))?;
         batch.insert(keys::meta_key(COUNTS_KEY), counts);
@@ -308,6 +357,52 @@ impl SledLog {
         Ok(())
     }
 
+    /// Moves records stored one per key (the layout before blocks) into blocks, in chunks with
+    /// progress logged, lowest positions first. Safe to interrupt: each chunk's blocks are
+    /// written and its old keys removed in one atomic batch, so a restart goes on where it
+    /// stopped and no record is ever in both places or in neither.
+    fn move_records_into_blocks(&self) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let mut moved = 0_u64;
+        loop {
+            let mut records = Vec::with_capacity(MOVE_CHUNK);
+            for item in self.tree.scan_prefix([keys::LOG]).take(MOVE_CHUNK) {
+                let (key, value) = item.map_err(engine)?;
+                let position =
+                    keys::position_of_log_key(&key).ok_or_else(|| corrupt(&key, "bad log key"))?;
+                records.push((position, value));
+            }
+            if records.is_empty() {
+                break;
+            }
+            let borrowed: Vec<(Position, &[u8])> =
+                records.iter().map(|(p, value)| (*p, &value[..])).collect();
+            let blocks = blocks_of(&borrowed);
+            let mut batch = sled::Batch::default();
+            for (first, block) in &blocks {
+                batch.insert(&keys::block_key(*first), block.as_slice());
+            }
+            for (position, _) in &records {
+                batch.remove(&keys::log_key(*position));
+            }
+            self.tree.apply_batch(batch).map_err(engine)?;
+            reclaim_replaced_nodes(records.len() + blocks.len());
+            self.db.flush().map_err(engine)?;
+            moved += records.len() as u64;
+            if moved.is_multiple_of(MOVE_CHUNK as u64 * 25) {
+                tracing::info!(moved, "moving the log's records into blocks");
+            }
+        }
+        if moved > 0 {
+            tracing::info!(
+                moved,
+                seconds = started.elapsed().as_secs_f64(),
+                "the log's records are in blocks"
+            );
+        }
+        Ok(())
+    }
+
     /// A named subscription's state.
     pub fn subscription(&self, name: &str) -> Result<Option<SubscriptionState>, StoreError> {
         let key = keys::subscription_key(name);
@@ -384,6 +479,30 @@ fn reclaim_replaced_nodes(writes: usize) {
     }
 }
 
+/// Records at their positions as the blocks they are stored in, each with its first position:
+/// a run of consecutive positions is cut into blocks of at most `block::BLOCK_BYTES`, and a gap
+/// between positions (only a damaged log has one) ends a block.
+fn blocks_of(records: &[(Position, &[u8])]) -> Vec<(Position, Vec<u8>)> {
+    let mut blocks = Vec::new();
+    let mut run_start = 0;
+    for end in 1..=records.len() {
+        if end < records.len() && records[end].0 == records[end - 1].0.next() {
+            continue;
+        }
+        let run = &records[run_start..end];
+        for part in block::split(run.iter().map(|(_, record)| record.len())) {
+            let part = &run[part];
+            blocks.push((part[0].0, block::encode(part.iter().map(|(_, r)| *r))));
+        }
+        run_start = end;
+    }
+    blocks
+}
+
+fn first_position(key: &[u8]) -> Result<Position, StoreError> {
+    keys::position_of_block_key(key).ok_or_else(|| corrupt(key, "bad block key"))
+}
+
 fn decode_entry(position: Position, bytes: &[u8]) -> Result<Entry, StoreError> {
     let (recorded_at, body) = decode_record(position, bytes)?;
     Ok(Entry {
@@ -408,20 +527,47 @@ fn corrupt(key: &[u8], reason: &str) -> StoreError {
 mod tests {
     use super::*;
 
+    fn records(positions: std::ops::RangeInclusive<u64>, size: usize) -> Vec<CommitRecord> {
+        positions
+            .map(|p| CommitRecord {
+                position: Position(p),
+                record: bytes::Bytes::from(vec![p as u8; size]),
+            })
+            .collect()
+    }
+
+    fn scanned(log: &SledLog, from: u64, to: u64, max: usize) -> Vec<(u64, Vec<u8>)> {
+        let mut seen = Vec::new();
+        log.scan_raw(Position(from), Position(to), max, |position, bytes| {
+            seen.push((position.0, bytes.to_vec()));
+            Ok(ControlFlow::Continue(()))
+        })
+        .expect("scan");
+        seen
+    }
+
+    fn block_firsts(log: &SledLog) -> Vec<u64> {
+        log.tree
+            .scan_prefix([keys::BLOCK])
+            .keys()
+            .map(|k| {
+                keys::position_of_block_key(&k.expect("key"))
+                    .expect("block key")
+                    .0
+            })
+            .collect()
+    }
+
     #[test]
     fn a_record_missing_inside_the_log_is_an_error_naming_it_not_a_skipped_position() {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = SledLog::open(dir.path(), 1 << 20).expect("open");
-        let records = (1..=3)
-            .map(|p| CommitRecord {
-                position: Position(p),
-                record: bytes::Bytes::from(vec![p as u8; 8]),
-            })
-            .collect();
-        log.commit(records, &Counts::default(), None)
-            .expect("commit");
+        for p in 1..=3 {
+            log.commit(records(p..=p, 8), &Counts::default(), None)
+                .expect("commit");
+        }
         log.tree
-            .remove(keys::log_key(Position(2)))
+            .remove(keys::block_key(Position(2)))
             .expect("lose position 2");
         let mut seen = Vec::new();
         let error = log
@@ -434,12 +580,67 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains("log position 2"), "{message}");
         assert!(message.contains("position 3 after it"), "{message}");
-        let mut after = Vec::new();
-        log.scan_raw(Position(3), Position(3), 10, |position, _| {
-            after.push(position.0);
-            Ok(ControlFlow::Continue(()))
-        })
-        .expect("what follows the hole is served");
-        assert_eq!(after, [3]);
+        assert_eq!(
+            scanned(&log, 3, 3, 10).len(),
+            1,
+            "what follows the hole is served"
+        );
+        assert!(log.read_at(Position(2)).expect("read").is_none());
+    }
+
+    #[test]
+    fn a_commit_is_stored_in_blocks_that_reads_and_scans_see_as_positions() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = SledLog::open(dir.path(), 1 << 20).expect("open");
+        // 300 records of 1 KiB: five blocks of 64 records (64 KiB) and one of 44.
+        log.commit(records(1..=300, 1024), &Counts::default(), None)
+            .expect("commit");
+        log.commit(records(301..=302, 10), &Counts::default(), None)
+            .expect("commit");
+        assert_eq!(block_firsts(&log), [1, 65, 129, 193, 257, 301]);
+        assert_eq!(log.last_position().expect("last"), Position(302));
+        let all = scanned(&log, 1, 302, 1000);
+        assert_eq!(all.len(), 302);
+        assert!(all
+            .iter()
+            .enumerate()
+            .all(|(i, (p, bytes))| *p == i as u64 + 1
+                && bytes.len() == if *p <= 300 { 1024 } else { 10 }
+                && bytes[0] == *p as u8));
+        // From inside a block, across blocks, bounded by `to` and by `max`.
+        let part: Vec<u64> = scanned(&log, 60, 70, 1000).iter().map(|r| r.0).collect();
+        assert_eq!(part, (60..=70).collect::<Vec<_>>());
+        let part: Vec<u64> = scanned(&log, 250, 1000, 3).iter().map(|r| r.0).collect();
+        assert_eq!(part, [250, 251, 252]);
+        assert!(
+            scanned(&log, 303, 400, 10).is_empty(),
+            "nothing past the head"
+        );
+    }
+
+    #[test]
+    fn a_log_of_one_key_per_record_is_moved_into_blocks_on_open_and_reads_the_same() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let written: Vec<(u64, Vec<u8>)> = (1..=MOVE_CHUNK as u64 + 10)
+            .map(|p| (p, format!("record {p}").into_bytes()))
+            .collect();
+        {
+            let log = SledLog::open(dir.path(), 1 << 20).expect("open");
+            for (p, record) in &written {
+                log.tree
+                    .insert(keys::log_key(Position(*p)), record.as_slice())
+                    .expect("write the old layout");
+            }
+            log.flush().expect("flush");
+        }
+        let log = SledLog::open(dir.path(), 1 << 20).expect("reopen moves the records");
+        assert_eq!(
+            log.tree.scan_prefix([keys::LOG]).count(),
+            0,
+            "no old key is left"
+        );
+        assert!(block_firsts(&log).len() >= 2, "one chunk and the rest");
+        assert_eq!(log.last_position().expect("last").0, written.len() as u64);
+        assert_eq!(scanned(&log, 1, u64::MAX, usize::MAX), written);
     }
 }

@@ -1,9 +1,11 @@
 //! Every key the store writes, in every keyspace of both engines, is built and parsed here.
 //!
 //! **sled** (the log of record, one tree so a group commit is one atomic batch):
-//! `L` + position (u64 BE) -> record; `M` + name -> metadata; `S` + name -> named subscription;
+//! `B` + position of its first record (u64 BE) -> a block of consecutive records (see
+//! `record::block`); `M` + name -> metadata; `S` + name -> named subscription;
 //! `G` + group name + 0x00 + tag -> a consumer group's state (see `groups`).
-//! Release 1 also kept its indexes in that tree (`LEGACY_INDEX_PREFIXES`); opening such a data
+//! Data directories written before blocks hold `L` + position -> one record; opening one moves
+//! those records into blocks. Release 1 also kept its indexes in that tree (`LEGACY_INDEX_PREFIXES`); opening such a data
 //! directory rebuilds them in fjall and removes them from sled.
 //!
 //! **fjall** (derived indexes, rebuilt from the log whenever in doubt):
@@ -31,7 +33,10 @@ pub mod groups;
 use crate::domain::{Day, EntryId, EntryKind, Position};
 use crate::store::record::header::{kind_byte, kind_of_byte};
 
-/// sled: `L` + position -> the record of the entry at that position.
+/// sled: `B` + position -> the block of records that starts at that position.
+pub const BLOCK: u8 = b'B';
+/// sled: `L` + position -> the record of the entry at that position: the layout before blocks,
+/// only read to move it into blocks on open.
 pub const LOG: u8 = b'L';
 /// sled: `M` + name -> metadata of the log (counters, format).
 pub const META: u8 = b'M';
@@ -62,7 +67,25 @@ pub const IDS_THROUGH: &[u8] = b"\0through";
 /// Separates variable-length text from what follows it.
 const SEPARATOR: u8 = 0;
 
-/// The key of the entry at `position`.
+/// The key of the block whose first record is at `position`.
+pub fn block_key(position: Position) -> [u8; 9] {
+    let mut key = [BLOCK; 9];
+    key[1..].copy_from_slice(&position.0.to_be_bytes());
+    key
+}
+
+/// The first position of a block key, if it is one.
+pub fn position_of_block_key(key: &[u8]) -> Option<Position> {
+    match key {
+        [BLOCK, rest @ ..] => rest
+            .try_into()
+            .ok()
+            .map(|b| Position(u64::from_be_bytes(b))),
+        _ => None,
+    }
+}
+
+/// The key of the entry at `position` in the layout before blocks.
 pub fn log_key(position: Position) -> [u8; 9] {
     let mut key = [LOG; 9];
     key[1..].copy_from_slice(&position.0.to_be_bytes());
@@ -314,6 +337,18 @@ mod tests {
 
     fn id(text: &str) -> EntryId {
         EntryId::parse(text).expect("valid")
+    }
+
+    #[test]
+    fn block_keys_sort_by_position_and_round_trip() {
+        let positions = [1_u64, 2, 255, 256, 65_536, u64::MAX];
+        let keys: Vec<_> = positions.iter().map(|p| block_key(Position(*p))).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        for (key, p) in keys.iter().zip(positions) {
+            assert_eq!(position_of_block_key(key), Some(Position(p)));
+            assert_eq!(position_of_log_key(key), None);
+        }
+        assert_eq!(position_of_block_key(&log_key(Position(3))), None);
     }
 
     #[test]

@@ -31,6 +31,7 @@
 //! shape, without a checksum. Data directories written before format 2 hold only these; they
 //! stay readable in place (see `json_v1`).
 
+pub mod block;
 mod from_stored;
 pub(crate) mod header;
 mod json_v1;
