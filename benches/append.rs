@@ -104,9 +104,10 @@ fn grpc_single_concurrent(group: &mut Group<'_>, rt: &Runtime) {
     rt.block_on(server.stop());
 }
 
-fn raw_sled(group: &mut Group<'_>) {
+/// A sled database of its own in a temporary directory, with the server's sled settings, so that
+/// only the server's own work differs from the raw reference.
+fn raw_sled_tree() -> (tempfile::TempDir, sled::Db, sled::Tree) {
     let dir = tempfile::tempdir().expect("temp dir");
-    // The server's sled settings, so that only the server's own work differs.
     let db = sled::Config::new()
         .path(dir.path().join("raw"))
         .cache_capacity(CACHE_BYTES)
@@ -114,6 +115,11 @@ fn raw_sled(group: &mut Group<'_>) {
         .open()
         .expect("open sled");
     let tree = db.open_tree("raw").expect("open tree");
+    (dir, db, tree)
+}
+
+fn raw_sled(group: &mut Group<'_>) {
+    let (_dir, db, tree) = raw_sled_tree();
     let mut next_key: u64 = 1;
     group.throughput(Throughput::Elements(BATCH as u64));
     group.bench_function("raw_sled_batch_100", |b| {
@@ -140,14 +146,7 @@ fn raw_sled(group: &mut Group<'_>) {
 /// The same records and flush as `raw_sled_batch_100`, framed one after the other into one
 /// value under one key per batch: what sled costs when the log is written in blocks.
 fn raw_sled_block(group: &mut Group<'_>) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = sled::Config::new()
-        .path(dir.path().join("raw-block"))
-        .cache_capacity(CACHE_BYTES)
-        .mode(sled::Mode::HighThroughput)
-        .open()
-        .expect("open sled");
-    let tree = db.open_tree("raw").expect("open tree");
+    let (_dir, db, tree) = raw_sled_tree();
     let mut next_key: u64 = 1;
     group.throughput(Throughput::Elements(BATCH as u64));
     group.bench_function("raw_sled_block_100", |b| {

@@ -69,33 +69,34 @@ const SEPARATOR: u8 = 0;
 
 /// The key of the block whose first record is at `position`.
 pub fn block_key(position: Position) -> [u8; 9] {
-    let mut key = [BLOCK; 9];
-    key[1..].copy_from_slice(&position.0.to_be_bytes());
-    key
+    positioned_key(BLOCK, position)
 }
 
 /// The first position of a block key, if it is one.
 pub fn position_of_block_key(key: &[u8]) -> Option<Position> {
-    match key {
-        [BLOCK, rest @ ..] => rest
-            .try_into()
-            .ok()
-            .map(|b| Position(u64::from_be_bytes(b))),
-        _ => None,
-    }
+    position_of_positioned_key(BLOCK, key)
 }
 
 /// The key of the entry at `position` in the layout before blocks.
 pub fn log_key(position: Position) -> [u8; 9] {
-    let mut key = [LOG; 9];
-    key[1..].copy_from_slice(&position.0.to_be_bytes());
-    key
+    positioned_key(LOG, position)
 }
 
 /// The position a log key stands for, if it is one.
 pub fn position_of_log_key(key: &[u8]) -> Option<Position> {
+    position_of_positioned_key(LOG, key)
+}
+
+/// `prefix` + the position, big-endian so that keys sort in log order.
+fn positioned_key(prefix: u8, position: Position) -> [u8; 9] {
+    let mut key = [prefix; 9];
+    key[1..].copy_from_slice(&position.0.to_be_bytes());
+    key
+}
+
+fn position_of_positioned_key(prefix: u8, key: &[u8]) -> Option<Position> {
     match key {
-        [LOG, rest @ ..] => rest
+        [first, rest @ ..] if *first == prefix => rest
             .try_into()
             .ok()
             .map(|b| Position(u64::from_be_bytes(b))),
