@@ -599,12 +599,14 @@ mod tests {
     fn a_commit_is_stored_in_blocks_that_reads_and_scans_see_as_positions() {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = SledLog::open(dir.path(), 1 << 20).expect("open");
-        // 300 records of 1 KiB: five blocks of 64 records (64 KiB) and one of 44.
-        log.commit(records(1..=300, 1024), &Counts::default(), None)
+        // 300 records of a quarter block each: 75 blocks of 4 records, then one for the next commit.
+        let size = block::BLOCK_BYTES / 4;
+        log.commit(records(1..=300, size), &Counts::default(), None)
             .expect("commit");
         log.commit(records(301..=302, 10), &Counts::default(), None)
             .expect("commit");
-        assert_eq!(block_firsts(&log), [1, 65, 129, 193, 257, 301]);
+        let expected: Vec<u64> = (1..=300).step_by(4).chain([301]).collect();
+        assert_eq!(block_firsts(&log), expected);
         assert_eq!(log.last_position().expect("last"), Position(302));
         let all = scanned(&log, 1, 302, 1000);
         assert_eq!(all.len(), 302);
@@ -612,7 +614,7 @@ mod tests {
             .iter()
             .enumerate()
             .all(|(i, (p, bytes))| *p == i as u64 + 1
-                && bytes.len() == if *p <= 300 { 1024 } else { 10 }
+                && bytes.len() == if *p <= 300 { size } else { 10 }
                 && bytes[0] == *p as u8));
         // From inside a block, across blocks, bounded by `to` and by `max`.
         let part: Vec<u64> = scanned(&log, 60, 70, 1000).iter().map(|r| r.0).collect();
@@ -649,5 +651,33 @@ mod tests {
         assert!(block_firsts(&log).len() >= 2, "one chunk and the rest");
         assert_eq!(log.last_position().expect("last").0, written.len() as u64);
         assert_eq!(scanned(&log, 1, u64::MAX, usize::MAX), written);
+    }
+
+    #[test]
+    fn full_leaves_of_blocks_stay_inside_sleds_segments_where_its_cache_counts_them() {
+        // sled writes a page over a quarter of a segment to a file in `blobs/` and then counts
+        // it as a pointer's size in its cache (see `block::BLOCK_BYTES`); a log in blocks must
+        // never make one. Commits of 100 records of 500 bytes, the shape of a batched import,
+        // and of records that fill their blocks to the byte, through many leaf splits.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = SledLog::open(dir.path(), 1 << 20).expect("open");
+        let mut next = 1;
+        for size in [500, block::BLOCK_BYTES / 2, block::BLOCK_BYTES] {
+            for _ in 0..40 {
+                log.commit(records(next..=next + 99, size), &Counts::default(), None)
+                    .expect("commit");
+                next += 100;
+            }
+        }
+        log.flush().expect("flush");
+        let blobs: Vec<_> = std::fs::read_dir(dir.path().join("blobs"))
+            .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(
+            blobs.is_empty(),
+            "sled wrote {} pages as blobs, e.g. {:?}",
+            blobs.len(),
+            blobs.first()
+        );
     }
 }
