@@ -98,12 +98,12 @@ impl SledLog {
     }
 
     /// sled's default segment size (512 KiB) is kept on purpose. sled writes a page larger than a
-    /// quarter of a segment to a file of its own, and a leaf of up to 16 blocks soon is one, so
-    /// rewriting it (a consolidation, a split) creates a file: 43 % of the writer thread's time
-    /// in a profile of batched appends. 8 MiB segments keep every leaf inline (raw sled writing
-    /// one 50 KB block per flush: 101k -> 156k records/s), but in the scale run at 300k events
-    /// they left batched appends where they were (40.3k vs 39.9k/s) and took 1.55 KB of disk
-    /// per event instead of 1.20; and sled refuses to reopen a database with another size.
+    /// quarter of a segment to a file of its own, which is why blocks are small (see
+    /// `block::BLOCK_BYTES`). The other way out, tried with 64 KiB blocks: 8 MiB segments keep
+    /// every leaf inline (raw sled writing one 50 KB block per flush: 101k -> 156k records/s),
+    /// but in the scale run at 300k events they left batched appends where they were (40.3k vs
+    /// 39.9k/s) and took 1.55 KB of disk per event instead of 1.20; and sled refuses to reopen a
+    /// database with another size, so every existing data directory would keep the problem.
     fn try_open(path: &Path, cache_capacity: u64) -> Result<SledLog, StoreError> {
         let db = sled::Config::new()
             .path(path)
