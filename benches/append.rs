@@ -1,6 +1,6 @@
 //! Append throughput: gRPC batches, gRPC single appends from many clients, and raw sled.
 //!
-//! All three benchmarks sit in one criterion group (`append`) and report events per second, so
+//! All four benchmarks sit in one criterion group (`append`) and report events per second, so
 //! one run compares them directly:
 //!
 //! - `grpc_batched_100`: one client appends batches of 100 events (~500 encoded bytes each) to a
@@ -10,6 +10,8 @@
 //!   wall-clock. This is what group commit is for.
 //! - `raw_sled_batch_100`: the floor the server builds on: the same protobuf-encoded events
 //!   written straight to sled 0.34.7 in `Batch`es of 100, one `flush` per batch.
+//! - `raw_sled_blocks_100`: the same records and flushes, framed into the server's blocks
+//!   (`record::block`): what sled itself costs for the layout the server writes.
 //!
 //! Every event id comes from one global counter, so no append is ever a duplicate.
 //!
@@ -24,6 +26,7 @@ use tokio::runtime::Runtime;
 #[path = "support/load.rs"]
 mod load;
 
+use eventlog::store::record::block;
 use load::{append_request, check, event, BenchServer, CACHE_BYTES};
 
 /// The same allocator as the server binary, so the figures are the server's.
@@ -118,11 +121,17 @@ fn raw_sled_tree() -> (tempfile::TempDir, sled::Db, sled::Tree) {
     (dir, db, tree)
 }
 
-fn raw_sled(group: &mut Group<'_>) {
+/// Times `write` on batches of `BATCH` freshly encoded events, each followed by a flush, in a
+/// raw sled database of its own; `write` gets the batch's first key.
+fn raw_sled_bench(
+    group: &mut Group<'_>,
+    name: &str,
+    mut write: impl FnMut(&sled::Tree, u64, Vec<Vec<u8>>),
+) {
     let (_dir, db, tree) = raw_sled_tree();
     let mut next_key: u64 = 1;
     group.throughput(Throughput::Elements(BATCH as u64));
-    group.bench_function("raw_sled_batch_100", |b| {
+    group.bench_function(name, |b| {
         b.iter_batched(
             || {
                 (0..BATCH)
@@ -130,12 +139,8 @@ fn raw_sled(group: &mut Group<'_>) {
                     .collect::<Vec<_>>()
             },
             |values| {
-                let mut batch = sled::Batch::default();
-                for value in values {
-                    batch.insert(&next_key.to_be_bytes(), value);
-                    next_key += 1;
-                }
-                tree.apply_batch(batch).expect("apply batch");
+                write(&tree, next_key, values);
+                next_key += BATCH as u64;
                 db.flush().expect("flush");
             },
             BatchSize::SmallInput,
@@ -143,32 +148,28 @@ fn raw_sled(group: &mut Group<'_>) {
     });
 }
 
-/// The same records and flush as `raw_sled_batch_100`, framed one after the other into one
-/// value under one key per batch: what sled costs when the log is written in blocks.
+/// The reference the issue names: one key per record, one atomic batch, one flush.
+fn raw_sled(group: &mut Group<'_>) {
+    raw_sled_bench(group, "raw_sled_batch_100", |tree, first, values| {
+        let mut batch = sled::Batch::default();
+        for (key, value) in (first..).zip(values) {
+            batch.insert(&key.to_be_bytes(), value);
+        }
+        tree.apply_batch(batch).expect("apply batch");
+    });
+}
+
+/// The same records and flush, framed into blocks as the server frames them (the server's
+/// block size and format): what sled itself costs for the server's layout.
 fn raw_sled_block(group: &mut Group<'_>) {
-    let (_dir, db, tree) = raw_sled_tree();
-    let mut next_key: u64 = 1;
-    group.throughput(Throughput::Elements(BATCH as u64));
-    group.bench_function("raw_sled_block_100", |b| {
-        b.iter_batched(
-            || {
-                (0..BATCH)
-                    .map(|_| event().encode_to_vec())
-                    .collect::<Vec<_>>()
-            },
-            |values| {
-                let mut block = Vec::with_capacity(values.iter().map(|v| v.len() + 4).sum());
-                for value in &values {
-                    block.extend_from_slice(&(value.len() as u32).to_le_bytes());
-                    block.extend_from_slice(value);
-                }
-                tree.insert(next_key.to_be_bytes(), block)
-                    .expect("insert block");
-                next_key += BATCH as u64;
-                db.flush().expect("flush");
-            },
-            BatchSize::SmallInput,
-        );
+    raw_sled_bench(group, "raw_sled_blocks_100", |tree, first, values| {
+        let mut batch = sled::Batch::default();
+        for range in block::split(values.iter().map(Vec::len)) {
+            let records = values[range.clone()].iter().map(Vec::as_slice);
+            let key = first + range.start as u64;
+            batch.insert(&key.to_be_bytes(), block::encode(records));
+        }
+        tree.apply_batch(batch).expect("apply batch");
     });
 }
 

@@ -33,6 +33,7 @@ if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
 from selenium import webdriver  # noqa: E402  (only once Chromium is known to be there)
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -73,7 +74,10 @@ def browser():
 
 
 def wait(driver, condition, what):
-    return WebDriverWait(driver, WAIT_S).until(lambda d: condition(d), message=what)
+    # The live view redraws the timeline as entries arrive, so an element a condition found can
+    # be replaced before it reads it: that is "not yet", asked again, never a failure.
+    return WebDriverWait(driver, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: condition(d), message=what)
 
 
 def loaded(driver, view):
