@@ -1,7 +1,7 @@
 //! The sled engine: the only code that opens, reads or writes sled, which holds the log of record.
 //!
 //! It holds exactly four things: the records, in blocks keyed by their first position (see
-//! `record::block`: one key per group commit, not per entry), the log's metadata (counters,
+//! `record::block`: a key per few KiB of a group commit, not per entry), the log's metadata (counters,
 //! format), the named subscriptions and the consumer groups' state (`groups`). Every index is derived and lives in fjall
 //! (`fjall_index`), because sled costs 10-15 µs per small random key and an event used to cost
 //! a dozen of them. Writes are one atomic `Batch` followed by a flush, so a crash leaves either
