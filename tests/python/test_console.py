@@ -80,6 +80,11 @@ def wait(driver, condition, what):
         lambda d: condition(d), message=what)
 
 
+def click(driver, css, what):
+    # Looked up and clicked in one step, again if a redraw replaced the element in between.
+    wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, css).click() or True, what)
+
+
 def loaded(driver, view):
     wait(driver, lambda d: d.find_element(By.ID, "actor-view").get_attribute("data-loaded") == view,
          f"the view {view} to load")
@@ -161,15 +166,15 @@ def test_an_analyst_follows_moscow_through_the_console(pb, console, browser):
 
     # An entry opens to its sources, certainty and what it supersedes; that one to what
     # superseded it.
-    items(browser)["ev-2022-palmyra-clash-corrected"].find_element(By.TAG_NAME, "rect").click()
+    click(browser, "#timeline g.item[data-id='ev-2022-palmyra-clash-corrected'] rect", "the correction on the timeline")
     details = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#details dl[data-entry='ev-2022-palmyra-clash-corrected']"),
                    "the correction's details")[0]
     assert "Correction desk" in details.text and "reported" in details.text
-    details.find_element(By.CSS_SELECTOR, "#d-supersedes a[data-ref='ev-2022-palmyra-clash']").click()
+    click(browser, "#details #d-supersedes a[data-ref='ev-2022-palmyra-clash']", "the link to the superseded clash")
     old = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#details dl[data-entry='ev-2022-palmyra-clash']"),
                "the superseded clash's details")[0]
     assert old.find_elements(By.CSS_SELECTOR, "#d-superseded-by a[data-ref='ev-2022-palmyra-clash-corrected']")
-    browser.find_element(By.ID, "details-close").click()
+    click(browser, "#details-close", "the details' close button")
 
     # An entry appended through gRPC appears in the live feed.
     live = pb.pb2.Claim(id="cl-console-live", subject="russia", relation="backs", object="fifth-corps",
@@ -184,7 +189,7 @@ def test_an_analyst_follows_moscow_through_the_console(pb, console, browser):
     browser.save_screenshot(str(ARTIFACTS / "console.png"))
 
     # Clicking an actor in the graph moves to it.
-    browser.find_element(By.CSS_SELECTOR, "#graph g.node[data-actor='national-defence-forces']").click()
+    click(browser, "#graph g.node[data-actor='national-defence-forces']", "the National Defence Forces in the graph")
     loaded(browser, "national-defence-forces@head")
     assert "National Defence Forces" in browser.find_element(By.ID, "actor-name").text
     console_errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"
