@@ -228,3 +228,39 @@ fn a_field_left_unset_is_found() {
         vec![".eventlog.v1.Location.admin1".to_string()]
     );
 }
+
+#[test]
+fn a_stored_record_streams_as_the_entry_it_holds() {
+    use crate::store::record::{encode_record, set_recorded_at};
+    use crate::store::RecordView;
+    use proto::entry::Body;
+    let vocabulary = Vocabulary::builtin();
+    let recorded_at = UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 123_000);
+    for (position, body) in [
+        (1, Body::Actor(actor())),
+        (300, Body::Event(event())),
+        (u64::MAX >> 1, Body::Claim(claim())),
+    ] {
+        let wire = proto::Entry {
+            body: Some(body),
+            ..Default::default()
+        };
+        let domain = to_domain::entry_body(wire, &vocabulary).expect("a valid sample");
+        let mut record = encode_record(&domain).expect("the sample encodes");
+        set_recorded_at(&mut record, recorded_at);
+        let view = RecordView::parse(Position(position), &record).expect("a verified record");
+        let frame = super::wire::entry_frame(&view, None).expect("a frame");
+        let expected = to_proto::entry(Entry {
+            position: Position(position),
+            recorded_at,
+            body: domain,
+        });
+        let streamed = proto::SubscribeResponse::decode(&frame[..]).expect("a SubscribeResponse");
+        assert_eq!(
+            streamed.message,
+            Some(proto::subscribe_response::Message::Entry(expected.clone()))
+        );
+        let read = proto::ReadLogResponse::decode(&frame[..]).expect("a ReadLogResponse");
+        assert_eq!(read.entries, vec![expected]);
+    }
+}

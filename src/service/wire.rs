@@ -32,15 +32,24 @@ const VARINT: u8 = 0;
 /// messages by size, not by count. A single larger entry still goes alone.
 pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
-/// An encoded `eventlog.v1.Entry` of a verified record: its body spliced from the record
-/// (format 2), or, for a record that keeps none (format 1), encoded from the entry decoded.
+/// A verified record as the wire carries it inside a streamed response: an `eventlog.v1.Entry`
+/// as field 1, length-delimited. That is at once a whole `SubscribeResponse` (its `entry`
+/// field), one item of an `EntryBatch` (`repeated Entry entries = 1`) and one item of a
+/// `ReadLogResponse` (`repeated Entry entries = 1`), so a frame made once serves every message
+/// it goes into, and a group sent to many subscribers is never copied to build them.
+///
+/// The `Entry` is the record's body spliced behind its position and time (format 2), or, for
+/// a record that keeps none (format 1), encoded from the entry decoded.
 pub fn entry_frame(view: &RecordView<'_>, decoded: Option<&Entry>) -> Result<Bytes, StoreError> {
     let Some(body) = view.wire_body() else {
         let entry = match decoded {
             Some(entry) => entry.clone(),
             None => entry_of(view)?,
         };
-        return Ok(to_proto::entry(entry).encode_to_vec().into());
+        let encoded = to_proto::entry(entry).encode_to_vec();
+        let mut frame = BytesMut::with_capacity(encoded.len() + 11);
+        put_len_delimited(&mut frame, ENTRY_FIELD, &encoded);
+        return Ok(frame.freeze());
     };
     let field = match view.kind() {
         EntryKind::Actor => 3,
@@ -48,45 +57,104 @@ pub fn entry_frame(view: &RecordView<'_>, decoded: Option<&Entry>) -> Result<Byt
         EntryKind::Claim => 5,
     };
     let time = proto::timestamp(view.recorded_at()).encode_to_vec();
-    let mut frame = BytesMut::with_capacity(body.len() + time.len() + 24);
+    let position = view.position().0;
+    let entry_len = key_len(1)
+        + varint_len(position)
+        + len_delimited_len(2, time.len())
+        + len_delimited_len(field, body.len());
+    let mut frame = BytesMut::with_capacity(len_delimited_len(ENTRY_FIELD, entry_len));
+    put_key(&mut frame, ENTRY_FIELD, LEN);
+    put_varint(&mut frame, entry_len as u64);
     put_key(&mut frame, 1, VARINT);
-    put_varint(&mut frame, view.position().0);
+    put_varint(&mut frame, position);
     put_len_delimited(&mut frame, 2, &time);
     put_len_delimited(&mut frame, field, body);
+    debug_assert_eq!(frame.len(), frame.capacity());
     Ok(frame.freeze())
+}
+
+/// The field an entry frame is: `SubscribeResponse.entry`, `EntryBatch.entries` and
+/// `ReadLogResponse.entries` are all field 1.
+const ENTRY_FIELD: u32 = 1;
+/// `SubscribeResponse.entries`, the `EntryBatch` of a run of more than one entry.
+const SUBSCRIBE_ENTRIES_FIELD: u32 = 2;
+
+/// An encoded message kept as the pieces it is the concatenation of: entry frames are shared
+/// (a reference count each), so the only copy a subscriber costs is the transport's.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Pieces {
+    parts: Vec<Bytes>,
+    len: usize,
+}
+
+impl Pieces {
+    fn with_capacity(parts: usize) -> Pieces {
+        Pieces {
+            parts: Vec::with_capacity(parts),
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, part: Bytes) {
+        self.len += part.len();
+        self.parts.push(part);
+    }
+
+    fn write(&self, buf: &mut impl BufMut) {
+        for part in &self.parts {
+            buf.put_slice(part);
+        }
+    }
 }
 
 /// A `SubscribeResponse`, already encoded.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct SubscribeFrame(Bytes);
+pub struct SubscribeFrame(Pieces);
 
 /// A `ReadLogResponse`, already encoded.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ReadLogFrame(Bytes);
+pub struct ReadLogFrame(Pieces);
 
 impl SubscribeFrame {
-    /// The messages that carry `entries` (encoded `Entry` frames, in order): `entry` for a run
-    /// of one, `entries` for longer runs, each under [`MAX_MESSAGE_BYTES`].
+    /// The messages that carry `entries` (frames of [`entry_frame`], in order): `entry` for a
+    /// run of one, `entries` for longer runs, each under [`MAX_MESSAGE_BYTES`].
     pub fn entries(entries: &[Bytes]) -> Vec<SubscribeFrame> {
         runs(entries)
-            .map(|run| match run {
-                [one] => SubscribeFrame(len_delimited(1, one)),
-                many => SubscribeFrame(len_delimited(2, &repeated(1, many))),
+            .map(|run| {
+                let mut message = Pieces::with_capacity(run.len() + 1);
+                if let [one] = run {
+                    message.push(one.clone());
+                    return SubscribeFrame(message);
+                }
+                let batch: usize = run.iter().map(Bytes::len).sum();
+                let mut header = BytesMut::with_capacity(len_delimited_len(0, 0) + 1);
+                put_key(&mut header, SUBSCRIBE_ENTRIES_FIELD, LEN);
+                put_varint(&mut header, batch as u64);
+                message.push(header.freeze());
+                run.iter().for_each(|frame| message.push(frame.clone()));
+                SubscribeFrame(message)
             })
             .collect()
     }
 
     /// Any other message of the stream, encoded as prost encodes it.
     pub fn message(message: &proto::SubscribeResponse) -> SubscribeFrame {
-        SubscribeFrame(message.encode_to_vec().into())
+        let mut pieces = Pieces::with_capacity(1);
+        pieces.push(message.encode_to_vec().into());
+        SubscribeFrame(pieces)
     }
 }
 
 impl ReadLogFrame {
-    /// The messages that carry `entries`, each under [`MAX_MESSAGE_BYTES`].
+    /// The messages that carry `entries` (frames of [`entry_frame`]), each under
+    /// [`MAX_MESSAGE_BYTES`].
     pub fn entries(entries: &[Bytes]) -> Vec<ReadLogFrame> {
         runs(entries)
-            .map(|run| ReadLogFrame(repeated(1, run).freeze()))
+            .map(|run| {
+                let mut message = Pieces::with_capacity(run.len());
+                run.iter().for_each(|frame| message.push(frame.clone()));
+                ReadLogFrame(message)
+            })
             .collect()
     }
 }
@@ -96,7 +164,7 @@ macro_rules! frame_message {
     ($frame:ty) => {
         impl Message for $frame {
             fn encode_raw(&self, buf: &mut impl BufMut) {
-                buf.put_slice(&self.0);
+                self.0.write(buf);
             }
 
             fn merge_field(
@@ -112,11 +180,11 @@ macro_rules! frame_message {
             }
 
             fn encoded_len(&self) -> usize {
-                self.0.len()
+                self.0.len
             }
 
             fn clear(&mut self) {
-                self.0 = Bytes::new();
+                self.0 = Pieces::default();
             }
         }
     };
@@ -132,11 +200,11 @@ fn runs(entries: &[Bytes]) -> impl Iterator<Item = &[Bytes]> {
         if rest.is_empty() {
             return None;
         }
-        let mut bytes = 0;
+        let mut bytes = 16;
         let mut end = 0;
         for entry in rest {
-            // Field key and length prefix of a repeated message field: at most 1 + 10 bytes.
-            let size = entry.len() + 11;
+            // A frame carries its own field key and length; the run's header is under 16 bytes.
+            let size = entry.len();
             if end > 0 && bytes + size > MAX_MESSAGE_BYTES {
                 break;
             }
@@ -149,24 +217,24 @@ fn runs(entries: &[Bytes]) -> impl Iterator<Item = &[Bytes]> {
     })
 }
 
-fn repeated(field: u32, items: &[Bytes]) -> BytesMut {
-    let mut out = BytesMut::with_capacity(items.iter().map(|i| i.len() + 6).sum());
-    for item in items {
-        put_len_delimited(&mut out, field, item);
-    }
-    out
-}
-
-fn len_delimited(field: u32, value: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(value.len() + 11);
-    put_len_delimited(&mut out, field, value);
-    out.freeze()
-}
-
 fn put_len_delimited(out: &mut BytesMut, field: u32, value: &[u8]) {
     put_key(out, field, LEN);
     put_varint(out, value.len() as u64);
     out.put_slice(value);
+}
+
+/// The encoded size of a length-delimited field of `len` bytes.
+fn len_delimited_len(field: u32, len: usize) -> usize {
+    key_len(field) + varint_len(len as u64) + len
+}
+
+fn key_len(field: u32) -> usize {
+    varint_len(u64::from(field) << 3)
+}
+
+fn varint_len(value: u64) -> usize {
+    // 7 bits a byte; 0 still takes one.
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 fn put_key(out: &mut BytesMut, field: u32, wire_type: u8) {
@@ -220,10 +288,38 @@ mod tests {
         }
     }
 
+    /// What [`entry_frame`] makes of a record holding `entry`: the entry as field 1.
+    fn frame(entry: &proto::Entry) -> Bytes {
+        proto::SubscribeResponse {
+            message: Some(proto::subscribe_response::Message::Entry(entry.clone())),
+        }
+        .encode_to_vec()
+        .into()
+    }
+
+    #[test]
+    fn sizes_match_prost() {
+        for value in [0_u64, 1, 127, 128, 16_383, 16_384, u64::MAX] {
+            assert_eq!(
+                varint_len(value),
+                prost::encoding::encoded_len_varint(value),
+                "{value}"
+            );
+        }
+        for (field, len) in [(1, 0), (2, 127), (5, 128), (16, 70_000)] {
+            assert_eq!(
+                len_delimited_len(field, len),
+                prost::encoding::key_len(field)
+                    + prost::encoding::encoded_len_varint(len as u64)
+                    + len
+            );
+        }
+    }
+
     #[test]
     fn entry_runs_decode_as_the_generated_messages() {
         let messages: Vec<proto::Entry> = (1..=40).map(|p| entry(p, 60_000)).collect();
-        let frames: Vec<Bytes> = messages.iter().map(|m| m.encode_to_vec().into()).collect();
+        let frames: Vec<Bytes> = messages.iter().map(frame).collect();
         let responses = SubscribeFrame::entries(&frames);
         assert!(responses.len() > 1, "cut by size");
         let mut decoded = Vec::new();
@@ -254,7 +350,7 @@ mod tests {
     #[test]
     fn a_single_entry_goes_as_entry() {
         let one = entry(7, 10);
-        let frames = SubscribeFrame::entries(&[one.encode_to_vec().into()]);
+        let frames = SubscribeFrame::entries(&[frame(&one)]);
         let decoded =
             proto::SubscribeResponse::decode(&frames[0].encode_to_vec()[..]).expect("decodes");
         assert_eq!(
