@@ -94,6 +94,10 @@ struct Args {
     /// Calls per query (after a tenth as many untimed ones).
     #[arg(long, default_value_t = 200)]
     query_rounds: usize,
+    /// Appends each of the 64 single-event clients makes (and the batched burst beside them
+    /// appends as many events in all).
+    #[arg(long, default_value_t = 50)]
+    single_per_client: u64,
     /// Subscribers of the fan-out.
     #[arg(long, default_value_t = 100)]
     subscribers: u64,
@@ -225,6 +229,7 @@ async fn synthetic(args: &Args, serve: &ServeConfig, work: &Path) -> (String, Ve
         workload::wait_indexed(&mut client, first, first + n - 1, load_started, deadline).await;
     let disk = disk_usage(&server.data_dir);
     let (rss_loaded, _) = server.memory();
+    let mut peaks = vec![("the load", server.take_peak())];
     let append_rate = n as f64 / append_time.as_secs_f64();
     rows.push(Row::new(
         format!(
@@ -272,7 +277,11 @@ async fn synthetic(args: &Args, serve: &ServeConfig, work: &Path) -> (String, Ve
     let mut next = first + n;
 
     progress(t, "64 single-event clients vs batched, same log");
-    let per_client = if args.bench { 50 } else { 5 };
+    let per_client = if args.bench {
+        args.single_per_client
+    } else {
+        5
+    };
     let burst = SINGLE_CLIENTS * per_client;
     let batched_time = workload::append_events(&mut client, next, burst, BATCH, false).await;
     let batched_rate = burst as f64 / batched_time.as_secs_f64();
@@ -287,6 +296,8 @@ async fn synthetic(args: &Args, serve: &ServeConfig, work: &Path) -> (String, Ve
         "≥ 0.5 × batched",
         Some(single_rate >= 0.5 * batched_rate),
     ));
+
+    peaks.push(("claims, 64 clients and batched", server.take_peak()));
 
     progress(
         t,
@@ -316,6 +327,8 @@ async fn synthetic(args: &Args, serve: &ServeConfig, work: &Path) -> (String, Ve
         "(client-bound: for information)",
         None,
     ));
+
+    peaks.push(("the catch-ups", server.take_peak()));
 
     progress(
         t,
@@ -379,15 +392,23 @@ async fn synthetic(args: &Args, serve: &ServeConfig, work: &Path) -> (String, Ve
         ));
     }
 
-    rows.extend(fan_out(args, &mut client, &url, &mut next, t).await);
+    peaks.push(("the queries", server.take_peak()));
 
-    let (rss, peak) = server.memory();
+    rows.extend(fan_out(args, &mut client, &url, &mut next, t).await);
+    peaks.push(("the fan-out", server.take_peak()));
+
+    let (rss, _) = server.memory();
     let budget = (args.cache_mb + 150) * 1024 * 1024;
-    for (what, bytes) in [
-        ("server RSS after the load (VmRSS)", rss_loaded),
-        ("server RSS at the end (VmRSS)", rss),
-        ("server peak RSS (VmHWM)", peak),
-    ] {
+    let mut memory = vec![
+        ("server RSS after the load (VmRSS)".to_string(), rss_loaded),
+        ("server RSS at the end (VmRSS)".to_string(), rss),
+    ];
+    memory.extend(
+        peaks
+            .iter()
+            .map(|(phase, peak)| (format!("server peak RSS during {phase} (VmHWM)"), *peak)),
+    );
+    for (what, bytes) in memory {
         rows.push(Row::new(
             what,
             mib(bytes),

@@ -178,6 +178,15 @@ impl ServerProcess {
         (field("VmRSS:"), field("VmHWM:"))
     }
 
+    /// The server's peak resident memory since the last call (or its start), in bytes; resets
+    /// the peak to what is resident now, so each phase of a run gets its own (Linux's
+    /// `clear_refs` 5). Without the reset (another kernel) it is the peak so far.
+    pub fn take_peak(&self) -> u64 {
+        let (_, peak) = self.memory();
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.pid()), "5");
+        peak
+    }
+
     /// Stops the server as an operator would (SIGTERM) and waits for it to exit; returns how
     /// long that took. A server that does not exit in time is killed and the run fails, since
     /// every later figure would be measured against a server in an unknown state.

@@ -348,6 +348,31 @@ mod tests {
     }
 
     #[test]
+    fn messages_share_the_frames_they_carry() {
+        // A live group goes to every subscriber: building its messages must not copy it.
+        let frames: Vec<Bytes> = (1..=3).map(|p| frame(&entry(p, 100))).collect();
+        let shared = |parts: &Pieces| {
+            parts
+                .parts
+                .iter()
+                .filter(|part| frames.iter().any(|f| f.as_ptr() == part.as_ptr()))
+                .count()
+        };
+        let [run] = &SubscribeFrame::entries(&frames)[..] else {
+            panic!("one run");
+        };
+        assert_eq!(shared(&run.0), 3);
+        let [one] = &SubscribeFrame::entries(&frames[..1])[..] else {
+            panic!("one run");
+        };
+        assert_eq!(shared(&one.0), 1);
+        let [log] = &ReadLogFrame::entries(&frames)[..] else {
+            panic!("one run");
+        };
+        assert_eq!(shared(&log.0), 3);
+    }
+
+    #[test]
     fn a_single_entry_goes_as_entry() {
         let one = entry(7, 10);
         let frames = SubscribeFrame::entries(&[frame(&one)]);
