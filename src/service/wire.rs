@@ -69,7 +69,7 @@ pub fn entry_frame(view: &RecordView<'_>, decoded: Option<&Entry>) -> Result<Byt
     put_varint(&mut frame, position);
     put_len_delimited(&mut frame, 2, &time);
     put_len_delimited(&mut frame, field, body);
-    debug_assert_eq!(frame.len(), frame.capacity());
+    debug_assert_eq!(frame.len(), len_delimited_len(ENTRY_FIELD, entry_len));
     Ok(frame.freeze())
 }
 
@@ -127,7 +127,9 @@ impl SubscribeFrame {
                     return SubscribeFrame(message);
                 }
                 let batch: usize = run.iter().map(Bytes::len).sum();
-                let mut header = BytesMut::with_capacity(len_delimited_len(0, 0) + 1);
+                let mut header = BytesMut::with_capacity(
+                    key_len(SUBSCRIBE_ENTRIES_FIELD) + varint_len(batch as u64),
+                );
                 put_key(&mut header, SUBSCRIBE_ENTRIES_FIELD, LEN);
                 put_varint(&mut header, batch as u64);
                 message.push(header.freeze());
