@@ -53,7 +53,14 @@ pub fn check_accepted(body: &EntryBody, vocabulary: &Vocabulary) {
         body: Some(served),
     };
     let frame = entry_frame(&view, None).expect("a fresh record frames");
-    let framed = proto::Entry::decode(frame).expect("a frame is an encoded entry");
+    // A frame is the entry as field 1: a whole `SubscribeResponse` carrying one entry.
+    let framed = match proto::SubscribeResponse::decode(frame)
+        .expect("a frame is an encoded SubscribeResponse")
+        .message
+    {
+        Some(proto::subscribe_response::Message::Entry(entry)) => entry,
+        other => panic!("a frame carries one entry, not {other:?}"),
+    };
     assert_eq!(
         framed.position, 1,
         "the frame carries the record's position"
