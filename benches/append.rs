@@ -161,7 +161,7 @@ fn raw_sled(group: &mut Group<'_>) {
 
 /// The same records and flush, framed into blocks as the server frames them (the server's
 /// block size and format): what sled itself costs for the server's layout.
-fn raw_sled_block(group: &mut Group<'_>) {
+fn raw_sled_blocks(group: &mut Group<'_>) {
     raw_sled_bench(group, "raw_sled_blocks_100", |tree, first, values| {
         let mut batch = sled::Batch::default();
         for range in block::split(values.iter().map(Vec::len)) {
@@ -191,7 +191,7 @@ fn benches(c: &mut Criterion) {
     grpc_batched(&mut group, &rt);
     grpc_single_concurrent(&mut group, &rt);
     raw_sled(&mut group);
-    raw_sled_block(&mut group);
+    raw_sled_blocks(&mut group);
     group.finish();
 }
 
