@@ -72,15 +72,27 @@ async fn r3_stream_survives_a_killed_server_which_rejoins() {
     assert_eq!(cluster.urls().split(',').count(), 3);
     // A short timeout: a publish whose server is killed under it is retried soon.
     let js = cluster.jetstream_with_timeout(Duration::from_secs(1)).await;
-    js.create_stream(stream::Config {
+    let created_by = Instant::now() + Duration::from_secs(20);
+    let config = stream::Config {
         name: "EVENTS".into(),
         subjects: vec!["events.>".into()],
         num_replicas: 3,
         storage: stream::StorageType::File,
         ..Default::default()
-    })
-    .await
-    .expect("create the R3 stream");
+    };
+    // Placing three replicas and electing their leader can take longer than the short
+    // timeout on a busy machine (CI saw it); creating the same config again is a no-op.
+    loop {
+        let error = match js.get_or_create_stream(config.clone()).await {
+            Ok(_) => break,
+            Err(error) => error.to_string(),
+        };
+        assert!(
+            Instant::now() < created_by,
+            "the R3 stream created in time: {error}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     let deadline = Instant::now() + Duration::from_secs(20);
     let payload = Bytes::from(vec![b'x'; 500]);
