@@ -98,6 +98,9 @@ struct Args {
     /// appends as many events in all).
     #[arg(long, default_value_t = 50)]
     single_per_client: u64,
+    /// `GetEntry` calls at random positions in the random-read phase.
+    #[arg(long, default_value_t = 50_000)]
+    random_reads: u64,
     /// Subscribers of the fan-out.
     #[arg(long, default_value_t = 100)]
     subscribers: u64,
@@ -393,6 +396,26 @@ async fn synthetic(args: &Args, serve: &ServeConfig, work: &Path) -> (String, Ve
     }
 
     peaks.push(("the queries", server.take_peak()));
+
+    let reads = args.random_reads;
+    progress(
+        t,
+        &format!("random reads: {} GetEntry from 8 clients", count(reads)),
+    );
+    let head = workload::head(&mut client).await;
+    let read_rate = workload::random_reads(&url, 8, reads, head).await;
+    rows.push(Row::new(
+        format!(
+            "GetEntry at random positions of {} (8 clients)",
+            count(head)
+        ),
+        rate(read_rate),
+        "–",
+        None,
+        "(for information; its RSS peak is below)",
+        None,
+    ));
+    peaks.push(("the random reads", server.take_peak()));
 
     rows.extend(fan_out(args, &mut client, &url, &mut next, t).await);
     peaks.push(("the fan-out", server.take_peak()));

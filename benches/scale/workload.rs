@@ -245,3 +245,46 @@ pub async fn head(client: &mut Client) -> u64 {
         .into_inner()
         .head
 }
+
+/// `reads` `GetEntry` calls by position, spread over positions 1 to `head` by a fixed
+/// pseudo-random sequence, from `clients` concurrent connections: reads per second.
+///
+/// Reads all over a log larger than the cache are what makes sled page in leaves faster than
+/// its cache learns of them, so this phase's peak RSS is the worst case of the point reads.
+pub async fn random_reads(url: &str, clients: u64, reads: u64, head: u64) -> f64 {
+    let mut connections = Vec::new();
+    for _ in 0..clients {
+        connections.push(crate::process::connect(url).await);
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = connections
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut client)| {
+            // xorshift64, one sequence per client (never seeded with 0).
+            let mut state = 0x9e37_79b9_7f4a_7c15_u64 ^ (i as u64 + 1);
+            tokio::spawn(async move {
+                for _ in 0..reads / clients {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let position = 1 + state % head;
+                    let entry = client
+                        .get_entry(proto::GetEntryRequest {
+                            selector: Some(proto::get_entry_request::Selector::Position(position)),
+                        })
+                        .await
+                        .unwrap_or_else(|status| panic!("GetEntry {position} failed: {status}"))
+                        .into_inner()
+                        .entry
+                        .unwrap_or_else(|| panic!("GetEntry {position}: no entry"));
+                    assert_eq!(entry.position, position);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("a reading client panicked");
+    }
+    (reads - reads % clients) as f64 / started.elapsed().as_secs_f64()
+}
