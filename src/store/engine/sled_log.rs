@@ -237,10 +237,11 @@ impl SledLog {
     /// bounded. sled's cache hears of a page only when it is accessed, and it handles accesses
     /// in batches of 64 for each of its 256 shards; an iterator accesses each leaf once (it
     /// keeps the leaf it is in), so a scan through cold pages pages in up to 256 x 64 leaves
-    /// before the cache evicts any. With blocks of up to 6 KiB a leaf is about 50 KiB, so that
-    /// was up to ~800 MiB whatever the cache size (raw sled, 230k blocks, 64 MiB cache: 832 MiB
-    /// peak; looked up by key: 206 MiB, and no slower). A lookup accesses the leaf once per
-    /// block, so the cache hears of it about ten times as often.
+    /// before the cache evicts any. With blocks of 6 KiB a leaf was about 50 KiB, so that was up
+    /// to ~800 MiB whatever the cache size (raw sled, 230k blocks, 64 MiB cache: 832 MiB peak;
+    /// looked up by key: 206 MiB, and no slower). A lookup accesses the leaf once per block, so
+    /// the cache hears of it about ten times as often. (Point reads at random positions access
+    /// each leaf once too; that is what bounds a block's size, see `block::BLOCK_BYTES`.)
     fn block_at(&self, first: Position) -> Result<Option<(Position, sled::IVec)>, StoreError> {
         let value = self.tree.get(keys::block_key(first)).map_err(engine)?;
         Ok(value.map(|value| (first, value)))

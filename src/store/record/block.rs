@@ -1,5 +1,5 @@
 //! Blocks: consecutive records stored as one value, so that the log costs one sled key per
-//! [`BLOCK_BYTES`] of a group commit (about a dozen events) instead of one per entry.
+//! [`BLOCK_BYTES`] of a group commit (about four events of 500 bytes) instead of one per entry.
 //!
 //! Why: sled's cost is per key (about 8 µs each on this machine), not per byte. Measured with
 //! `cargo bench --bench append`, the same 100 records and one flush cost 0.83 ms as 100 keys
@@ -29,14 +29,24 @@ const BLOCK_FORMAT: u8 = 1;
 const HEADER: usize = 5;
 /// Bytes of records a block holds at most, unless one record alone is larger.
 ///
-/// Why so small: sled keeps up to 17 keys in a leaf, and writes a page larger than a quarter of
-/// its 512 KiB segment to a file of its own (a "blob"), which its cache then counts as the ~20
-/// bytes of the pointer to it, not as the page it holds in memory. With 64 KiB blocks nearly
-/// every leaf became such a page: the server's RSS after loading 1M events rose from 412 to 792
-/// MiB with a 256 MiB cache, and would have grown with the log, and rewriting those pages was
-/// 43 % of the writer thread's time. 17 blocks of 6 KiB stay well inside the limit (438 MiB
-/// after the same load), and a batch of 100 events of 500 bytes is still 8 keys instead of 100.
-pub const BLOCK_BYTES: usize = 6 * 1024;
+/// Why so small: sled keeps up to 17 keys in a leaf, and the bytes of a leaf decide two costs.
+/// - sled writes a page larger than a quarter of its 512 KiB segment to a file of its own (a
+///   "blob"), which its cache then counts as the ~20 bytes of the pointer to it, not as the page
+///   it holds in memory. With 64 KiB blocks nearly every leaf became such a page: the server's
+///   RSS after loading 1M events rose from 412 to 792 MiB with a 256 MiB cache, and would have
+///   grown with the log, and rewriting those pages was 43 % of the writer thread's time.
+/// - sled's cache hears of the leaves a read pages in only in batches (64 accesses for each of
+///   its 256 shards), so reads all over a log larger than the cache hold up to thousands of
+///   leaves beyond it, whatever its size (see `SledLog::block_at`). In the scale run at 1M
+///   events, 50,000 reads at random positions peaked at 521 MiB with 6 KiB blocks and 457 MiB
+///   with 2 KiB; raw sled with a 64 MiB cache, the same 1.4 GB of values read at random: 466
+///   MiB peak as 6 KB values, 217 MiB as 2 KB.
+///
+/// Fewer bytes per block mean more keys per event, and sled's cost is per key; but at 2 KiB a
+/// batch of 100 events of 500 bytes is 25 keys instead of 100, and in the same runs 2 KiB blocks
+/// appended as fast as 6 KiB ones (append bench: 30.8k and 30.6k events/s batched; raw sled
+/// writing those blocks: 160k/s either way), at 1.43 KB of disk per event instead of 1.38.
+pub const BLOCK_BYTES: usize = 2 * 1024;
 
 /// Splits consecutive records into the blocks they are written as: each range of indexes into
 /// `lengths` is one block, in order.
