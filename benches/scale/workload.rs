@@ -186,6 +186,25 @@ pub async fn wait_indexed(
 /// Events per second of `clients` concurrent clients appending one event per call, `per_client`
 /// calls each, events numbered from `first`.
 pub async fn single_clients(url: &str, clients: u64, per_client: u64, first: u64) -> f64 {
+    let elapsed = on_connections(url, clients, |i, mut client| {
+        let mine = first + i as u64 * per_client;
+        async move {
+            for n in mine..mine + per_client {
+                append(&mut client, events(n, n + 1)).await;
+            }
+        }
+    })
+    .await;
+    (clients * per_client) as f64 / elapsed.as_secs_f64()
+}
+
+/// Runs `work` once per connection, on `clients` connections of their own at once: how long
+/// they took together (connecting left out). A panic in one fails the run.
+async fn on_connections<F, Work>(url: &str, clients: u64, work: F) -> Duration
+where
+    F: Fn(usize, Client) -> Work,
+    Work: std::future::Future<Output = ()> + Send + 'static,
+{
     let mut connections = Vec::new();
     for _ in 0..clients {
         connections.push(crate::process::connect(url).await);
@@ -194,19 +213,12 @@ pub async fn single_clients(url: &str, clients: u64, per_client: u64, first: u64
     let tasks: Vec<_> = connections
         .into_iter()
         .enumerate()
-        .map(|(i, mut client)| {
-            let mine = first + i as u64 * per_client;
-            tokio::spawn(async move {
-                for n in mine..mine + per_client {
-                    append(&mut client, events(n, n + 1)).await;
-                }
-            })
-        })
+        .map(|(i, client)| tokio::spawn(work(i, client)))
         .collect();
     for task in tasks {
-        task.await.expect("a single-append client panicked");
+        task.await.expect("a client panicked");
     }
-    (clients * per_client) as f64 / started.elapsed().as_secs_f64()
+    started.elapsed()
 }
 
 /// One subscription from position 1 until it is caught up: entries received and the time taken.
@@ -252,39 +264,28 @@ pub async fn head(client: &mut Client) -> u64 {
 /// Reads all over a log larger than the cache are what makes sled page in leaves faster than
 /// its cache learns of them, so this phase's peak RSS is the worst case of the point reads.
 pub async fn random_reads(url: &str, clients: u64, reads: u64, head: u64) -> f64 {
-    let mut connections = Vec::new();
-    for _ in 0..clients {
-        connections.push(crate::process::connect(url).await);
-    }
-    let started = Instant::now();
-    let tasks: Vec<_> = connections
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut client)| {
-            // xorshift64, one sequence per client (never seeded with 0).
-            let mut state = 0x9e37_79b9_7f4a_7c15_u64 ^ (i as u64 + 1);
-            tokio::spawn(async move {
-                for _ in 0..reads / clients {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    let position = 1 + state % head;
-                    let entry = client
-                        .get_entry(proto::GetEntryRequest {
-                            selector: Some(proto::get_entry_request::Selector::Position(position)),
-                        })
-                        .await
-                        .unwrap_or_else(|status| panic!("GetEntry {position} failed: {status}"))
-                        .into_inner()
-                        .entry
-                        .unwrap_or_else(|| panic!("GetEntry {position}: no entry"));
-                    assert_eq!(entry.position, position);
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("a reading client panicked");
-    }
-    (reads - reads % clients) as f64 / started.elapsed().as_secs_f64()
+    let elapsed = on_connections(url, clients, |i, mut client| {
+        // xorshift64, one sequence per client (never seeded with 0).
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64 ^ (i as u64 + 1);
+        async move {
+            for _ in 0..reads / clients {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let position = 1 + state % head;
+                let entry = client
+                    .get_entry(proto::GetEntryRequest {
+                        selector: Some(proto::get_entry_request::Selector::Position(position)),
+                    })
+                    .await
+                    .unwrap_or_else(|status| panic!("GetEntry {position} failed: {status}"))
+                    .into_inner()
+                    .entry
+                    .unwrap_or_else(|| panic!("GetEntry {position}: no entry"));
+                assert_eq!(entry.position, position);
+            }
+        }
+    })
+    .await;
+    (reads - reads % clients) as f64 / elapsed.as_secs_f64()
 }
