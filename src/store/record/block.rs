@@ -3,7 +3,7 @@
 //!
 //! Why: sled's cost is per key (about 8 µs each on this machine), not per byte. Measured with
 //! `cargo bench --bench append`, the same 100 records and one flush cost 0.83 ms as 100 keys
-//! and 0.42 ms as one; a catch-up reads a block's records with one cursor step.
+//! and 0.42 ms as one; a catch-up reads a block's records with one lookup.
 //!
 //! | bytes | what |
 //! |-------|------|
