@@ -150,6 +150,8 @@ fn main() {
         args.query_rounds = 10;
         args.subscribers = 4;
         args.fan_out_seconds = 1;
+        args.single_per_client = 5;
+        args.random_reads = 400;
     }
     let temp = match &args.work_dir {
         Some(dir) => {
@@ -280,11 +282,7 @@ async fn synthetic(args: &Args, serve: &ServeConfig, work: &Path) -> (String, Ve
     let mut next = first + n;
 
     progress(t, "64 single-event clients vs batched, same log");
-    let per_client = if args.bench {
-        args.single_per_client
-    } else {
-        5
-    };
+    let per_client = args.single_per_client;
     let burst = SINGLE_CLIENTS * per_client;
     let batched_time = workload::append_events(&mut client, next, burst, BATCH, false).await;
     let batched_rate = burst as f64 / batched_time.as_secs_f64();
