@@ -271,10 +271,11 @@ pub async fn run(args: &GdeltArgs, serve: &ServeConfig, work: &Path) -> (String,
                 l.results
             ),
             format!(
-                "at {}: p50 {} / p99 {}",
+                "at {}: p50 {} / p99 {} ({} results)",
                 count(args.small_rows),
                 ms(s.p50),
-                ms(s.p99)
+                ms(s.p99),
+                s.results
             ),
             Some(ratio),
             target,

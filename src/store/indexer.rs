@@ -49,8 +49,8 @@ const RETRY_WAIT: Duration = Duration::from_secs(1);
 /// Metadata key of the indexes' state.
 const STATE_KEY: &str = "through";
 /// Bump when the encoding of any derived key changes: older indexes are then rebuilt.
-/// 2: postings in blocks (see `postings`).
-pub const INDEX_FORMAT: u8 = 2;
+/// 2: postings in blocks (see `postings`). 3: the graph's id lists (`F` keys).
+pub const INDEX_FORMAT: u8 = 3;
 
 /// What the indexes' metadata says: their format, what they cover, and a fingerprint of the
 /// symmetric relations the graph was built with (a changed vocabulary means a rebuild).

@@ -170,7 +170,7 @@ impl Aggregate {
     }
 }
 
-fn push_varint(out: &mut Vec<u8>, mut n: u64) {
+pub(super) fn push_varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
         out.push((n as u8 & 0x7f) | 0x80);
         n >>= 7;
@@ -178,7 +178,7 @@ fn push_varint(out: &mut Vec<u8>, mut n: u64) {
     out.push(n as u8);
 }
 
-fn take_varint(rest: &mut &[u8]) -> Option<u64> {
+pub(super) fn take_varint(rest: &mut &[u8]) -> Option<u64> {
     let mut n: u64 = 0;
     for shift in (0..64).step_by(7) {
         let (byte, tail) = rest.split_first()?;
@@ -191,7 +191,7 @@ fn take_varint(rest: &mut &[u8]) -> Option<u64> {
     None
 }
 
-fn take_day(rest: &mut &[u8]) -> Option<Day> {
+pub(super) fn take_day(rest: &mut &[u8]) -> Option<Day> {
     let (head, tail) = rest.split_first_chunk::<4>()?;
     *rest = tail;
     Some(Day(i32::from_be_bytes(*head)))

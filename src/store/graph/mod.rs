@@ -19,7 +19,9 @@
 //!   to `H`, so reading visible evidence never skips hidden evidence);
 //! - *aggregates*, per certainty level: counts of events, assertions and denials and the span
 //!   of the dated ones, for the whole view (`T`), per year bucket (`Y`, the years of the earliest
-//!   and of the latest day) and per month bucket (`M`, the same in months).
+//!   and of the latest day) and per month bucket (`M`, the same in months);
+//! - an *id list* (`F`): per certainty level the ids of the twenty earliest visible rows, what
+//!   an answer without a date bound reports (see `first_ids.rs` for why it is kept).
 //!
 //! **Why buckets by (earliest, latest).** A date filter compares a range with each piece's
 //! span. Everything in a bucket has its earliest day in one month (year) and its latest in
@@ -27,23 +29,24 @@
 //! most favourable span, says "all match" or "none does" (OVERLAPS and WITHIN alike); only
 //! the buckets holding the range's ends need their parts: year -> its months -> their rows.
 //!
-//! **Costs** (reads, one per key a scan returns or a `get`). Without a date filter an edge
-//! costs its `T` key, then for the evidence ids the `Y` keys up to the first years with
-//! matching evidence, those years' `M` keys and at most 20 rows per certainty of their first
-//! months, stopping after the month in which 20 ids are known. Measured in
+//! **Costs** (reads, one per key a scan returns or a `get`; seeks, one per scan or `get`,
+//! which in an LSM is a look into every table). Without a date filter an edge costs its `T`
+//! key and its `F` key, each read by one scan for the whole answer. Measured in
 //! `tests::a_busy_actor_reads_keys_per_edge_not_per_evidence` (160 edges, 10 events per edge
-//! per year, one per month, the least favourable spread for the ids): 6 880 reads (43 per
-//! edge: 1 total, 2 years, 20 months, 20 rows) over 13 years and 20 800 events, and the same
-//! 6 880 after 13 more years (41 600 events), where walking evidence reads 130, then 260,
+//! per year, one per month): 320 reads and 2 seeks over 13 years and 20 800 events, and the
+//! same after 13 more years (41 600 events), where walking evidence reads 130, then 260,
 //! postings and entries per edge. A date filter (OVERLAPS 2015-03-10..2019-07-20, at least
-//! ALLEGED) adds the edge's `Y` keys, the `M` keys of the years straddling the range's ends and
-//! the rows of the months straddling them: 15 674 reads, 17 754 after doubling (the 13 new
+//! ALLEGED) reads the edge's `Y` keys, the `M` keys of the first years with matching evidence
+//! and of the years straddling the range's ends, and the rows of the months straddling them
+//! and of the first months (for the ids): 15 674 reads, 17 754 after doubling (the 13 new
 //! year keys per edge). Writing a piece of evidence costs two rows and six aggregates (three
-//! per view), each read and written once per batch however many of the batch's entries touch
-//! it. Superseding costs the same again; a span cannot be subtracted, so when hiding evidence
-//! that sat on an aggregate's span edge the aggregate is recomputed from its parts (month from
-//! its rows, year from its months, total from its years), once per batch. Aggregate values are
-//! a few bytes per certainty level present (see `aggregate.rs`).
+//! per view), and the views' id lists when it sorts among their first twenty, each read and
+//! written once per batch however many of the batch's entries touch it. Superseding costs
+//! the same again; a span cannot be subtracted, so when hiding evidence that sat on an
+//! aggregate's span edge the aggregate is recomputed from its parts (month from its rows,
+//! year from its months, total from its years), and an id list that loses an id while full
+//! is refilled from the view's rows, once per batch. Aggregate values are a few bytes per
+//! certainty level present (see `aggregate.rs`).
 //!
 //! **`as_of` in the past.** An answer as of an earlier position undoes the entries after it
 //! (at most [`SUFFIX_BUDGET`], read from the log) over an in-memory overlay, with the same code
@@ -55,6 +58,7 @@
 pub(crate) use crate::store::keys::graph as keys;
 
 mod aggregate;
+mod first_ids;
 mod overlay;
 mod query;
 mod row;

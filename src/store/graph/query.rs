@@ -4,20 +4,21 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::keys::{
-    centre_prefix, decode_total_key, decode_year_key, month_key, months_from, relation_prefix,
-    row_prefix, view_key, Month, MonthBucket, Side, View, Year, CERTAINTIES, HIDDEN, ROW, TOTAL,
-    YEAR,
+    centre_prefix, corrupt, decode_total_key, decode_year_key, month_key, months_from,
+    relation_prefix, row_prefix, view_key, Month, MonthBucket, Side, View, Year, CERTAINTIES,
+    FIRST, HIDDEN, ROW, TOTAL, YEAR,
 };
 use crate::domain::relations::{
     sort_edges, EdgeTally, RelationEdge, RelationQuery, MAX_EVIDENCE_IDS,
 };
-use crate::domain::{Certainty, DateKey, DateRange, DateSpan, Day, Direction, Position};
+use crate::domain::{DateRange, DateSpan, Day, Direction, Position};
 use crate::store::{RelationAnswer, StoreError};
 
 use super::aggregate::Aggregate;
+use super::first_ids::FirstIds;
 use super::row::{superseded_by, Row};
 use super::update::{months_of_year, Updater};
-use super::{prefix_scan, GraphLog, GraphStore};
+use super::{prefix_scan, GraphLog, GraphStore, KeyValues};
 
 /// How many log entries past `as_of` a query undoes from the aggregates (about 100 ms of
 /// reading the log); an older `as_of` walks the centre's rows instead.
@@ -102,6 +103,9 @@ fn answer(
     query: &RelationQuery,
 ) -> Result<Vec<RelationEdge>, StoreError> {
     let mut edges = Vec::new();
+    // Without dates the ids come from the views' id lists, read in the same order as the
+    // totals: one more scan per answer instead of one per edge.
+    let mut firsts = open_dates(query).then(|| FirstIdsCursor::new(store, query));
     for prefix in view_prefixes(TOTAL, query) {
         for item in prefix_scan(store, prefix) {
             let (key, value) = item?;
@@ -117,16 +121,49 @@ fn answer(
                 &Aggregate::decode(&key, &value)?,
                 &mut tally,
             )?;
-            if open_dates(query) {
-                collect_ids_of_rows(store, query, &view, &mut tally)?;
-            } else {
-                collect_ids(store, query, &view, &mut tally)?;
+            match firsts.as_mut() {
+                Some(firsts) => firsts
+                    .of(&view)?
+                    .offer_into(&mut tally, query.min_certainty),
+                None => collect_ids(store, query, &view, &mut tally)?,
             }
             edges.extend(into_edge(view, tally));
         }
     }
     sort_edges(&mut edges);
     Ok(edges)
+}
+
+/// The id lists of the views a query may want, read in key order beside their totals.
+struct FirstIdsCursor<'s> {
+    lists: KeyValues<'s>,
+}
+
+impl<'s> FirstIdsCursor<'s> {
+    fn new<S: GraphStore + ?Sized>(store: &'s S, query: &RelationQuery) -> FirstIdsCursor<'s> {
+        let scans = view_prefixes(FIRST, query)
+            .into_iter()
+            .flat_map(move |prefix| prefix_scan(store, prefix));
+        FirstIdsCursor {
+            lists: Box::new(scans),
+        }
+    }
+
+    /// The list of `view`; views must be asked in key order (the order of their keys' bytes,
+    /// which is not `View`'s `Ord`). Every view with evidence has one, so a missing list is
+    /// corruption.
+    fn of(&mut self, view: &View) -> Result<FirstIds, StoreError> {
+        let wanted = view_key(FIRST, view);
+        for item in self.lists.by_ref() {
+            let (key, value) = item?;
+            match key.cmp(&wanted) {
+                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Equal => return FirstIds::decode(&key, &value),
+                std::cmp::Ordering::Greater => break,
+            }
+        }
+        Err(corrupt(&wanted, "a view with evidence has no id list"))
+    }
 }
 
 /// Old `as_of`: every row of the centre, visible or hidden, checked one by one.
@@ -161,7 +198,7 @@ fn walk(
                 {
                     let tally = tallies.entry(row.key.view.clone()).or_default();
                     tally.count(row.kind, row.key.certainty, row.dated(), 1);
-                    tally.offer(date_key(&row), &row.id);
+                    tally.offer(row.date_key(), &row.id);
                 }
             }
         }
@@ -208,13 +245,6 @@ fn into_edge(view: View, tally: EdgeTally) -> Option<RelationEdge> {
         Side::In => (view.other, view.centre),
     };
     tally.into_edge(subject, view.relation, object)
-}
-
-fn date_key(row: &Row) -> DateKey {
-    DateKey {
-        earliest: row.key.earliest,
-        position: row.key.position,
-    }
 }
 
 /// How a date range meets every piece of evidence in a bucket.
@@ -309,66 +339,6 @@ fn open_dates(query: &RelationQuery) -> bool {
     query.dates.from == Day::OPEN_START && query.dates.to == Day::OPEN_END
 }
 
-/// [`collect_ids`] for a query without dates, reading the view's rows in key order (month
-/// bucket, certainty, day) with one seek instead of one per year, month and certainty: with no
-/// date to fit, the year and month aggregates have nothing to skip, and each scan costs a seek
-/// in every table of the index (measured: a busy actor's 48k edges took 2.1 s, nearly all of
-/// it in seeks). Like [`collect_ids`] it takes at most [`MAX_EVIDENCE_IDS`] rows of one bucket
-/// and certainty, seeking past the rest, so an edge whose evidence crowds into one month costs
-/// what it did; and it stops at the end of the first month in which the tally fills.
-fn collect_ids_of_rows(
-    store: &(impl GraphStore + ?Sized),
-    query: &RelationQuery,
-    view: &View,
-    tally: &mut EdgeTally,
-) -> Result<(), StoreError> {
-    let prefix = view_key(ROW, view);
-    let upper = match super::successor(&prefix) {
-        Some(next) => std::ops::Bound::Excluded(next),
-        None => std::ops::Bound::Unbounded,
-    };
-    let mut from = std::ops::Bound::Included(prefix);
-    let mut current: Option<Month> = None;
-    'seek: loop {
-        let mut taken = 0;
-        let mut group: Option<(MonthBucket, Certainty)> = None;
-        for item in store.scan(from.clone(), upper.clone()) {
-            let (key, value) = item?;
-            let row = Row::decode(ROW, &key, &value)?;
-            if current != Some(row.key.bucket.earliest) {
-                if tally.has_all_ids() {
-                    return Ok(());
-                }
-                current = Some(row.key.bucket.earliest);
-            }
-            let this = (row.key.bucket, row.key.certainty);
-            if group != Some(this) {
-                group = Some(this);
-                taken = 0;
-            }
-            let below_floor = query
-                .min_certainty
-                .is_some_and(|min| row.key.certainty > min);
-            if !below_floor {
-                tally.offer(date_key(&row), &row.id);
-                taken += 1;
-            }
-            if below_floor || taken == MAX_EVIDENCE_IDS {
-                // The rest of this bucket and certainty sorts later than what was taken, or is
-                // below the floor: none of it can enter the tally.
-                match super::successor(&row_prefix(ROW, view, this.0, this.1)) {
-                    Some(next) => {
-                        from = std::ops::Bound::Included(next);
-                        continue 'seek;
-                    }
-                    None => return Ok(()),
-                }
-            }
-        }
-        return Ok(());
-    }
-}
-
 /// Offers the view's earliest matching evidence ids to `tally`. Months and rows sort by the
 /// month of the earliest day, so it reads the months of the first years with matching
 /// evidence, a month's rows at most [`MAX_EVIDENCE_IDS`] per certainty (they sort by day
@@ -421,7 +391,7 @@ fn collect_ids(
                 &aggregate,
                 MAX_EVIDENCE_IDS,
                 |row| {
-                    tally.offer(date_key(row), &row.id);
+                    tally.offer(row.date_key(), &row.id);
                 },
             )?;
         }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::keys::{corrupt, decode_row_key, MonthBucket, RowKey, Side, View, HIDDEN};
 use crate::domain::relations::{evidence_of, EvidenceKind};
-use crate::domain::{ActorId, DateSpan, Day, EntryBody, EntryId, Position, RelationKey};
+use crate::domain::{ActorId, DateKey, DateSpan, Day, EntryBody, EntryId, Position, RelationKey};
 use crate::store::StoreError;
 
 /// One piece of evidence as one view sees it.
@@ -31,6 +31,14 @@ impl Row {
         DateSpan {
             earliest: self.key.earliest,
             latest: self.latest,
+        }
+    }
+
+    /// Where its evidence id sorts among an edge's: earliest day, then position.
+    pub(crate) fn date_key(&self) -> DateKey {
+        DateKey {
+            earliest: self.key.earliest,
+            position: self.key.position,
         }
     }
 

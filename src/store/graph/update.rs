@@ -3,16 +3,19 @@
 //! position. Every change goes through the overlay, so a batch reads its own writes and writes
 //! each key once.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::keys::{
-    bucket_row_prefix, decode_month_key, month_key, months_from, row_key, view_key, year_key,
-    Month, MonthBucket, View, YearBucket, HIDDEN, ROW, TOTAL, YEAR,
+    bucket_row_prefix, certainty_byte, decode_month_key, month_key, months_from, row_key,
+    row_prefix, view_key, year_key, Month, MonthBucket, View, YearBucket, CERTAINTIES, FIRST,
+    HIDDEN, ROW, TOTAL, YEAR,
 };
-use crate::domain::{ActorId, EntryBody, EntryId, Position, RelationKey};
+use crate::domain::relations::MAX_EVIDENCE_IDS;
+use crate::domain::{ActorId, Certainty, EntryBody, EntryId, Position, RelationKey};
 use crate::store::StoreError;
 
 use super::aggregate::Aggregate;
+use super::first_ids::FirstIds;
 use super::overlay::Overlay;
 use super::row::{rows_of, superseded_by, Row};
 use super::{prefix_scan, GraphLog, GraphStore, GraphWrites};
@@ -64,6 +67,12 @@ pub(crate) struct Updater<'s, S: GraphStore + ?Sized> {
     dirty_months: BTreeSet<(View, MonthBucket)>,
     dirty_years: BTreeSet<(View, YearBucket)>,
     dirty_totals: BTreeSet<View>,
+    /// The id lists of the views touched so far, and whether each changed: written once, at
+    /// the end.
+    firsts: BTreeMap<View, (FirstIds, bool)>,
+    /// Levels (`certainty_byte`) of id lists that lost an id while full: refilled from the
+    /// rows at the end, once however many ids they lost.
+    dirty_firsts: BTreeSet<(View, u8)>,
 }
 
 impl<'s, S: GraphStore + ?Sized> Updater<'s, S> {
@@ -80,6 +89,8 @@ impl<'s, S: GraphStore + ?Sized> Updater<'s, S> {
             dirty_months: BTreeSet::new(),
             dirty_years: BTreeSet::new(),
             dirty_totals: BTreeSet::new(),
+            firsts: BTreeMap::new(),
+            dirty_firsts: BTreeSet::new(),
         }
     }
 
@@ -180,7 +191,49 @@ impl<'s, S: GraphStore + ?Sized> Updater<'s, S> {
             }
             self.store(view_key(TOTAL, &view), &sum);
         }
+        for (view, level) in std::mem::take(&mut self.dirty_firsts) {
+            let certainty = CERTAINTIES[usize::from(level)];
+            let mut first = self
+                .firsts
+                .remove(&view)
+                .map_or_else(FirstIds::default, |(first, _)| first);
+            first.clear(certainty);
+            earliest_rows(
+                &self.overlay,
+                &view,
+                |c| c == certainty,
+                |row| {
+                    first.offer(certainty, row.date_key(), &row.id);
+                    first.is_full(certainty)
+                },
+            )?;
+            self.firsts.insert(view, (first, true));
+        }
+        for (view, (first, changed)) in std::mem::take(&mut self.firsts) {
+            if !changed {
+                continue;
+            }
+            let key = view_key(FIRST, &view);
+            if first.is_empty() {
+                self.overlay.delete(key);
+            } else {
+                self.overlay.put(key, first.encode());
+            }
+        }
         Ok(self.overlay)
+    }
+
+    /// The id list of `view`, read once per updater.
+    fn first_ids(&mut self, view: &View) -> Result<&mut (FirstIds, bool), StoreError> {
+        if !self.firsts.contains_key(view) {
+            let key = view_key(FIRST, view);
+            let first = match self.overlay.get(&key)? {
+                Some(value) => FirstIds::decode(&key, &value)?,
+                None => FirstIds::default(),
+            };
+            self.firsts.insert(view.clone(), (first, false));
+        }
+        Ok(self.firsts.get_mut(view).expect("inserted above"))
     }
 
     /// The three aggregates a row is counted in, finest first.
@@ -199,6 +252,8 @@ impl<'s, S: GraphStore + ?Sized> Updater<'s, S> {
             aggregate.add(row);
             self.store(key, &aggregate);
         }
+        let (first, changed) = self.first_ids(&row.key.view)?;
+        *changed |= first.offer(row.key.certainty, row.date_key(), &row.id);
         Ok(())
     }
 
@@ -217,6 +272,13 @@ impl<'s, S: GraphStore + ?Sized> Updater<'s, S> {
                 };
             }
             self.store(key, &aggregate);
+        }
+        let (first, changed) = self.first_ids(view)?;
+        let (listed, incomplete) = first.remove(row.key.certainty, row.date_key());
+        *changed |= listed;
+        if incomplete {
+            let level = certainty_byte(row.key.certainty);
+            self.dirty_firsts.insert((view.clone(), level));
         }
         Ok(())
     }
@@ -275,4 +337,62 @@ fn year_from_months(
         sum.merge(&month);
     }
     Ok(sum)
+}
+
+/// Offers `offer` the earliest rows (by date key) of `view` whose certainty `admits`, and stops
+/// after the month in which `offer` says it is full. Rows sort by month bucket, certainty and
+/// day, so it reads them in key order with one seek, takes at most [`MAX_EVIDENCE_IDS`] of one
+/// bucket and certainty (the rest of it sorts later) and seeks past the rest, and past the
+/// groups of certainties not admitted. Each month is read to its end before stopping, because
+/// buckets of one starting month interleave in date order.
+pub(crate) fn earliest_rows(
+    store: &(impl GraphStore + ?Sized),
+    view: &View,
+    admits: impl Fn(Certainty) -> bool,
+    mut offer: impl FnMut(&Row) -> bool,
+) -> Result<(), StoreError> {
+    let prefix = view_key(ROW, view);
+    let upper = match super::successor(&prefix) {
+        Some(next) => std::ops::Bound::Excluded(next),
+        None => std::ops::Bound::Unbounded,
+    };
+    let mut from = std::ops::Bound::Included(prefix);
+    let mut current: Option<Month> = None;
+    let mut full = false;
+    'seek: loop {
+        let mut taken = 0;
+        let mut group: Option<(MonthBucket, Certainty)> = None;
+        for item in store.scan(from.clone(), upper.clone()) {
+            let (key, value) = item?;
+            let row = Row::decode(ROW, &key, &value)?;
+            if current != Some(row.key.bucket.earliest) {
+                if full {
+                    return Ok(());
+                }
+                current = Some(row.key.bucket.earliest);
+            }
+            let this = (row.key.bucket, row.key.certainty);
+            if group != Some(this) {
+                group = Some(this);
+                taken = 0;
+            }
+            let admitted = admits(row.key.certainty);
+            if admitted {
+                full = offer(&row);
+                taken += 1;
+            }
+            if !admitted || taken == MAX_EVIDENCE_IDS {
+                // The rest of this bucket and certainty sorts later than what was taken, or is
+                // not wanted: none of it can be offered.
+                match super::successor(&row_prefix(ROW, view, this.0, this.1)) {
+                    Some(next) => {
+                        from = std::ops::Bound::Included(next);
+                        continue 'seek;
+                    }
+                    None => return Ok(()),
+                }
+            }
+        }
+        return Ok(());
+    }
 }

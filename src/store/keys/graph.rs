@@ -10,6 +10,7 @@
 //!
 //! ```text
 //! T view                          -> aggregate of the view (all its visible evidence)
+//! F view                          -> earliest evidence ids of the view, per certainty
 //! Y view  year_e  year_l          -> aggregate of a year bucket
 //! M view  month_e month_l         -> aggregate of a month bucket
 //! R view  month_e month_l c day p -> a visible evidence row
@@ -26,6 +27,8 @@ use crate::store::StoreError;
 
 /// `T` + view -> the aggregate over all of the view's visible evidence.
 pub const TOTAL: u8 = b'T';
+/// `F` + view -> the view's earliest visible evidence ids per certainty level.
+pub const FIRST: u8 = b'F';
 /// `Y` + view + year bucket -> the aggregate of the bucket.
 pub const YEAR: u8 = b'Y';
 /// `M` + view + month bucket -> the aggregate of the bucket.
@@ -276,9 +279,19 @@ pub fn bucket_row_prefix(tag: u8, view: &View, bucket: MonthBucket) -> Vec<u8> {
 
 /// The view of a `T` key.
 pub fn decode_total_key(key: &[u8]) -> Result<View, StoreError> {
-    let (view, rest) = decode_view(TOTAL, key)?;
+    decode_view_key(TOTAL, key)
+}
+
+/// The view of an `F` key.
+pub fn decode_first_key(key: &[u8]) -> Result<View, StoreError> {
+    decode_view_key(FIRST, key)
+}
+
+/// The view of a key that is `tag view` and nothing more.
+fn decode_view_key(tag: u8, key: &[u8]) -> Result<View, StoreError> {
+    let (view, rest) = decode_view(tag, key)?;
     if !rest.is_empty() {
-        return Err(corrupt(key, "a total key has bytes after its view"));
+        return Err(corrupt(key, "a view key has bytes after its view"));
     }
     Ok(view)
 }
@@ -449,6 +462,8 @@ mod tests {
     fn every_key_round_trips() {
         let v = view("acled:a-1", "b.2", Side::In);
         assert_eq!(decode_total_key(&view_key(TOTAL, &v)).expect("total"), v);
+        assert_eq!(decode_first_key(&view_key(FIRST, &v)).expect("first"), v);
+        assert!(decode_first_key(&view_key(TOTAL, &v)).is_err());
         let bucket = MonthBucket::of(day(2012, 1, 31), Day::OPEN_END);
         assert_eq!(
             decode_year_key(&year_key(&v, bucket.year())).expect("year"),
