@@ -354,12 +354,26 @@ impl EdgeTally {
 
     /// Offers an evidence id; the tally keeps the [`MAX_EVIDENCE_IDS`] earliest by `key`.
     pub fn offer(&mut self, key: DateKey, id: &EntryId) {
-        // Evidence arrives roughly in date order, so this rarely shifts.
-        let at = self.evidence.partition_point(|(k, _)| *k < key);
-        if at < MAX_EVIDENCE_IDS && self.evidence.get(at).is_none_or(|(k, _)| *k != key) {
+        if let Some(at) = self.slot(key) {
             self.evidence.insert(at, (key, id.clone()));
             self.evidence.truncate(MAX_EVIDENCE_IDS);
         }
+    }
+
+    /// [`EdgeTally::offer`] of an id the caller owns (no copy of it is made).
+    pub fn offer_owned(&mut self, key: DateKey, id: EntryId) {
+        if let Some(at) = self.slot(key) {
+            self.evidence.insert(at, (key, id));
+            self.evidence.truncate(MAX_EVIDENCE_IDS);
+        }
+    }
+
+    /// Where evidence sorting at `key` would go, if among the earliest and not there yet.
+    fn slot(&self, key: DateKey) -> Option<usize> {
+        // Evidence arrives roughly in date order, so this rarely shifts.
+        let at = self.evidence.partition_point(|(k, _)| *k < key);
+        (at < MAX_EVIDENCE_IDS && self.evidence.get(at).is_none_or(|(k, _)| *k != key))
+            .then_some(at)
     }
 
     /// True once the tally holds as many ids as an edge reports.

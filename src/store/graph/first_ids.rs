@@ -14,6 +14,7 @@
 
 use super::aggregate::{push_varint, take_day, take_varint};
 use super::keys::{certainty_byte, corrupt, CERTAINTIES};
+use crate::domain::ids::MAX_ID_LEN;
 use crate::domain::relations::{EdgeTally, MAX_EVIDENCE_IDS};
 use crate::domain::{Certainty, DateKey, EntryId, Position};
 use crate::store::StoreError;
@@ -69,11 +70,11 @@ impl FirstIds {
     }
 
     /// Offers the ids of the levels at least as certain as `min` (all for `None`) to a tally.
-    pub(crate) fn offer_into(&self, tally: &mut EdgeTally, min: Option<Certainty>) {
-        for (certainty, level) in CERTAINTIES.into_iter().zip(&self.levels) {
+    pub(crate) fn offer_into(self, tally: &mut EdgeTally, min: Option<Certainty>) {
+        for (certainty, level) in CERTAINTIES.into_iter().zip(self.levels) {
             if min.is_none_or(|min| certainty <= min) {
                 for (key, id) in level {
-                    tally.offer(*key, id);
+                    tally.offer_owned(key, id);
                 }
             }
         }
@@ -127,9 +128,13 @@ impl FirstIds {
                 }
                 let (text, tail) = rest.split_at(len);
                 rest = tail;
-                let id = std::str::from_utf8(text)
-                    .map_err(|_| bad("listed id is not UTF-8"))
-                    .and_then(|text| EntryId::parse(text).map_err(|reason| bad(&reason)))?;
+                // The id was checked when its entry was appended, and the index's blocks carry
+                // checksums: only what a damaged list could make of it is checked again.
+                if text.is_empty() || text.len() > MAX_ID_LEN {
+                    return Err(bad("listed id of an impossible length"));
+                }
+                let text = std::str::from_utf8(text).map_err(|_| bad("listed id is not UTF-8"))?;
+                let id = EntryId::from_stored(text.to_string());
                 let key = DateKey { earliest, position };
                 if level.last().is_some_and(|(last, _)| *last >= key) {
                     return Err(bad("listed ids out of order"));
@@ -180,7 +185,9 @@ mod tests {
         assert_eq!(FirstIds::decode(b"F", &encoded).expect("decodes"), first);
 
         let mut tally = EdgeTally::default();
-        first.offer_into(&mut tally, Some(Certainty::Confirmed));
+        first
+            .clone()
+            .offer_into(&mut tally, Some(Certainty::Confirmed));
         assert!(!tally.has_all_ids(), "only the confirmed level was offered");
 
         assert_eq!(first.remove(Certainty::Reported, key(3, 3)), (true, true));
