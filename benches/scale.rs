@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 
 use process::{disk_usage, ServeConfig, ServerProcess};
-use report::{count, mib, ms, rate, Row};
+use report::{count, kb, mib, ms, rate, Row};
 use workload::Indexed;
 
 /// The same allocator as the server binary, so the client side costs what a real client would.
@@ -380,12 +380,19 @@ async fn synthetic(args: &Args, serve: &ServeConfig, work: &Path) -> (String, Ve
         };
         rows.push(Row::new(
             *name,
-            format!("p50 {} / p99 {} ({shape})", ms(large.p50), ms(large.p99)),
             format!(
-                "at {}: p50 {} / p99 {}",
+                "p50 {} / p99 {} ({shape}, {})",
+                ms(large.p50),
+                ms(large.p99),
+                kb(large.bytes)
+            ),
+            format!(
+                "at {}: p50 {} / p99 {} ({} results, {})",
                 count(args.small_events),
                 ms(small.p50),
-                ms(small.p99)
+                ms(small.p99),
+                small.results,
+                kb(small.bytes)
             ),
             Some(ratio),
             target,

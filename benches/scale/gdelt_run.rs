@@ -18,7 +18,7 @@ use eventlog::proto::{self, entry::Body};
 
 use crate::process::{disk_usage, ServeConfig, ServerProcess};
 use crate::queries::{self, Query};
-use crate::report::{count, mib, ms, rate, Row};
+use crate::report::{count, kb, mib, ms, rate, Row};
 
 /// What `--gdelt` is asked to do.
 pub struct GdeltArgs {
@@ -265,17 +265,19 @@ pub async fn run(args: &GdeltArgs, serve: &ServeConfig, work: &Path) -> (String,
         rows.push(Row::new(
             *name,
             format!(
-                "p50 {} / p99 {} ({} results{complete})",
+                "p50 {} / p99 {} ({} results, {}{complete})",
                 ms(l.p50),
                 ms(l.p99),
-                l.results
+                l.results,
+                kb(l.bytes)
             ),
             format!(
-                "at {}: p50 {} / p99 {} ({} results)",
+                "at {}: p50 {} / p99 {} ({} results, {})",
                 count(args.small_rows),
                 ms(s.p50),
                 ms(s.p99),
-                s.results
+                s.results,
+                kb(s.bytes)
             ),
             Some(ratio),
             target,

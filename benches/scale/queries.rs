@@ -24,10 +24,22 @@ pub enum Query {
     Relations(proto::ListRelationsRequest),
 }
 
-/// What one call returned: how many results, and whether the answer said it was incomplete.
+/// What one call returned: how many results, how many bytes the answer took on the wire,
+/// and whether it said it was incomplete.
 struct Answer {
     results: usize,
+    bytes: usize,
     truncated: bool,
+}
+
+impl Answer {
+    fn of<M: prost::Message>(message: &M, results: usize, truncated: bool) -> Answer {
+        Answer {
+            results,
+            bytes: message.encoded_len(),
+            truncated,
+        }
+    }
 }
 
 /// A failed query ends the run: a latency of an error would be meaningless.
@@ -38,46 +50,25 @@ fn failed<T>(status: tonic::Status) -> T {
 impl Query {
     async fn call(&self, client: &mut Client) -> Answer {
         match self.clone() {
-            Query::Events(request) => Answer {
-                results: client
-                    .query_events(request)
-                    .await
-                    .unwrap_or_else(failed)
-                    .into_inner()
-                    .entries
-                    .len(),
-                truncated: false,
-            },
-            Query::Claims(request) => Answer {
-                results: client
-                    .query_claims(request)
-                    .await
-                    .unwrap_or_else(failed)
-                    .into_inner()
-                    .entries
-                    .len(),
-                truncated: false,
-            },
-            Query::Resolve(request) => Answer {
-                results: client
-                    .resolve_actor(request)
-                    .await
-                    .unwrap_or_else(failed)
-                    .into_inner()
-                    .matches
-                    .len(),
-                truncated: false,
-            },
+            Query::Events(request) => {
+                let page = client.query_events(request).await;
+                let page = page.unwrap_or_else(failed).into_inner();
+                Answer::of(&page, page.entries.len(), false)
+            }
+            Query::Claims(request) => {
+                let page = client.query_claims(request).await;
+                let page = page.unwrap_or_else(failed).into_inner();
+                Answer::of(&page, page.entries.len(), false)
+            }
+            Query::Resolve(request) => {
+                let found = client.resolve_actor(request).await;
+                let found = found.unwrap_or_else(failed).into_inner();
+                Answer::of(&found, found.matches.len(), false)
+            }
             Query::Relations(request) => {
-                let graph = client
-                    .list_relations(request)
-                    .await
-                    .unwrap_or_else(failed)
-                    .into_inner();
-                Answer {
-                    results: graph.edges.len(),
-                    truncated: graph.truncated,
-                }
+                let graph = client.list_relations(request).await;
+                let graph = graph.unwrap_or_else(failed).into_inner();
+                Answer::of(&graph, graph.edges.len(), graph.truncated)
             }
         }
     }
@@ -168,6 +159,9 @@ pub struct Latency {
     pub p99: Duration,
     /// Results of the last call (so a query that finds nothing is visible in the table).
     pub results: usize,
+    /// Encoded bytes of the last answer (answers of one query can differ in size between logs:
+    /// an edge lists up to 20 evidence ids, fewer on a small log).
+    pub bytes: usize,
     /// Whether any call said its answer was incomplete.
     pub truncated: bool,
 }
@@ -199,6 +193,7 @@ pub async fn measure(
                     latencies[i].push(elapsed);
                 }
                 summary[i].results = answer.results;
+                summary[i].bytes = answer.bytes;
                 summary[i].truncated |= answer.truncated;
             }
         }

@@ -83,6 +83,11 @@ pub fn mib(bytes: u64) -> String {
     format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
+/// Bytes as kB (1000 bytes), one decimal: "78.5 kB".
+pub fn kb(bytes: usize) -> String {
+    format!("{:.1} kB", bytes as f64 / 1000.0)
+}
+
 /// "12,345" for counts in prose.
 pub fn count(n: u64) -> String {
     let digits = n.to_string();
