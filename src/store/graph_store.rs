@@ -11,7 +11,7 @@ use crate::domain::{Entry, EntryBody, EntryId, Position, SymmetricRelations};
 use super::engine::fjall_index::{FjallIndex, IndexBatch, ReadIndex, Space};
 use super::engine::sled_log::SledLog;
 use super::error::StoreError;
-use super::graph::{self, GraphLog, GraphStore, KeyValues};
+use super::graph::{self, FullLists, GraphLog, GraphStore, GraphWrites, KeyValues};
 use super::indexer::IndexState;
 use super::RelationAnswer;
 
@@ -77,15 +77,18 @@ impl GraphLog for Log<'_> {
 }
 
 /// The graph writes of a chunk of consecutive entries, as index writes.
+/// The writes are returned too: [`graph::GraphWrites::applied`] once the batch is stored.
 pub fn writes_for_chunk(
     log: &SledLog,
     index: &FjallIndex,
     entries: &[Entry],
     symmetric: &SymmetricRelations,
-) -> Result<IndexBatch, StoreError> {
+    full_lists: &FullLists,
+) -> Result<(IndexBatch, GraphWrites), StoreError> {
     let bodies: Vec<(Position, &EntryBody)> =
         entries.iter().map(|e| (e.position, &e.body)).collect();
-    let writes = graph::graph_writes(&Graph(index), &Log { log, index }, &bodies, symmetric)?;
+    let log = Log { log, index };
+    let writes = graph::graph_writes(&Graph(index), &log, &bodies, symmetric, full_lists)?;
     let mut batch = IndexBatch::default();
     for (key, value) in writes.iter() {
         match value {
@@ -93,7 +96,7 @@ pub fn writes_for_chunk(
             None => batch.delete(Space::Graph, key.to_vec()),
         }
     }
-    Ok(batch)
+    Ok((batch, writes))
 }
 
 /// `ListRelations` as of `as_of`, from one snapshot of the graph.

@@ -26,6 +26,7 @@ use super::disk_space::DiskSpace;
 use super::engine::fjall_index::{FjallIndex, IndexBatch, ReadIndex, Space};
 use super::engine::sled_log::SledLog;
 use super::error::StoreError;
+use super::graph::FullLists;
 use super::graph_store;
 use super::keys;
 use super::postings::BlockBuilder;
@@ -204,6 +205,7 @@ fn run(parts: IndexerParts, signals: &Signals) {
     let mut catching_up: Option<Instant> = None;
     // When the indexer first saw entries it has not indexed yet.
     let mut behind_since: Option<Instant> = None;
+    let mut full_lists = FullLists::default();
     while !signals.stop.load(Ordering::Acquire) {
         let head = *parts.head.borrow();
         if head <= through {
@@ -240,7 +242,15 @@ fn run(parts: IndexerParts, signals: &Signals) {
             std::thread::sleep(RETRY_WAIT);
             continue;
         }
-        match index_chunk(&parts.log, &parts.index, &parts.symmetric, through, head) {
+        let indexed = index_chunk(
+            &parts.log,
+            &parts.index,
+            &parts.symmetric,
+            &mut full_lists,
+            through,
+            head,
+        );
+        match indexed {
             Ok(last) => {
                 through = last;
                 behind_since = None;
@@ -258,11 +268,13 @@ fn run(parts: IndexerParts, signals: &Signals) {
 }
 
 /// Indexes the entries after `through` (at most `CHUNK`, never past `head`) in one batch and
-/// returns the last position it covered.
+/// returns the last position it covered. `full_lists` must describe the graph as stored (the
+/// same value, from one call to the next, or a new one).
 pub fn index_chunk(
     log: &SledLog,
     index: &FjallIndex,
     symmetric: &SymmetricRelations,
+    full_lists: &mut FullLists,
     through: Position,
     head: Position,
 ) -> Result<Position, StoreError> {
@@ -271,9 +283,9 @@ pub fn index_chunk(
         return Ok(through);
     };
     let mut batch = plan_chunk(log, index, &entries)?;
-    batch.extend(graph_store::writes_for_chunk(
-        log, index, &entries, symmetric,
-    )?);
+    let (graph_batch, graph_writes) =
+        graph_store::writes_for_chunk(log, index, &entries, symmetric, full_lists)?;
+    batch.extend(graph_batch);
     let state = IndexState {
         format: INDEX_FORMAT,
         through: last,
@@ -284,7 +296,12 @@ pub fn index_chunk(
         keys::index_meta_key(STATE_KEY),
         state.encode(),
     );
-    index.apply(batch)?;
+    if let Err(error) = index.apply(batch) {
+        // Whether any of it was stored is unknown: what was known of the lists is forgotten.
+        full_lists.forget();
+        return Err(error);
+    }
+    graph_writes.applied(full_lists);
     Ok(last)
 }
 
@@ -303,8 +320,9 @@ pub fn rebuild_only_through(
         return Ok(());
     };
     let mut at = Position::ZERO;
+    let mut full_lists = FullLists::default();
     while at < target {
-        let next = index_chunk(&log, &index, &config.symmetric, at, target)?;
+        let next = index_chunk(&log, &index, &config.symmetric, &mut full_lists, at, target)?;
         if next == at {
             break;
         }

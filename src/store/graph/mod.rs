@@ -71,6 +71,7 @@ use crate::domain::{EntryBody, EntryId, Position};
 
 use super::StoreError;
 
+pub use first_ids::FullLists;
 pub use query::list_relations;
 #[allow(unused_imports)] // named by the docs above
 pub use query::{SUFFIX_BUDGET, WALK_BUDGET};
@@ -107,6 +108,9 @@ pub trait GraphLog {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GraphWrites {
     changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Where the full levels of the id lists the batch read or wrote end: for
+    /// [`FullLists::learn`] once the changes are applied.
+    lists: first_ids::LearnedLists,
 }
 
 impl GraphWrites {
@@ -115,6 +119,12 @@ impl GraphWrites {
         self.changes
             .iter()
             .map(|(key, value)| (key.as_slice(), value.as_deref()))
+    }
+
+    /// Hands what the batch learned of the id lists to `full_lists`: call it only once the
+    /// changes are applied.
+    pub fn applied(self, full_lists: &mut FullLists) {
+        full_lists.learn(self.lists);
     }
 }
 

@@ -87,7 +87,8 @@ pub(crate) fn list_relations_within(
             }
         }
     }
-    complete(answer(&past.finish()?, query)?)
+    let (past, _) = past.finish()?;
+    complete(answer(&past, query)?)
 }
 
 fn complete(edges: Vec<RelationEdge>) -> Result<RelationAnswer, StoreError> {

@@ -27,6 +27,8 @@ struct MemStore {
     reads: Cell<usize>,
     /// Seeks: one per `get` or scan started (in an LSM, a look into every table).
     seeks: Cell<usize>,
+    /// What the indexer would know of the stored id lists, kept as the indexer keeps it.
+    full: FullLists,
 }
 
 impl MemStore {
@@ -110,8 +112,10 @@ fn index(store: &mut MemStore, log: &mut MemLog, batch: Vec<EntryBody>, symmetri
         .iter()
         .map(|p| (*p, &log.entries[p.0 as usize - 1]))
         .collect();
-    let writes = graph_writes(&*store, &*log, &entries, symmetric).expect("graph writes");
+    let writes =
+        graph_writes(&*store, &*log, &entries, symmetric, &store.full).expect("graph writes");
     store.apply(&writes);
+    writes.applied(&mut store.full);
 }
 
 type Symmetric = BTreeSet<RelationKey>;
@@ -423,7 +427,7 @@ proptest! {
         let mut rebuilt = MemStore::default();
         let all: Vec<(Position, &EntryBody)> =
             log.entries.iter().enumerate().map(|(i, b)| (Position(i as u64 + 1), b)).collect();
-        rebuilt.apply(&graph_writes(&rebuilt, &log, &all, &symmetric).expect("rebuild"));
+        rebuilt.apply(&graph_writes(&rebuilt, &log, &all, &symmetric, &FullLists::default()).expect("rebuild"));
         prop_assert!(rebuilt.map == store.map, "incremental and rebuilt graphs differ");
     }
 }
@@ -784,7 +788,62 @@ fn evidence_crowded_into_one_month_and_certainty_is_cut_to_the_earliest_without_
         .enumerate()
         .map(|(i, b)| (Position(i as u64 + 1), b))
         .collect();
-    rebuilt.apply(&graph_writes(&rebuilt, &log, &all, &symmetric).expect("rebuild"));
+    rebuilt.apply(
+        &graph_writes(&rebuilt, &log, &all, &symmetric, &FullLists::default()).expect("rebuild"),
+    );
+    assert!(
+        rebuilt.map == store.map,
+        "incremental and rebuilt graphs differ"
+    );
+}
+
+#[test]
+fn a_full_id_list_loses_and_regains_its_last_id_in_later_batches() {
+    // The indexer knows where a full list ends and passes over later rows without reading it;
+    // a row at exactly that end is in the list, and hiding it must refill the list.
+    let symmetric = symmetric();
+    let (mut store, mut log) = (MemStore::default(), MemLog::default());
+    let day = |d: usize| format!("2019-05-{d:02}");
+    let batch: Vec<EntryBody> = (1..=25)
+        .map(|d| event(d, "attacks", 1, 2, &day(d), Certainty::Reported))
+        .collect();
+    index(&mut store, &mut log, batch, &symmetric);
+    let supersede = |n: usize, when: &str, hidden: usize| {
+        let mut correction = event(n, "attacks", 1, 2, when, Certainty::Reported);
+        if let EntryBody::Event(e) = &mut correction {
+            let mut edited = Event::clone(e);
+            edited.supersedes = vec![EntryId::parse(&format!("e{hidden}")).expect("valid")];
+            *e = Checked::from_log(edited);
+        }
+        correction
+    };
+    let batches = [
+        // The twentieth earliest (the list's last) is hidden; the correction sorts after all.
+        vec![supersede(100, "2019-06-30", 20)],
+        // Evidence on the new last day, later in the log: after the last id, not in the list.
+        vec![event(101, "attacks", 1, 2, &day(21), Certainty::Reported)],
+        // Hidden again at the list's end, and an earlier row in the same batch.
+        vec![
+            supersede(102, "2019-07-01", 21),
+            event(103, "attacks", 1, 2, &day(2), Certainty::Reported),
+        ],
+    ];
+    for batch in batches {
+        index(&mut store, &mut log, batch, &symmetric);
+        let head = log.head();
+        let got = list_relations(&store, &log, &everything(1), head, head).expect("answer");
+        assert_eq!(got.edges, model(&log, &everything(1), head));
+        assert_eq!(got.edges[0].evidence.len(), 20);
+    }
+    let mut rebuilt = MemStore::default();
+    let all: Vec<(Position, &EntryBody)> = log
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (Position(i as u64 + 1), b))
+        .collect();
+    let writes = graph_writes(&rebuilt, &log, &all, &symmetric, &FullLists::default());
+    rebuilt.apply(&writes.expect("rebuild"));
     assert!(
         rebuilt.map == store.map,
         "incremental and rebuilt graphs differ"

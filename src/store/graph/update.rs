@@ -3,7 +3,7 @@
 //! position. Every change goes through the overlay, so a batch reads its own writes and writes
 //! each key once.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use super::keys::{
     bucket_row_prefix, certainty_byte, decode_month_key, month_key, months_from, row_key,
@@ -15,7 +15,7 @@ use crate::domain::{ActorId, Certainty, EntryBody, EntryId, Position, RelationKe
 use crate::store::StoreError;
 
 use super::aggregate::Aggregate;
-use super::first_ids::FirstIds;
+use super::first_ids::{FirstIds, FullLists, LearnedLists};
 use super::overlay::Overlay;
 use super::row::{rows_of, superseded_by, Row};
 use super::{prefix_scan, GraphLog, GraphStore, GraphWrites};
@@ -31,12 +31,14 @@ pub fn graph_writes(
     log: &impl GraphLog,
     entries: &[(Position, &EntryBody)],
     symmetric: &BTreeSet<RelationKey>,
+    full_lists: &FullLists,
 ) -> Result<GraphWrites, StoreError> {
     let in_batch: HashMap<&EntryId, (Position, &EntryBody)> = entries
         .iter()
         .map(|(position, body)| (body.id(), (*position, *body)))
         .collect();
     let mut updater = Updater::new(store, symmetric, None);
+    updater.full_lists = Some(full_lists);
     for (position, body) in entries {
         updater.add(*position, body)?;
         for id in superseded_by(body) {
@@ -51,8 +53,10 @@ pub fn graph_writes(
             }
         }
     }
+    let (overlay, lists) = updater.finish()?;
     Ok(GraphWrites {
-        changes: updater.finish()?.into_changes(),
+        changes: overlay.into_changes(),
+        lists,
     })
 }
 
@@ -68,11 +72,14 @@ pub(crate) struct Updater<'s, S: GraphStore + ?Sized> {
     dirty_years: BTreeSet<(View, YearBucket)>,
     dirty_totals: BTreeSet<View>,
     /// The id lists of the views touched so far, and whether each changed: written once, at
-    /// the end.
-    firsts: BTreeMap<View, (FirstIds, bool)>,
+    /// the end. Hashed: every row looks its view up, and views compare by three strings.
+    firsts: HashMap<View, (FirstIds, bool)>,
     /// Levels (`certainty_byte`) of id lists that lost an id while full: refilled from the
     /// rows at the end, once however many ids they lost.
     dirty_firsts: BTreeSet<(View, u8)>,
+    /// What the indexer knows of the stored lists' full levels, so rows sorting after them
+    /// do not read their view's list (`None` for an updater that reads the past).
+    full_lists: Option<&'s FullLists>,
 }
 
 impl<'s, S: GraphStore + ?Sized> Updater<'s, S> {
@@ -89,8 +96,9 @@ impl<'s, S: GraphStore + ?Sized> Updater<'s, S> {
             dirty_months: BTreeSet::new(),
             dirty_years: BTreeSet::new(),
             dirty_totals: BTreeSet::new(),
-            firsts: BTreeMap::new(),
+            firsts: HashMap::new(),
             dirty_firsts: BTreeSet::new(),
+            full_lists: None,
         }
     }
 
@@ -169,8 +177,9 @@ impl<'s, S: GraphStore + ?Sized> Updater<'s, S> {
         Ok(())
     }
 
-    /// Recomputes what subtractions left uncertain and returns the overlay holding every change.
-    pub(crate) fn finish(mut self) -> Result<Overlay<'s, S>, StoreError> {
+    /// Recomputes what subtractions left uncertain and returns the overlay holding every change,
+    /// with where the full levels of the id lists it read or wrote now end.
+    pub(crate) fn finish(mut self) -> Result<(Overlay<'s, S>, LearnedLists), StoreError> {
         for (view, bucket) in std::mem::take(&mut self.dirty_months) {
             let mut sum = Aggregate::default();
             for item in prefix_scan(&self.overlay, bucket_row_prefix(ROW, &view, bucket)) {
@@ -209,22 +218,34 @@ impl<'s, S: GraphStore + ?Sized> Updater<'s, S> {
             )?;
             self.firsts.insert(view, (first, true));
         }
+        let mut lists = Vec::with_capacity(self.firsts.len());
         for (view, (first, changed)) in std::mem::take(&mut self.firsts) {
-            if !changed {
-                continue;
+            if changed {
+                let key = view_key(FIRST, &view);
+                if first.is_empty() {
+                    self.overlay.delete(key);
+                } else {
+                    self.overlay.put(key, first.encode());
+                }
             }
-            let key = view_key(FIRST, &view);
-            if first.is_empty() {
-                self.overlay.delete(key);
-            } else {
-                self.overlay.put(key, first.encode());
-            }
+            lists.push((view, first.last_of_full_levels()));
         }
-        Ok(self.overlay)
+        Ok((self.overlay, lists))
+    }
+
+    /// True when the row cannot be in, or enter, its view's stored list, known without reading
+    /// it: no row of this batch read the list yet, and the indexer knows it full before the row.
+    fn passes_over_list(&self, row: &Row) -> bool {
+        let view = &row.key.view;
+        !self.firsts.contains_key(view)
+            && self
+                .full_lists
+                .is_some_and(|full| full.passes_over(view, row.key.certainty, row.date_key()))
     }
 
     /// The id list of `view`, read once per updater.
     fn first_ids(&mut self, view: &View) -> Result<&mut (FirstIds, bool), StoreError> {
+        // Two lookups rather than `entry`, which would copy the view for every row.
         if !self.firsts.contains_key(view) {
             let key = view_key(FIRST, view);
             let first = match self.overlay.get(&key)? {
@@ -252,8 +273,10 @@ impl<'s, S: GraphStore + ?Sized> Updater<'s, S> {
             aggregate.add(row);
             self.store(key, &aggregate);
         }
-        let (first, changed) = self.first_ids(&row.key.view)?;
-        *changed |= first.offer(row.key.certainty, row.date_key(), &row.id);
+        if !self.passes_over_list(row) {
+            let (first, changed) = self.first_ids(&row.key.view)?;
+            *changed |= first.offer(row.key.certainty, row.date_key(), &row.id);
+        }
         Ok(())
     }
 
@@ -272,6 +295,9 @@ impl<'s, S: GraphStore + ?Sized> Updater<'s, S> {
                 };
             }
             self.store(key, &aggregate);
+        }
+        if self.passes_over_list(row) {
+            return Ok(());
         }
         let (first, changed) = self.first_ids(view)?;
         let (listed, incomplete) = first.remove(row.key.certainty, row.date_key());
