@@ -424,11 +424,7 @@ proptest! {
             }
         }
         // Rebuilt from the log in one batch, the graph is the same keyspace.
-        let mut rebuilt = MemStore::default();
-        let all: Vec<(Position, &EntryBody)> =
-            log.entries.iter().enumerate().map(|(i, b)| (Position(i as u64 + 1), b)).collect();
-        rebuilt.apply(&graph_writes(&rebuilt, &log, &all, &symmetric, &FullLists::default()).expect("rebuild"));
-        prop_assert!(rebuilt.map == store.map, "incremental and rebuilt graphs differ");
+        prop_assert!(rebuilt(&log, &symmetric).map == store.map, "incremental and rebuilt graphs differ");
     }
 }
 
@@ -461,6 +457,34 @@ fn event(
         attributes: Default::default(),
         supersedes: vec![],
     }))
+}
+
+/// An event of actor 1 attacking actor 2, reported, that supersedes the events numbered `hidden`.
+fn correction(n: usize, when: &str, hidden: &[usize]) -> EntryBody {
+    let mut correction = event(n, "attacks", 1, 2, when, Certainty::Reported);
+    if let EntryBody::Event(e) = &mut correction {
+        let mut edited = Event::clone(e);
+        edited.supersedes = hidden
+            .iter()
+            .map(|h| EntryId::parse(&format!("e{h}")).expect("valid"))
+            .collect();
+        *e = Checked::from_log(edited);
+    }
+    correction
+}
+
+/// The graph of the whole log built in one batch, as a rebuild makes it.
+fn rebuilt(log: &MemLog, symmetric: &Symmetric) -> MemStore {
+    let mut rebuilt = MemStore::default();
+    let all: Vec<(Position, &EntryBody)> = log
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (Position(i as u64 + 1), b))
+        .collect();
+    let writes = graph_writes(&rebuilt, log, &all, symmetric, &FullLists::default());
+    rebuilt.apply(&writes.expect("rebuild"));
+    rebuilt
 }
 
 fn everything(actor_n: u8) -> RelationQuery {
@@ -751,15 +775,7 @@ fn evidence_crowded_into_one_month_and_certainty_is_cut_to_the_earliest_without_
     let corrections: [&[usize]; 4] = [&[27], &[26, 25, 24, 55, 56], &[0, 1, 2, 3, 4, 5], &[23]];
     let mut n = 70;
     for hidden in corrections {
-        let mut correction = event(n, "attacks", 1, 2, "2019-05-15", Certainty::Reported);
-        if let EntryBody::Event(e) = &mut correction {
-            let mut edited = Event::clone(e);
-            edited.supersedes = hidden
-                .iter()
-                .map(|h| EntryId::parse(&format!("e{h}")).expect("valid"))
-                .collect();
-            *e = Checked::from_log(edited);
-        }
+        let correction = correction(n, "2019-05-15", hidden);
         let early = event(n + 1, "attacks", 1, 2, "2019-04-30", Certainty::Reported);
         index(&mut store, &mut log, vec![correction, early], &symmetric);
         n += 2;
@@ -781,18 +797,8 @@ fn evidence_crowded_into_one_month_and_certainty_is_cut_to_the_earliest_without_
             assert_eq!(got.edges, model(&log, &query, before), "{hidden:?} before");
         }
     }
-    let mut rebuilt = MemStore::default();
-    let all: Vec<(Position, &EntryBody)> = log
-        .entries
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (Position(i as u64 + 1), b))
-        .collect();
-    rebuilt.apply(
-        &graph_writes(&rebuilt, &log, &all, &symmetric, &FullLists::default()).expect("rebuild"),
-    );
     assert!(
-        rebuilt.map == store.map,
+        rebuilt(&log, &symmetric).map == store.map,
         "incremental and rebuilt graphs differ"
     );
 }
@@ -808,23 +814,14 @@ fn a_full_id_list_loses_and_regains_its_last_id_in_later_batches() {
         .map(|d| event(d, "attacks", 1, 2, &day(d), Certainty::Reported))
         .collect();
     index(&mut store, &mut log, batch, &symmetric);
-    let supersede = |n: usize, when: &str, hidden: usize| {
-        let mut correction = event(n, "attacks", 1, 2, when, Certainty::Reported);
-        if let EntryBody::Event(e) = &mut correction {
-            let mut edited = Event::clone(e);
-            edited.supersedes = vec![EntryId::parse(&format!("e{hidden}")).expect("valid")];
-            *e = Checked::from_log(edited);
-        }
-        correction
-    };
     let batches = [
         // The twentieth earliest (the list's last) is hidden; the correction sorts after all.
-        vec![supersede(100, "2019-06-30", 20)],
+        vec![correction(100, "2019-06-30", &[20])],
         // Evidence on the new last day, later in the log: after the last id, not in the list.
         vec![event(101, "attacks", 1, 2, &day(21), Certainty::Reported)],
         // Hidden again at the list's end, and an earlier row in the same batch.
         vec![
-            supersede(102, "2019-07-01", 21),
+            correction(102, "2019-07-01", &[21]),
             event(103, "attacks", 1, 2, &day(2), Certainty::Reported),
         ],
     ];
@@ -835,17 +832,8 @@ fn a_full_id_list_loses_and_regains_its_last_id_in_later_batches() {
         assert_eq!(got.edges, model(&log, &everything(1), head));
         assert_eq!(got.edges[0].evidence.len(), 20);
     }
-    let mut rebuilt = MemStore::default();
-    let all: Vec<(Position, &EntryBody)> = log
-        .entries
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (Position(i as u64 + 1), b))
-        .collect();
-    let writes = graph_writes(&rebuilt, &log, &all, &symmetric, &FullLists::default());
-    rebuilt.apply(&writes.expect("rebuild"));
     assert!(
-        rebuilt.map == store.map,
+        rebuilt(&log, &symmetric).map == store.map,
         "incremental and rebuilt graphs differ"
     );
 }
