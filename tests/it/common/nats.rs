@@ -107,9 +107,7 @@ impl NatsCluster {
     /// A JetStream cluster of `n` servers with `sync`.
     pub async fn start_with(n: usize, sync: Sync) -> NatsCluster {
         assert!(n >= 1, "a cluster has at least one server");
-        let mut cluster = NatsCluster::launch(n, true, sync, None);
-        cluster.wait_ready().await;
-        cluster
+        NatsCluster::launch_ready(n, true, sync, None).await
     }
 
     /// One server with JetStream and no cluster (R1 streams only).
@@ -119,9 +117,7 @@ impl NatsCluster {
 
     /// One server with JetStream, no cluster, and `sync`.
     pub async fn start_single_with(sync: Sync) -> NatsCluster {
-        let mut cluster = NatsCluster::launch(1, false, sync, None);
-        cluster.wait_ready().await;
-        cluster
+        NatsCluster::launch_ready(1, false, sync, None).await
     }
 
     /// One server with JetStream that offers TLS with `cert` and `key` (PEM). It also takes
@@ -129,9 +125,51 @@ impl NatsCluster {
     /// client that requires TLS gets it.
     pub async fn start_single_tls(cert: &Path, key: &Path) -> NatsCluster {
         let tls = (cert.to_path_buf(), key.to_path_buf());
-        let mut cluster = NatsCluster::launch(1, false, Sync::Default, Some(tls));
+        NatsCluster::launch_ready(1, false, Sync::Default, Some(tls)).await
+    }
+
+    /// [`NatsCluster::launch`], ready. The ports are free when chosen but released before the
+    /// servers bind them, so another process can take one in between (seen in CI: `bind:
+    /// address already in use`): then the whole set starts again on new ports, a few times.
+    async fn launch_ready(
+        n: usize,
+        clustered: bool,
+        sync: Sync,
+        tls: Option<(PathBuf, PathBuf)>,
+    ) -> NatsCluster {
+        const ATTEMPTS: usize = 3;
+        for _ in 1..ATTEMPTS {
+            let mut cluster = NatsCluster::launch(n, clustered, sync, tls.clone());
+            if !cluster.lost_a_port().await {
+                cluster.wait_ready().await;
+                return cluster;
+            }
+        }
+        let mut cluster = NatsCluster::launch(n, clustered, sync, tls);
         cluster.wait_ready().await;
         cluster
+    }
+
+    /// Waits until every server answers `/healthz` or one exits; true if one exited because
+    /// its port was taken. Anything else is left to `wait_ready` to report.
+    async fn lost_a_port(&mut self) -> bool {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while Instant::now() < deadline {
+            let mut healthy = 0;
+            for i in 0..self.len() {
+                if !self.is_running(i) {
+                    return self.logs(i).contains("address already in use");
+                }
+                if self.healthz(i).await {
+                    healthy += 1;
+                }
+            }
+            if healthy == self.len() {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
     }
 
     fn launch(
