@@ -233,20 +233,19 @@ impl<'s, S: GraphStore + ?Sized> Updater<'s, S> {
         Ok((self.overlay, lists))
     }
 
-    /// True when the row cannot be in, or enter, its view's stored list, known without reading
-    /// it: no row of this batch read the list yet, and the indexer knows it full before the row.
-    fn passes_over_list(&self, row: &Row) -> bool {
+    /// The id list a row of its view must be checked against, read once per updater; `None`
+    /// when that is known without reading it: no row of this batch read the list yet, and the
+    /// indexer knows it full up to a key the row sorts after, so the row cannot be in it or
+    /// enter it.
+    fn list_for(&mut self, row: &Row) -> Result<Option<&mut (FirstIds, bool)>, StoreError> {
         let view = &row.key.view;
-        !self.firsts.contains_key(view)
-            && self
-                .full_lists
-                .is_some_and(|full| full.passes_over(view, row.key.certainty, row.date_key()))
-    }
-
-    /// The id list of `view`, read once per updater.
-    fn first_ids(&mut self, view: &View) -> Result<&mut (FirstIds, bool), StoreError> {
-        // Two lookups rather than `entry`, which would copy the view for every row.
         if !self.firsts.contains_key(view) {
+            let known_full = self
+                .full_lists
+                .is_some_and(|full| full.passes_over(view, row.key.certainty, row.date_key()));
+            if known_full {
+                return Ok(None);
+            }
             let key = view_key(FIRST, view);
             let first = match self.overlay.get(&key)? {
                 Some(value) => FirstIds::decode(&key, &value)?,
@@ -254,7 +253,7 @@ impl<'s, S: GraphStore + ?Sized> Updater<'s, S> {
             };
             self.firsts.insert(view.clone(), (first, false));
         }
-        Ok(self.firsts.get_mut(view).expect("inserted above"))
+        Ok(self.firsts.get_mut(view))
     }
 
     /// The three aggregates a row is counted in, finest first.
@@ -273,8 +272,7 @@ impl<'s, S: GraphStore + ?Sized> Updater<'s, S> {
             aggregate.add(row);
             self.store(key, &aggregate);
         }
-        if !self.passes_over_list(row) {
-            let (first, changed) = self.first_ids(&row.key.view)?;
+        if let Some((first, changed)) = self.list_for(row)? {
             *changed |= first.offer(row.key.certainty, row.date_key(), &row.id);
         }
         Ok(())
@@ -296,10 +294,9 @@ impl<'s, S: GraphStore + ?Sized> Updater<'s, S> {
             }
             self.store(key, &aggregate);
         }
-        if self.passes_over_list(row) {
+        let Some((first, changed)) = self.list_for(row)? else {
             return Ok(());
-        }
-        let (first, changed) = self.first_ids(view)?;
+        };
         let (listed, incomplete) = first.remove(row.key.certainty, row.date_key());
         *changed |= listed;
         if incomplete {
