@@ -74,14 +74,36 @@ impl Day {
     }
 }
 
+impl Day {
+    /// The ISO 8601 calendar date (`2022-09-24`); an open end is the empty string.
+    ///
+    /// Why not `to_string()`: every stored record carries its dates' spans as this text, and
+    /// the formatting machinery took a few percent of an append's time; years 0–9999 (every
+    /// date EDTF without exponents can name) are written digit by digit.
+    pub fn iso(self) -> String {
+        if self.is_open() {
+            return String::new();
+        }
+        let (y, m, d) = self.to_ymd();
+        if !(0..=9999).contains(&y) {
+            return format!("{y:04}-{m:02}-{d:02}");
+        }
+        let digit = |n: u32| char::from(b'0' + (n % 10) as u8);
+        let y = y as u32;
+        let mut text = String::with_capacity(10);
+        text.extend([y / 1000, y / 100, y / 10, y].map(digit));
+        text.push('-');
+        text.extend([m / 10, m].map(digit));
+        text.push('-');
+        text.extend([d / 10, d].map(digit));
+        text
+    }
+}
+
 impl fmt::Display for Day {
     /// ISO 8601 calendar date (`2022-09-24`); open ends print as an empty string.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_open() {
-            return Ok(());
-        }
-        let (y, m, d) = self.to_ymd();
-        write!(f, "{y:04}-{m:02}-{d:02}")
+        f.write_str(&self.iso())
     }
 }
 
@@ -135,5 +157,29 @@ mod tests {
             assert!(d >= 1 && d <= days_in_month(y, m));
             assert_eq!(Day::from_ymd(y, m, d), Day(n));
         }
+    }
+
+    #[test]
+    fn iso_text_is_the_formatted_date_in_and_outside_the_fast_years() {
+        let formatted = |day: Day| {
+            let (y, m, d) = day.to_ymd();
+            format!("{y:04}-{m:02}-{d:02}")
+        };
+        let spots = [
+            Day::from_ymd(0, 1, 1),
+            Day::from_ymd(9999, 12, 31),
+            Day::from_ymd(10_000, 1, 1),
+            Day::from_ymd(-1, 12, 31),
+            Day::from_ymd(-44, 3, 15),
+            Day::from_ymd(2022, 9, 24),
+        ];
+        let every_day_of_four_centuries = (Day::from_ymd(1800, 1, 1).0..).take(146_097).map(Day);
+        for day in spots.into_iter().chain(every_day_of_four_centuries) {
+            assert_eq!(day.iso(), formatted(day), "{day:?}");
+            assert_eq!(day.to_string(), day.iso());
+        }
+        assert_eq!(Day::from_ymd(2022, 9, 24).iso(), "2022-09-24");
+        assert_eq!(Day::OPEN_START.iso(), "");
+        assert_eq!(Day::OPEN_END.to_string(), "");
     }
 }

@@ -13,6 +13,7 @@
 //! message that says so, rather than being half-understood.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
@@ -60,10 +61,9 @@ impl Edtf {
         }
         let form = parse_form(input).map_err(fail)?;
         let span = form.span();
-        Ok(Edtf {
-            canonical: form.to_string(),
-            span,
-        })
+        let mut canonical = String::with_capacity(input.len());
+        write!(canonical, "{form}").map_err(|_| fail("the date cannot be spelled".into()))?;
+        Ok(Edtf { canonical, span })
     }
 
     /// A date the store validated when it was appended, read back with the span computed
@@ -469,11 +469,22 @@ impl Form {
 
 impl fmt::Display for Point {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let digits = format!("{:04}", self.year);
         let keep = 4 - self.unspecified_year_digits as usize;
-        f.write_str(&digits[..keep])?;
-        for _ in keep..4 {
-            f.write_str("X")?;
+        if (0..=9999).contains(&self.year) {
+            // Digit by digit: every appended date is spelled out here once (its canonical
+            // text), and a `format!` per point was a measurable part of an append.
+            let year = self.year as u32;
+            let mut digits = [b'X'; 4];
+            for (i, digit) in digits.iter_mut().enumerate().take(keep) {
+                *digit = b'0' + (year / 10u32.pow(3 - i as u32) % 10) as u8;
+            }
+            f.write_str(std::str::from_utf8(&digits).map_err(|_| fmt::Error)?)?;
+        } else {
+            let digits = format!("{:04}", self.year);
+            f.write_str(&digits[..keep])?;
+            for _ in keep..4 {
+                f.write_str("X")?;
+            }
         }
         match self.rest {
             AfterYear::Nothing => Ok(()),

@@ -36,16 +36,25 @@ pub const MAX_RESOLVE_MATCHES: usize = 100;
 
 /// Checks a text field's length in characters.
 pub fn check_text(text: &str, max: usize) -> Result<(), String> {
-    let chars = text.chars().count();
-    if chars > max {
-        Err(format!("is {chars} characters long; the limit is {max}"))
-    } else if text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        Err("contains control characters".into())
+    // A text has at most as many characters as bytes, so a short one needs no count; and an
+    // ASCII text's control characters are its bytes below 0x20 and 0x7f. Every field of every
+    // appended entry passes here.
+    if text.len() > max {
+        let chars = text.chars().count();
+        if chars > max {
+            return Err(format!("is {chars} characters long; the limit is {max}"));
+        }
+    }
+    let allowed = |c: char| !c.is_control() || c == '\n' || c == '\t';
+    let clean = if text.is_ascii() {
+        text.bytes().all(|b| allowed(char::from(b)))
     } else {
+        text.chars().all(allowed)
+    };
+    if clean {
         Ok(())
+    } else {
+        Err("contains control characters".into())
     }
 }
 
@@ -55,5 +64,42 @@ pub fn check_count(len: usize, max: usize, what: &str) -> Result<(), String> {
         Err(format!("has {len} {what}; the limit is {max}"))
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_text;
+
+    #[test]
+    fn text_length_counts_characters_not_bytes() {
+        assert_eq!(check_text("abc", 3), Ok(()));
+        assert_eq!(
+            check_text("abcd", 3),
+            Err("is 4 characters long; the limit is 3".into())
+        );
+        // Six bytes, three characters: within a limit of 3.
+        assert_eq!(check_text("ДЖИ", 3), Ok(()));
+        assert_eq!(
+            check_text("ДЖИД", 3),
+            Err("is 4 characters long; the limit is 3".into())
+        );
+    }
+
+    #[test]
+    fn control_characters_are_refused_except_newline_and_tab() {
+        assert_eq!(check_text("line\nnext\tcell", 100), Ok(()));
+        for text in ["bell\u{7}", "del\u{7f}", "nul\0", "c1 \u{85} in Кириллица"] {
+            assert_eq!(
+                check_text(text, 100),
+                Err("contains control characters".into()),
+                "{text:?}"
+            );
+        }
+        // Too long is said first, even when the text also has control characters.
+        assert_eq!(
+            check_text("\u{7}\u{7}\u{7}\u{7}", 3),
+            Err("is 4 characters long; the limit is 3".into())
+        );
     }
 }

@@ -95,13 +95,14 @@ fn append_parts<M: Message>(
     public: &M,
     storage: &M,
 ) -> Result<u32, StoreError> {
-    let wire_len = u32::try_from(public.encoded_len())
+    let public_len = public.encoded_len();
+    let wire_len = u32::try_from(public_len)
         .map_err(|_| StoreError::Encode("an entry of 4 GiB or more".into()))?;
-    record.reserve(public.encoded_len() + storage.encoded_len());
-    public
-        .encode(record)
-        .and_then(|()| storage.encode(record))
-        .map_err(|e| StoreError::Encode(e.to_string()))?;
+    // `encode` would walk each message once more to check the room it needs; a `Vec` grows,
+    // and the room is reserved here, so `encode_raw` writes straight away.
+    record.reserve(public_len + storage.encoded_len());
+    public.encode_raw(record);
+    storage.encode_raw(record);
     Ok(wire_len)
 }
 

@@ -36,24 +36,24 @@ impl From<&Actor> for schema::Actor {
                 } = affiliation;
                 let (valid, valid_span) = optional_date(valid.as_ref(), &mut spans);
                 schema::Affiliation {
-                    actor_id: actor_id.to_string(),
-                    relation: relation.to_string(),
+                    actor_id: actor_id.as_str().to_owned(),
+                    relation: relation.as_str().to_owned(),
                     valid,
                     valid_span,
                 }
             })
             .collect();
         schema::Actor {
-            id: id.to_string(),
+            id: id.as_str().to_owned(),
             name: name.clone(),
             aliases: aliases.clone(),
             kind: actor_kind(*kind) as i32,
             country: country
                 .as_ref()
-                .map(|c| c.as_str().to_string())
+                .map(|c| c.as_str().to_owned())
                 .unwrap_or_default(),
             affiliations,
-            same_as: same_as.iter().map(ToString::to_string).collect(),
+            same_as: same_as.iter().map(|id| id.as_str().to_owned()).collect(),
             description: description.clone(),
             spans,
         }
@@ -79,16 +79,16 @@ impl From<&Event> for schema::Event {
         let date_span = Some(public_span(date.span()));
         let sources = stored_sources(sources, &mut spans);
         schema::Event {
-            id: id.to_string(),
-            relation: relation.to_string(),
+            id: id.as_str().to_owned(),
+            relation: relation.as_str().to_owned(),
             participants: participants.iter().map(participant).collect(),
-            date: date.as_str().to_string(),
+            date: date.as_str().to_owned(),
             location: location.as_ref().map(stored_location),
             summary: summary.clone(),
             sources,
             certainty: certainty_of(*certainty) as i32,
             attributes: attributes.clone(),
-            supersedes: supersedes.iter().map(|id| id.to_string()).collect(),
+            supersedes: supersedes.iter().map(|id| id.as_str().to_owned()).collect(),
             date_span,
             spans,
         }
@@ -116,12 +116,17 @@ impl From<&Claim> for schema::Claim {
         let (valid, valid_span) = optional_date(valid.as_ref(), &mut spans);
         let sources = stored_sources(sources, &mut spans);
         let text = |id: &Option<crate::domain::EntryId>| {
-            id.as_ref().map(|id| id.to_string()).unwrap_or_default()
+            id.as_ref()
+                .map(|id| id.as_str().to_owned())
+                .unwrap_or_default()
         };
         schema::Claim {
-            id: id.to_string(),
+            id: id.as_str().to_owned(),
             subject: text(subject),
-            relation: relation.as_ref().map(|r| r.to_string()).unwrap_or_default(),
+            relation: relation
+                .as_ref()
+                .map(|r| r.as_str().to_owned())
+                .unwrap_or_default(),
             object: text(object),
             event_id: text(event_id),
             valid,
@@ -130,7 +135,7 @@ impl From<&Claim> for schema::Claim {
             certainty: certainty_of(*certainty) as i32,
             negated: *negated,
             statement: statement.clone(),
-            supersedes: supersedes.iter().map(|id| id.to_string()).collect(),
+            supersedes: supersedes.iter().map(|id| id.as_str().to_owned()).collect(),
             valid_span,
             spans,
         }
@@ -140,7 +145,7 @@ impl From<&Claim> for schema::Claim {
 fn participant(participant: &Participant) -> schema::Participant {
     let Participant { actor_id, role } = participant;
     schema::Participant {
-        actor_id: actor_id.to_string(),
+        actor_id: actor_id.as_str().to_owned(),
         role: role_of(*role) as i32,
     }
 }
@@ -156,7 +161,7 @@ fn stored_location(location: &Location) -> schema::Location {
         name: name.clone(),
         country: country
             .as_ref()
-            .map(|c| c.as_str().to_string())
+            .map(|c| c.as_str().to_owned())
             .unwrap_or_default(),
         admin1: admin1.clone(),
         latitude: coordinates.map(|(latitude, _)| latitude),
@@ -194,7 +199,7 @@ fn optional_date(
         None => (String::new(), None),
         Some(date) => {
             spans.push(day_span(date.span()));
-            (date.as_str().to_string(), Some(public_span(date.span())))
+            (date.as_str().to_owned(), Some(public_span(date.span())))
         }
     }
 }
@@ -209,8 +214,8 @@ fn day_span(span: DateSpan) -> schema::DaySpan {
 /// The span as clients see it: ISO days, open ends empty (what `service::to_proto::span` sends).
 fn public_span(span: DateSpan) -> schema::DateSpan {
     schema::DateSpan {
-        earliest: span.earliest.to_string(),
-        latest: span.latest.to_string(),
+        earliest: span.earliest.iso(),
+        latest: span.latest.iso(),
     }
 }
 
