@@ -65,21 +65,11 @@ impl Day {
         self == Day::OPEN_START || self == Day::OPEN_END
     }
 
-    /// This day moved by `days`, saturating at the open sentinels.
-    pub fn add_days(self, days: i32) -> Day {
-        if self.is_open() {
-            return self;
-        }
-        Day(self.0.saturating_add(days))
-    }
-}
-
-impl Day {
     /// The ISO 8601 calendar date (`2022-09-24`); an open end is the empty string.
     ///
     /// Why not `to_string()`: every stored record carries its dates' spans as this text, and
-    /// the formatting machinery took a few percent of an append's time; years 0–9999 (every
-    /// date EDTF without exponents can name) are written digit by digit.
+    /// the formatting machinery took a few percent of an append's time; so years 0–9999 are
+    /// written digit by digit, and only others go through `format!`.
     pub fn iso(self) -> String {
         if self.is_open() {
             return String::new();
@@ -97,6 +87,14 @@ impl Day {
         text.push('-');
         text.extend([d / 10, d].map(digit));
         text
+    }
+
+    /// This day moved by `days`, saturating at the open sentinels.
+    pub fn add_days(self, days: i32) -> Day {
+        if self.is_open() {
+            return self;
+        }
+        Day(self.0.saturating_add(days))
     }
 }
 
