@@ -36,25 +36,21 @@ pub const MAX_RESOLVE_MATCHES: usize = 100;
 
 /// Checks a text field's length in characters.
 pub fn check_text(text: &str, max: usize) -> Result<(), String> {
-    // A text has at most as many characters as bytes, so a short one needs no count; and an
-    // ASCII text's control characters are its bytes below 0x20 and 0x7f. Every field of every
-    // appended entry passes here.
+    // A text has at most as many characters as bytes, so a short one needs no count. Every
+    // field of every appended entry passes here.
     if text.len() > max {
         let chars = text.chars().count();
         if chars > max {
             return Err(format!("is {chars} characters long; the limit is {max}"));
         }
     }
-    let allowed = |c: char| !c.is_control() || c == '\n' || c == '\t';
-    let clean = if text.is_ascii() {
-        text.bytes().all(|b| allowed(char::from(b)))
-    } else {
-        text.chars().all(allowed)
-    };
-    if clean {
-        Ok(())
-    } else {
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         Err("contains control characters".into())
+    } else {
+        Ok(())
     }
 }
 
