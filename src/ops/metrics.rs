@@ -46,6 +46,8 @@ struct Inner {
     rpc_seconds: HistogramFamily<MethodCode>,
     entries: Family<Kind, Counter>,
     head: Gauge,
+    indexed: Gauge,
+    indexed_entries: Family<Kind, Counter>,
     subscribers: Gauge,
     subscriber_lag: Histogram,
     fell_behind: Counter,
@@ -75,6 +77,8 @@ impl Metrics {
         let rpc_seconds = HistogramFamily::<MethodCode>::new_with_constructor(latency_histogram);
         let entries = Family::<Kind, Counter>::default();
         let head = Gauge::default();
+        let indexed = Gauge::default();
+        let indexed_entries = Family::<Kind, Counter>::default();
         let subscribers = Gauge::default();
         let subscriber_lag = Histogram::new(exponential_buckets(1.0, 4.0, 12));
         let fell_behind = Counter::default();
@@ -128,6 +132,16 @@ impl Metrics {
             flush_seconds.clone(),
         );
         registry.register(
+            "eventlog_index_position",
+            "Position the derived indexes (queries, the relation graph) cover; queries wait for it to reach the head they arrive at",
+            indexed.clone(),
+        );
+        registry.register(
+            "eventlog_indexed_entries",
+            "Entries the indexer indexed since the server started, by where it took them from: feed (handed over by the writer after the flush) or log (read back from the log: after a restart, or when the indexer fell behind)",
+            indexed_entries.clone(),
+        );
+        registry.register(
             "eventlog_store_size_bytes",
             "Size of the store on disk",
             store_bytes.clone(),
@@ -168,6 +182,8 @@ impl Metrics {
                 rpc_seconds,
                 entries,
                 head,
+                indexed,
+                indexed_entries,
                 subscribers,
                 subscriber_lag,
                 fell_behind,
@@ -260,6 +276,17 @@ impl Metrics {
         if let Some(stats) = stats {
             let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
             self.inner.head.set(gauge(stats.head.0));
+            self.inner.indexed.set(gauge(stats.indexed.0));
+            for (source, total) in [
+                ("feed", stats.indexed_from.feed),
+                ("log", stats.indexed_from.log),
+            ] {
+                let counter = self
+                    .inner
+                    .indexed_entries
+                    .get_or_create(&[("source", source)]);
+                counter.inc_by(total.saturating_sub(counter.get()));
+            }
             self.inner.store_bytes.set(gauge(stats.size_on_disk));
             if let Some(free) = stats.disk.free {
                 self.inner.disk_free.set(gauge(free));

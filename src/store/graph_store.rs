@@ -81,7 +81,7 @@ impl GraphLog for Log<'_> {
 pub fn writes_for_chunk(
     log: &SledLog,
     index: &FjallIndex,
-    entries: &[Entry],
+    entries: &[&Entry],
     symmetric: &SymmetricRelations,
     full_lists: &FullLists,
 ) -> Result<(IndexBatch, GraphWrites), StoreError> {

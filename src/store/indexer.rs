@@ -28,6 +28,7 @@ use super::engine::sled_log::SledLog;
 use super::error::StoreError;
 use super::graph::FullLists;
 use super::graph_store;
+use super::index_feed::{IndexFeed, IndexSources};
 use super::keys;
 use super::postings::BlockBuilder;
 use super::priority;
@@ -36,7 +37,7 @@ use super::writes::index_writes;
 /// Entries indexed per fjall batch at most. Large enough that the graph merges many updates of
 /// one aggregate into one write; small enough that a query waiting for the latest entry waits
 /// for one such batch, not for a backlog.
-const CHUNK: usize = 4_096;
+pub const CHUNK: usize = 4_096;
 /// How long the indexer sleeps without news of the head before it looks again anyway.
 const IDLE_WAIT: Duration = Duration::from_millis(200);
 /// How long new entries may wait to be indexed while fewer than `CHUNK` are waiting and no
@@ -137,6 +138,10 @@ pub struct IndexerParts {
     pub indexed: watch::Sender<Position>,
     /// Where it starts: the stored watermark.
     pub through: Position,
+    /// The writer's committed groups, which spare it reading them back from the log.
+    pub feed: IndexFeed,
+    /// Told how many entries came from the feed and how many from the log.
+    pub sources: Arc<IndexSources>,
     /// The vocabulary's symmetric relations (the graph depends on them).
     pub symmetric: SymmetricRelations,
     /// Asked before each chunk: the indexer pauses when the disk is nearly full.
@@ -199,7 +204,7 @@ impl Drop for Indexer {
     }
 }
 
-fn run(parts: IndexerParts, signals: &Signals) {
+fn run(mut parts: IndexerParts, signals: &Signals) {
     priority::yield_to_the_write_path();
     let mut through = parts.through;
     let mut catching_up: Option<Instant> = None;
@@ -242,14 +247,21 @@ fn run(parts: IndexerParts, signals: &Signals) {
             std::thread::sleep(RETRY_WAIT);
             continue;
         }
-        let indexed = index_chunk(
-            &parts.log,
-            &parts.index,
-            &parts.symmetric,
-            &mut full_lists,
-            through,
-            head,
-        );
+        let indexed = parts
+            .feed
+            .next_chunk(&parts.log, through, head, CHUNK)
+            .and_then(|chunk| {
+                let entries = chunk.entries();
+                let last = index_entries(
+                    &parts.index,
+                    &parts.log,
+                    &parts.symmetric,
+                    &mut full_lists,
+                    &entries,
+                )?;
+                chunk.count(entries.len(), &parts.sources);
+                Ok(last.unwrap_or(through))
+            });
         match indexed {
             Ok(last) => {
                 through = last;
@@ -267,10 +279,10 @@ fn run(parts: IndexerParts, signals: &Signals) {
     }
 }
 
-/// Indexes the entries after `through` (at most `CHUNK`, never past `head`) in one batch and
-/// returns the last position it covered. `full_lists` must describe the graph as stored (the
-/// same value, from one call to the next, or a new one).
-pub fn index_chunk(
+/// Indexes the entries after `through` (at most `CHUNK`, never past `head`), read from the log,
+/// in one batch and returns the last position it covered.
+#[cfg(test)]
+fn index_chunk(
     log: &SledLog,
     index: &FjallIndex,
     symmetric: &SymmetricRelations,
@@ -279,12 +291,26 @@ pub fn index_chunk(
     head: Position,
 ) -> Result<Position, StoreError> {
     let entries = log.scan(through.next(), head, CHUNK)?;
+    let entries: Vec<&Entry> = entries.iter().collect();
+    Ok(index_entries(index, log, symmetric, full_lists, &entries)?.unwrap_or(through))
+}
+
+/// Indexes `entries` (consecutive, the first right after the indexes' watermark) in one batch
+/// and returns the last position covered (`None` for no entries). `full_lists` must describe
+/// the graph as stored (the same value, from one call to the next, or a new one).
+fn index_entries(
+    index: &FjallIndex,
+    log: &SledLog,
+    symmetric: &SymmetricRelations,
+    full_lists: &mut FullLists,
+    entries: &[&Entry],
+) -> Result<Option<Position>, StoreError> {
     let Some(last) = entries.last().map(|e| e.position) else {
-        return Ok(through);
+        return Ok(None);
     };
-    let mut batch = plan_chunk(log, index, &entries)?;
+    let mut batch = plan_chunk(log, index, entries)?;
     let (graph_batch, graph_writes) =
-        graph_store::writes_for_chunk(log, index, &entries, symmetric, full_lists)?;
+        graph_store::writes_for_chunk(log, index, entries, symmetric, full_lists)?;
     batch.extend(graph_batch);
     let state = IndexState {
         format: INDEX_FORMAT,
@@ -302,7 +328,7 @@ pub fn index_chunk(
         return Err(error);
     }
     graph_writes.applied(full_lists);
-    Ok(last)
+    Ok(Some(last))
 }
 
 /// Rebuilds the derived indexes of a closed data directory so that they cover the log only up
@@ -337,7 +363,7 @@ pub fn rebuild_only_through(
 fn plan_chunk(
     log: &SledLog,
     index: &FjallIndex,
-    entries: &[Entry],
+    entries: &[&Entry],
 ) -> Result<IndexBatch, StoreError> {
     let mut batch = IndexBatch::default();
     let mut blocks = BlockBuilder::default();

@@ -21,6 +21,7 @@ mod graph;
 mod graph_store;
 mod group_records;
 pub mod groups;
+mod index_feed;
 mod index_reads;
 mod indexer;
 pub mod keys;
@@ -64,6 +65,8 @@ pub use writer::{
 use disk_space::DiskSpace;
 use engine::fjall_index::FjallIndex;
 use engine::sled_log::SledLog;
+pub use index_feed::IndexedFrom;
+use index_feed::{IndexFeed, IndexSources};
 use indexer::{IndexState, Indexer, IndexerParts, INDEX_FORMAT};
 use writer::{Writer, WriterParts};
 
@@ -103,6 +106,8 @@ pub struct LogStats {
     pub indexed: Position,
     /// Counters per kind.
     pub counts: Counts,
+    /// Where the indexer took the entries it indexed since the store opened.
+    pub indexed_from: IndexedFrom,
     /// Bytes on disk.
     pub size_on_disk: u64,
     /// Free space on the data directory's filesystem, and writes refused for want of it.
@@ -161,6 +166,8 @@ pub struct Store {
     subscriptions_lock: std::sync::Mutex<()>,
     /// Checked before every write.
     disk: Arc<DiskSpace>,
+    /// Where the indexer's entries came from (see `index_feed`).
+    index_sources: Arc<IndexSources>,
 }
 
 impl Store {
@@ -186,6 +193,7 @@ impl Store {
         let (live, _) = broadcast::channel(LIVE_FEED_GROUPS);
         let (wake_tx, wake_rx) = std::sync::mpsc::sync_channel(1);
         let disk = Arc::new(DiskSpace::new(&config.path, config.min_free_disk_bytes));
+        let index_sources = Arc::new(IndexSources::default());
         let indexer = Indexer::start(
             IndexerParts {
                 log: Arc::clone(&log),
@@ -193,6 +201,8 @@ impl Store {
                 head: head_rx.clone(),
                 indexed: indexed_tx,
                 through,
+                feed: IndexFeed::new(live.subscribe()),
+                sources: Arc::clone(&index_sources),
                 symmetric: Arc::clone(&config.symmetric),
                 disk: Arc::clone(&disk),
             },
@@ -229,6 +239,7 @@ impl Store {
             live,
             subscriptions_lock: std::sync::Mutex::new(()),
             disk,
+            index_sources,
         })
     }
 
@@ -622,6 +633,7 @@ impl Store {
         Ok(LogStats {
             head: self.head(),
             indexed: self.indexed(),
+            indexed_from: self.index_sources.read(),
             counts: self.log.counts()?,
             size_on_disk: self.log.size_on_disk()? + self.index.size_on_disk()?,
             disk: self.disk.report(),

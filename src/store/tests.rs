@@ -195,3 +195,31 @@ fn an_index_directory_of_an_older_layout_is_removed_on_open() {
     assert_eq!(found.len(), 1);
     assert_eq!(store.head(), Position(2));
 }
+
+#[test]
+fn the_indexer_takes_committed_entries_from_the_writer_and_reads_the_log_after_a_restart() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    for n in 0..4 {
+        runtime
+            .block_on(store.append(vec![body(true, n, 0, 0), body(false, n, 0, n)], None))
+            .expect("appends");
+    }
+    assert!(store.wait_indexed_blocking(store.head(), std::time::Duration::from_secs(30)));
+    let fed = store.stats().expect("stats").indexed_from;
+    assert!(fed.feed > 0, "nothing was taken from the writer's feed: {fed:?}");
+    assert_eq!(fed.feed + fed.log, store.head().0, "each entry indexed once");
+    let before = store.resolve_actor("Actor 3 v0", 10).expect("resolve");
+    assert_eq!(before.len(), 1);
+    drop(store);
+
+    // Indexes dropped: the feed is empty after a restart, so all of it comes from the log.
+    indexer::rebuild_only_through(&config(dir.path()), None).expect("reset index");
+    let store = open(dir.path());
+    let read = store.stats().expect("stats").indexed_from;
+    assert_eq!(read, IndexedFrom { feed: 0, log: 8 });
+    assert_eq!(store.resolve_actor("Actor 3 v0", 10).expect("resolve"), before);
+}

@@ -605,7 +605,6 @@ impl WriterState {
             self.last_recorded_at = recorded_at;
             self.counts = counts;
             self.head_tx.send_replace(head);
-            let _ = self.indexer.try_send(());
         }
         if applied != self.applied {
             // Also when nothing was written (refusals, duplicates): replaying those messages
@@ -646,6 +645,8 @@ impl WriterState {
         if !committed.is_empty() {
             // No receiver is fine: nobody is subscribed.
             let _ = self.live_tx.send(CommittedGroup::new(committed, stored));
+            // After the feed has the group, so that the indexer finds it there (`index_feed`).
+            let _ = self.indexer.try_send(());
         }
     }
 }
