@@ -205,7 +205,6 @@ impl IndexFeed {
             self.held_entries -= group.entries.len();
         }
     }
-
 }
 
 #[cfg(test)]
@@ -258,13 +257,19 @@ mod tests {
             tx.send(group(range)).expect("sent");
         }
         // The head cuts a group short; the rest of it comes next time.
-        let chunk = feed.next_chunk(&log, Position(0), Position(5), 100).expect("chunk");
+        let chunk = feed
+            .next_chunk(&log, Position(0), Position(5), 100)
+            .expect("chunk");
         assert!(matches!(chunk, Chunk::Fed { .. }));
         assert_eq!(positions(&chunk), vec![1, 2, 3, 4, 5]);
         // Whole groups up to the chunk size (at least one group).
-        let chunk = feed.next_chunk(&log, Position(5), Position(9), 3).expect("chunk");
+        let chunk = feed
+            .next_chunk(&log, Position(5), Position(9), 3)
+            .expect("chunk");
         assert_eq!(positions(&chunk), vec![6]);
-        let chunk = feed.next_chunk(&log, Position(6), Position(9), 3).expect("chunk");
+        let chunk = feed
+            .next_chunk(&log, Position(6), Position(9), 3)
+            .expect("chunk");
         assert_eq!(positions(&chunk), vec![7, 8, 9]);
         assert_eq!(feed.held_entries, 0);
     }
@@ -280,19 +285,27 @@ mod tests {
         }
         // Entries 1 and 2 are not in the feed: the log is asked for them (up to where the
         // feed begins), and this empty log has none.
-        let chunk = feed.next_chunk(&log, Position(0), Position(6), 100).expect("chunk");
+        let chunk = feed
+            .next_chunk(&log, Position(0), Position(6), 100)
+            .expect("chunk");
         assert!(matches!(chunk, Chunk::Read(ref entries) if entries.is_empty()));
         // Once the indexes reach the feed, it supplies the rest.
-        let chunk = feed.next_chunk(&log, Position(2), Position(6), 100).expect("chunk");
+        let chunk = feed
+            .next_chunk(&log, Position(2), Position(6), 100)
+            .expect("chunk");
         assert_eq!(positions(&chunk), vec![3, 4, 5, 6]);
         // A group that does not continue the held ones is dropped; once the held ones are
         // indexed, the log supplies what follows.
         tx.send(group(7..=7)).expect("sent");
         tx.send(group(9..=9)).expect("sent");
-        let chunk = feed.next_chunk(&log, Position(6), Position(9), 100).expect("chunk");
+        let chunk = feed
+            .next_chunk(&log, Position(6), Position(9), 100)
+            .expect("chunk");
         assert_eq!(positions(&chunk), vec![7]);
         assert!(feed.held.is_empty(), "the group after the gap is not held");
-        let chunk = feed.next_chunk(&log, Position(7), Position(9), 100).expect("chunk");
+        let chunk = feed
+            .next_chunk(&log, Position(7), Position(9), 100)
+            .expect("chunk");
         assert!(matches!(chunk, Chunk::Read(_)));
     }
 
@@ -304,14 +317,18 @@ mod tests {
         let big = (HOLD as u64 / 2) + 1;
         tx.send(group(1..=big)).expect("sent");
         tx.send(group(big + 1..=2 * big)).expect("sent");
-        let chunk = feed.next_chunk(&log, Position(0), Position(2 * big), HOLD).expect("chunk");
+        let chunk = feed
+            .next_chunk(&log, Position(0), Position(2 * big), HOLD)
+            .expect("chunk");
         // The second group did not fit beside the first: it was dropped, and nothing of it
         // is kept alive here.
         assert_eq!(positions(&chunk).len() as u64, big);
         assert!(feed.held.is_empty());
         drop(chunk);
         assert_eq!(tx.len(), 0, "the channel holds no group for the indexer");
-        let chunk = feed.next_chunk(&log, Position(big), Position(2 * big), HOLD).expect("chunk");
+        let chunk = feed
+            .next_chunk(&log, Position(big), Position(2 * big), HOLD)
+            .expect("chunk");
         assert!(matches!(chunk, Chunk::Read(_)));
     }
 }

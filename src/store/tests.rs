@@ -210,8 +210,15 @@ fn the_indexer_takes_committed_entries_from_the_writer_and_reads_the_log_after_a
     }
     assert!(store.wait_indexed_blocking(store.head(), std::time::Duration::from_secs(30)));
     let fed = store.stats().expect("stats").indexed_from;
-    assert!(fed.feed > 0, "nothing was taken from the writer's feed: {fed:?}");
-    assert_eq!(fed.feed + fed.log, store.head().0, "each entry indexed once");
+    assert!(
+        fed.feed > 0,
+        "nothing was taken from the writer's feed: {fed:?}"
+    );
+    assert_eq!(
+        fed.feed + fed.log,
+        store.head().0,
+        "each entry indexed once"
+    );
     let before = store.resolve_actor("Actor 3 v0", 10).expect("resolve");
     assert_eq!(before.len(), 1);
     drop(store);
@@ -221,5 +228,8 @@ fn the_indexer_takes_committed_entries_from_the_writer_and_reads_the_log_after_a
     let store = open(dir.path());
     let read = store.stats().expect("stats").indexed_from;
     assert_eq!(read, IndexedFrom { feed: 0, log: 8 });
-    assert_eq!(store.resolve_actor("Actor 3 v0", 10).expect("resolve"), before);
+    assert_eq!(
+        store.resolve_actor("Actor 3 v0", 10).expect("resolve"),
+        before
+    );
 }
