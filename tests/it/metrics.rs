@@ -123,6 +123,25 @@ async fn counters_move_by_the_traffic_sent() {
     assert_eq!(delta("eventlog_flush_duration_seconds_count"), 4.0);
     assert!(value(&during, "eventlog_store_size_bytes") > 0.0);
 
+    // The indexes catch up with the head; the writer handed the indexer what it committed.
+    let mut indexed = during.clone();
+    for _ in 0..100 {
+        if value(&indexed, "eventlog_index_position") == 13.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        indexed = samples(metrics).await;
+    }
+    assert_eq!(value(&indexed, "eventlog_index_position"), 13.0);
+    let from = |source: &str| {
+        value(
+            &indexed,
+            &series("eventlog_indexed_entries_total", &[("source", source)]),
+        )
+    };
+    assert_eq!(from("feed") + from("log"), 13.0);
+    assert!(from("feed") > 0.0, "nothing came from the writer's feed");
+
     // The subscription ends when its client goes away: counted as CANCELLED, no longer active.
     drop(subscription);
     let mut after = samples(metrics).await;
